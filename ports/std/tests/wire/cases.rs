@@ -1,0 +1,525 @@
+//! The cases. Each returns `Err(message)` with the values that disagreed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anchormq::time::{FixedTime, NoClock, TimeBasis, TimePolicy, TimeSource, UnixTime, ValidityTime};
+use anchormq::tls::{ProtocolVersion, TlsConfig, TlsStream};
+use anchormq::verify::Anchors;
+use anchormq::{Error, TimeError, TlsError, TrustError};
+use anchormq_std::{HostBuffers, OS_ENTROPY, SystemClock, Transport};
+use anchormq_testbed::broker::Listener;
+use embedded_io_async::{Read, Write};
+
+use crate::net::{CuttingProxy, Trickle};
+use crate::{CaseFn, CaseResult, Env, check, mqtt};
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
+    };
+}
+
+suite!(
+    tls13_ecdsa_chain_carries_mqtt,
+    tls13_rsa_chain_carries_mqtt,
+    ip_address_is_a_server_name,
+    wrong_host_names_expected_and_presented,
+    wrong_ip_is_refused,
+    unknown_ca_names_the_issuer,
+    expired_gives_dates_and_time,
+    not_yet_valid_gives_dates_and_time,
+    missing_server_auth_is_refused,
+    ca_as_leaf_is_refused,
+    require_time_without_clock_fails_before_data,
+    floor_without_clock_connects_and_says_so,
+    floor_refuses_certificate_expired_before_it,
+    floor_wins_over_an_earlier_clock,
+    timeless_skips_dates_only,
+    second_connection_resumes_with_fewer_bytes,
+    tls12_only_broker,
+    tls11_only_broker_is_refused,
+    split_records_one_byte_at_a_time,
+    large_message_spans_records_and_small_reads,
+    truncated_record_is_an_error,
+    broker_close_notify_ends_the_stream,
+    client_close_notify_then_write_fails,
+    broker_alert_is_named,
+    mutual_tls_with_client_certificate,
+);
+
+fn secs(t: i64) -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(t as u64))
+}
+
+fn anchors(env: &Env) -> Anchors {
+    let certs = anchormq_std::read_pem_certificates(&env.pki.trust_anchors).expect("roots.pem");
+    Anchors::from_certificates(&certs).expect("anchors")
+}
+
+fn config(env: &Env, clock: impl TimeSource + 'static, policy: TimePolicy) -> TlsConfig {
+    TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(clock))
+        .time_policy(policy)
+        .build()
+        .expect("config")
+}
+
+fn system(env: &Env) -> TlsConfig {
+    config(env, SystemClock, TimePolicy::RequireTime)
+}
+
+async fn open<'b>(
+    env: &Env,
+    config: &TlsConfig,
+    listener: Listener,
+    name: &str,
+    buffers: &'b mut HostBuffers,
+) -> Result<TlsStream<'b, Transport>, Error<std::io::Error>> {
+    anchormq_std::connect_tls(config, "127.0.0.1", env.broker.port(listener), name, buffers.lend()).await
+}
+
+/// Expects a connection to fail and returns its error, printing the sentence a user would see.
+async fn refused(
+    env: &Env,
+    config: &TlsConfig,
+    listener: Listener,
+    name: &str,
+) -> Result<Error<std::io::Error>, String> {
+    let mut buffers = HostBuffers::new();
+    match open(env, config, listener, name, &mut buffers).await {
+        Ok(s) => Err(format!(
+            "{listener:?} with {name:?}: connected to {} but should have been refused",
+            s.info().peer
+        )),
+        Err(e) => {
+            println!("    refused as expected: {e}");
+            Ok(e)
+        }
+    }
+}
+
+async fn connack_ok<S: Read + Write>(s: &mut S, id: &str) -> CaseResult
+where
+    S::Error: std::fmt::Debug,
+{
+    let code = mqtt::handshake(s, id).await?;
+    check!(code == 0, "CONNACK reason code 0x{code:02x}, expected success");
+    Ok(())
+}
+
+async fn tls13_ecdsa_chain_carries_mqtt(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13, "localhost", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    let info = tls.info().clone();
+    check!(info.version == ProtocolVersion::Tls13, "version {:?}", info.version);
+    check!(!info.resumed, "a first connection cannot be resumed");
+    check!(info.peer.server_name() == "localhost", "peer {}", info.peer);
+    check!(
+        info.peer.anchor_subject().contains("anchormq test root"),
+        "anchor {}",
+        info.peer.anchor_subject()
+    );
+    check!(
+        matches!(info.peer.checked_at(), ValidityTime::At { basis: TimeBasis::Source, .. }),
+        "checked at {:?}",
+        info.peer.checked_at()
+    );
+    connack_ok(&mut tls, "wire-ecdsa").await?;
+    check!(env.broker.count_in_log("wire-ecdsa") >= 1, "the broker never logged client wire-ecdsa");
+    tls.close().await.map_err(|e| e.to_string())
+}
+
+async fn tls13_rsa_chain_carries_mqtt(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13Rsa, "localhost", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    check!(tls.info().peer.anchor_subject().contains("RSA"), "anchor {}", tls.info().peer.anchor_subject());
+    connack_ok(&mut tls, "wire-rsa").await
+}
+
+async fn ip_address_is_a_server_name(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13, "127.0.0.1", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    check!(tls.info().peer.server_name() == "127.0.0.1", "peer {}", tls.info().peer);
+    connack_ok(&mut tls, "wire-ip").await
+}
+
+async fn wrong_host_names_expected_and_presented(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::WrongHost, "localhost").await?;
+    let Error::Trust(TrustError::NameMismatch { expected, presented }) = &e else {
+        return Err(format!("expected NameMismatch, got {e:?}"));
+    };
+    check!(expected == "localhost", "expected {expected}");
+    check!(presented.iter().any(|n| n == "wrong.example"), "presented {presented:?}");
+    check!(presented.iter().any(|n| n.contains("10.9.8.7")), "presented {presented:?}");
+    let text = e.to_string();
+    check!(text.contains("wrong.example") && text.contains("not for localhost"), "sentence: {text}");
+    Ok(())
+}
+
+async fn wrong_ip_is_refused(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::WrongHost, "127.0.0.1").await?;
+    check!(
+        matches!(&e, Error::Trust(TrustError::NameMismatch { expected, .. }) if expected == "127.0.0.1"),
+        "expected NameMismatch for 127.0.0.1, got {e:?}"
+    );
+    Ok(())
+}
+
+async fn unknown_ca_names_the_issuer(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::UnknownCa, "localhost").await?;
+    let Error::Trust(TrustError::UnknownIssuer { issuer, .. }) = &e else {
+        return Err(format!("expected UnknownIssuer, got {e:?}"));
+    };
+    check!(issuer.contains("anchormq untrusted root"), "issuer {issuer}");
+    Ok(())
+}
+
+async fn expired_gives_dates_and_time(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::Expired, "localhost").await?;
+    let Error::Trust(TrustError::Expired { not_after, time, basis, .. }) = &e else {
+        return Err(format!("expected Expired, got {e:?}"));
+    };
+    check!(*not_after == secs(env.pki.expired.not_after), "notAfter {not_after:?}");
+    check!(time.as_secs() >= secs(anchormq_testbed::pki::unix_now() - 60).as_secs(), "time used {time:?}");
+    check!(*basis == TimeBasis::Source, "basis {basis:?}");
+    check!(e.to_string().contains("expired at 2021-01-01"), "sentence: {e}");
+    Ok(())
+}
+
+async fn not_yet_valid_gives_dates_and_time(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::NotYetValid, "localhost").await?;
+    let Error::Trust(TrustError::NotYetValid { not_before, .. }) = &e else {
+        return Err(format!("expected NotYetValid, got {e:?}"));
+    };
+    check!(*not_before == secs(env.pki.not_yet_valid.not_before), "notBefore {not_before:?}");
+    check!(e.to_string().contains("not valid before 2099-01-01"), "sentence: {e}");
+    Ok(())
+}
+
+async fn missing_server_auth_is_refused(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::NoServerAuth, "localhost").await?;
+    let Error::Trust(TrustError::NotForServerAuth { presented }) = &e else {
+        return Err(format!("expected NotForServerAuth, got {e:?}"));
+    };
+    check!(presented.iter().any(|p| p.contains("clientAuth")), "presented {presented:?}");
+    Ok(())
+}
+
+async fn ca_as_leaf_is_refused(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::CaAsLeaf, "localhost").await?;
+    check!(matches!(e, Error::Trust(TrustError::CaUsedAsLeaf { .. })), "expected CaUsedAsLeaf, got {e:?}");
+    Ok(())
+}
+
+async fn require_time_without_clock_fails_before_data(env: &Env) -> CaseResult {
+    let before = env.broker.count_in_log("wire-noclock");
+    let e =
+        refused(env, &config(env, NoClock, TimePolicy::RequireTime), Listener::Tls13, "localhost").await?;
+    check!(matches!(e, Error::Time(TimeError::NoTrustedTime)), "expected NoTrustedTime, got {e:?}");
+    check!(e.to_string().contains("no trusted time is available"), "sentence: {e}");
+    check!(env.broker.count_in_log("wire-noclock") == before, "the broker saw an MQTT client");
+    Ok(())
+}
+
+async fn floor_without_clock_connects_and_says_so(env: &Env) -> CaseResult {
+    let floor = secs(env.pki.server.not_before + 3600);
+    let mut buffers = HostBuffers::new();
+    let cfg = config(env, NoClock, TimePolicy::FloorAt(floor));
+    let mut tls =
+        open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    let at = tls.info().peer.checked_at();
+    check!(
+        at == ValidityTime::At { time: floor, basis: TimeBasis::Floor { source_known: false } },
+        "checked at {at:?}"
+    );
+    check!(tls.info().peer.to_string().contains("no trusted time"), "peer says {}", tls.info().peer);
+    connack_ok(&mut tls, "wire-floor").await
+}
+
+async fn floor_refuses_certificate_expired_before_it(env: &Env) -> CaseResult {
+    let floor = secs(env.pki.server.not_before);
+    let e = refused(env, &config(env, NoClock, TimePolicy::FloorAt(floor)), Listener::Expired, "localhost")
+        .await?;
+    check!(
+        matches!(e, Error::Trust(TrustError::Expired { time, basis: TimeBasis::Floor { source_known: false }, .. }) if time == floor),
+        "expected Expired at the floor, got {e:?}"
+    );
+    Ok(())
+}
+
+async fn floor_wins_over_an_earlier_clock(env: &Env) -> CaseResult {
+    let floor = secs(env.pki.server.not_before + 60);
+    let clock = FixedTime(secs(978_307_200)); // 2001: a clock that was reset
+    let mut buffers = HostBuffers::new();
+    let cfg = config(env, clock, TimePolicy::FloorAt(floor));
+    let tls = open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    let at = tls.info().peer.checked_at();
+    check!(
+        at == ValidityTime::At { time: floor, basis: TimeBasis::Floor { source_known: true } },
+        "checked at {at:?}"
+    );
+    // With a correct clock later than the floor, the clock is used.
+    let mut buffers = HostBuffers::new();
+    let cfg = config(env, SystemClock, TimePolicy::FloorAt(floor));
+    let tls = open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    check!(
+        matches!(tls.info().peer.checked_at(), ValidityTime::At { basis: TimeBasis::Source, .. }),
+        "checked at {:?}",
+        tls.info().peer.checked_at()
+    );
+    Ok(())
+}
+
+async fn timeless_skips_dates_only(env: &Env) -> CaseResult {
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .dangerous()
+        .skip_validity_windows()
+        .build()
+        .map_err(|e| e.to_string())?;
+    for listener in [Listener::Expired, Listener::NotYetValid] {
+        let mut buffers = HostBuffers::new();
+        let mut tls = open(env, &cfg, listener, "localhost", &mut buffers)
+            .await
+            .map_err(|e| format!("{listener:?} under the timeless policy: {e}"))?;
+        check!(
+            tls.info().peer.checked_at() == ValidityTime::Skip,
+            "checked at {:?}",
+            tls.info().peer.checked_at()
+        );
+        connack_ok(&mut tls, "wire-timeless").await?;
+    }
+    for (listener, what) in
+        [(Listener::WrongHost, "name"), (Listener::UnknownCa, "issuer"), (Listener::NoServerAuth, "usage")]
+    {
+        let e = refused(env, &cfg, listener, "localhost").await?;
+        check!(
+            matches!(e, Error::Trust(_)),
+            "{what} check under timeless: expected a trust error, got {e:?}"
+        );
+    }
+    Ok(())
+}
+
+async fn second_connection_resumes_with_fewer_bytes(env: &Env) -> CaseResult {
+    let cfg = system(env);
+    let mut sizes = Vec::new();
+    let mut peers = Vec::new();
+    for round in 0..2 {
+        let mut buffers = HostBuffers::new();
+        let mut tls =
+            open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+        // Reading the CONNACK also processes the broker's session tickets.
+        connack_ok(&mut tls, &format!("wire-resume-{round}")).await?;
+        let info = tls.info().clone();
+        println!(
+            "    round {round}: resumed={} handshake sent={} received={}",
+            info.resumed, info.handshake.sent, info.handshake.received
+        );
+        check!(info.resumed == (round == 1), "round {round}: resumed={}", info.resumed);
+        sizes.push(info.handshake.sent + info.handshake.received);
+        peers.push(info.peer);
+        tls.close().await.map_err(|e| e.to_string())?;
+    }
+    check!(sizes[1] < sizes[0], "resumed handshake {} bytes, full {} bytes", sizes[1], sizes[0]);
+    check!(peers[0] == peers[1], "the resumed connection must carry the original proof");
+    Ok(())
+}
+
+async fn tls12_only_broker(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let result = open(env, &system(env), Listener::Tls12, "localhost", &mut buffers).await;
+    if cfg!(feature = "tls12") {
+        let mut tls = result.map_err(|e| format!("with the tls12 feature: {e}"))?;
+        check!(tls.info().version == ProtocolVersion::Tls12, "version {:?}", tls.info().version);
+        check!(tls.info().cipher_suite.contains("ECDHE"), "suite {}", tls.info().cipher_suite);
+        connack_ok(&mut tls, "wire-tls12").await
+    } else {
+        match result {
+            Err(Error::Tls(TlsError::NoCommonVersion)) => Ok(()),
+            Err(e) => Err(format!("without the tls12 feature: expected NoCommonVersion, got {e:?}")),
+            Ok(_) => Err("without the tls12 feature the TLS 1.2 broker was accepted".into()),
+        }
+    }
+}
+
+async fn tls11_only_broker_is_refused(env: &Env) -> CaseResult {
+    let e = refused(env, &system(env), Listener::Tls11, "localhost").await?;
+    check!(matches!(e, Error::Tls(TlsError::NoCommonVersion)), "expected NoCommonVersion, got {e:?}");
+    Ok(())
+}
+
+async fn split_records_one_byte_at_a_time(env: &Env) -> CaseResult {
+    let cfg = system(env);
+    let transport = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(Listener::Tls13))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls = anchormq::tls::connect(&cfg, "localhost", Trickle(transport), buffers.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-trickle").await
+}
+
+async fn large_message_spans_records_and_small_reads(env: &Env) -> CaseResult {
+    // 40 000 bytes: three TLS records at least, delivered by the broker in few TCP reads.
+    let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let file = env.broker.work_dir().join("big.bin");
+    std::fs::write(&file, &payload).map_err(|e| e.to_string())?;
+    let status = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &env.broker.port(Listener::Plain).to_string(),
+            "-t",
+            "wire/big",
+            "-r",
+            "-f",
+        ])
+        .arg(&file)
+        .status()
+        .map_err(|e| format!("mosquitto_pub: {e}"))?;
+    check!(status.success(), "mosquitto_pub failed: {status}");
+
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13, "localhost", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-big").await?;
+    tls.write_all(&mqtt::subscribe("wire/big")).await.map_err(|e| format!("{e:?}"))?;
+    let (suback, _) = mqtt::read_packet(&mut tls, 64).await?;
+    check!(suback == 0x90, "expected SUBACK, got 0x{suback:02x}");
+    // Read the PUBLISH 100 bytes at a time: records are larger than each read.
+    let (publish, body) = mqtt::read_packet(&mut tls, 100).await?;
+    check!(publish & 0xf0 == 0x30, "expected PUBLISH, got 0x{publish:02x}");
+    let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let props_at = 2 + topic_len;
+    let props_len = usize::from(body[props_at]); // under 128: one-byte varint
+    let received = &body[props_at + 1 + props_len..];
+    check!(
+        received == payload.as_slice(),
+        "payload differs: {} bytes received, {} sent",
+        received.len(),
+        payload.len()
+    );
+    check!(tls.traffic().received > 40_000, "traffic {:?}", tls.traffic());
+    Ok(())
+}
+
+async fn truncated_record_is_an_error(env: &Env) -> CaseResult {
+    let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13)).map_err(|e| e.to_string())?;
+    let cfg = system(env);
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        anchormq_std::connect_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_millis(200)).await; // session tickets pass whole
+    proxy.cut.store(true, Ordering::SeqCst);
+    tls.write_all(&mqtt::connect("wire-cut")).await.map_err(|e| format!("{e:?}"))?;
+    let mut buf = [0u8; 64];
+    let mut outcome = Ok(1);
+    for _ in 0..8 {
+        outcome = tls.read(&mut buf).await;
+        if !matches!(outcome, Ok(n) if n > 0) {
+            break;
+        }
+    }
+    check!(
+        matches!(outcome, Err(Error::Tls(TlsError::TruncatedRecord))),
+        "expected TruncatedRecord, got {outcome:?}"
+    );
+    Ok(())
+}
+
+async fn broker_close_notify_ends_the_stream(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13, "localhost", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-close").await?;
+    // A second CONNECT is a protocol error: the broker closes the connection.
+    tls.write_all(&mqtt::connect("wire-close")).await.map_err(|e| format!("{e:?}"))?;
+    let mut buf = [0u8; 64];
+    let mut n = 1;
+    for _ in 0..8 {
+        n = tls.read(&mut buf).await.map_err(|e| format!("read: {e:?}"))?;
+        if n == 0 {
+            break;
+        }
+    }
+    check!(n == 0, "the stream did not end");
+    check!(tls.peer_closed(), "peer_closed() is false");
+    check!(tls.peer_sent_close_notify(), "Mosquitto closes TLS with close_notify, but none was seen");
+    check!(tls.read(&mut buf).await.map_err(|e| format!("{e:?}"))? == 0, "end of stream must stay ended");
+    Ok(())
+}
+
+async fn client_close_notify_then_write_fails(env: &Env) -> CaseResult {
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::Tls13, "localhost", &mut buffers)
+        .await
+        .map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-client-close").await?;
+    let sent_before = tls.traffic().sent;
+    tls.close().await.map_err(|e| e.to_string())?;
+    check!(tls.traffic().sent > sent_before, "close_notify was not sent");
+    let e = tls.write(b"late").await;
+    check!(matches!(e, Err(Error::Tls(TlsError::WriteAfterClose))), "expected WriteAfterClose, got {e:?}");
+    // The broker answers our close_notify by closing: the stream ends cleanly.
+    let mut buf = [0u8; 16];
+    let n = tls.read(&mut buf).await.map_err(|e| format!("{e:?}"))?;
+    check!(n == 0, "read {n} bytes after close");
+    Ok(())
+}
+
+async fn broker_alert_is_named(env: &Env) -> CaseResult {
+    // TLS 1.3: the client finishes its handshake first, so the broker's refusal of a missing
+    // client certificate arrives as an alert on the first read.
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &system(env), Listener::MutualTls, "localhost", &mut buffers)
+        .await
+        .map_err(|e| format!("the client side of the handshake should complete: {e}"))?;
+    let _ = tls.write_all(&mqtt::connect("wire-nocert")).await;
+    let mut buf = [0u8; 16];
+    let e = tls.read(&mut buf).await;
+    check!(
+        matches!(&e, Err(Error::Tls(TlsError::AlertReceived { alert })) if alert == "certificate_required"),
+        "expected the certificate_required alert, got {e:?}"
+    );
+    let text = e.err().map(|e| e.to_string()).unwrap_or_default();
+    check!(text.contains("certificate_required"), "sentence: {text}");
+    Ok(())
+}
+
+async fn mutual_tls_with_client_certificate(env: &Env) -> CaseResult {
+    let key = std::fs::read(&env.pki.client.key_der).map_err(|e| e.to_string())?;
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
+    let mut chain = anchormq_std::read_pem_certificates(&env.pki.client.cert).map_err(|e| e.to_string())?;
+    chain.extend(anchormq_std::read_pem_certificates(&env.pki.intermediate.cert).map_err(|e| e.to_string())?);
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .client_identity(chain, Arc::new(signer))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        open(env, &cfg, Listener::MutualTls, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-mtls").await?;
+    check!(
+        env.broker.log_for(Listener::MutualTls).contains("device-001"),
+        "the broker did not log the client certificate's identity device-001"
+    );
+    Ok(())
+}

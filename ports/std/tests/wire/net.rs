@@ -1,0 +1,78 @@
+//! Transports that misbehave on purpose, over real sockets: what no real part does on demand.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use embedded_io_async::{ErrorType, Read, Write};
+
+/// Reads at most one byte and writes at most seven at a time: every record arrives split.
+pub struct Trickle<T>(pub T);
+
+impl<T: ErrorType> ErrorType for Trickle<T> {
+    type Error = T::Error;
+}
+
+impl<T: Read> Read for Trickle<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n]).await
+    }
+}
+
+impl<T: Write> Write for Trickle<T> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(7);
+        self.0.write(&buf[..n]).await
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush().await
+    }
+}
+
+/// A TCP proxy to the broker that, once `cut` is set, forwards only the first 3 bytes of the
+/// next chunk from the broker and then closes: a stream that ends inside a record.
+pub struct CuttingProxy {
+    pub addr: SocketAddr,
+    pub cut: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    pub fn start(broker: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            let Ok((client, _)) = listener.accept() else { return };
+            let Ok(upstream) = TcpStream::connect(broker) else { return };
+            let (mut c_in, mut u_out) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 || u_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            let (mut u_in, mut c_out) = (upstream, client);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = u_in.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if flag.load(Ordering::SeqCst) {
+                    let _ = c_out.write_all(&buf[..n.min(3)]);
+                    break;
+                }
+                if c_out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = c_out.shutdown(Shutdown::Both);
+            let _ = u_in.shutdown(Shutdown::Both);
+        });
+        Ok(Self { addr, cut })
+    }
+}

@@ -1,0 +1,372 @@
+//! Signature verification algorithms for certificate chains (rustls-webpki) and for
+//! TLS handshake signatures: ECDSA P-256/P-384, Ed25519, RSA PKCS#1 v1.5 and RSA-PSS.
+//!
+//! Owns [`SIGNATURE_ALGORITHMS`] and the TLS `SignatureScheme` mapping; never
+//! parses certificates (webpki does) and never reports anything but
+//! `InvalidSignature` for a bad key, a bad encoding or a bad signature.
+
+use core::fmt;
+
+use pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::traits::PublicKeyParts;
+use rustls::SignatureScheme;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use sha2::Digest;
+use signature::Verifier;
+use signature::hazmat::PrehashVerifier;
+
+/// Smallest RSA modulus accepted, in bits.
+pub(crate) const RSA_MIN_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits.
+pub(crate) const RSA_MAX_BITS: usize = 4096;
+
+/// The signature verification algorithms anchormq supports.
+///
+/// `mapping` is in preference order (advertised to the peer in that order). For
+/// TLS 1.3 only the first algorithm of each entry is used; TLS 1.2's ECDSA schemes
+/// do not bind the curve, so they also accept the other curve.
+pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+    all: &[
+        &ECDSA_P256_SHA256,
+        &ECDSA_P256_SHA384,
+        &ECDSA_P384_SHA256,
+        &ECDSA_P384_SHA384,
+        &ED25519,
+        &RSA_PKCS1_SHA256,
+        &RSA_PKCS1_SHA384,
+        &RSA_PKCS1_SHA512,
+        &RSA_PSS_SHA256,
+        &RSA_PSS_SHA384,
+        &RSA_PSS_SHA512,
+    ],
+    mapping: &[
+        (SignatureScheme::ECDSA_NISTP256_SHA256, &[&ECDSA_P256_SHA256, &ECDSA_P384_SHA256]),
+        (SignatureScheme::ECDSA_NISTP384_SHA384, &[&ECDSA_P384_SHA384, &ECDSA_P256_SHA384]),
+        (SignatureScheme::ED25519, &[&ED25519]),
+        (SignatureScheme::RSA_PSS_SHA256, &[&RSA_PSS_SHA256]),
+        (SignatureScheme::RSA_PSS_SHA384, &[&RSA_PSS_SHA384]),
+        (SignatureScheme::RSA_PSS_SHA512, &[&RSA_PSS_SHA512]),
+        (SignatureScheme::RSA_PKCS1_SHA256, &[&RSA_PKCS1_SHA256]),
+        (SignatureScheme::RSA_PKCS1_SHA384, &[&RSA_PKCS1_SHA384]),
+        (SignatureScheme::RSA_PKCS1_SHA512, &[&RSA_PKCS1_SHA512]),
+    ],
+};
+
+/// Message digest used by a signature algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+/// A digest value: up to 64 bytes, `len` of them used.
+struct Digested {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Digested {
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl HashAlg {
+    fn digest(self, message: &[u8]) -> Digested {
+        fn fill<D: Digest>(message: &[u8]) -> Digested {
+            let out = D::digest(message);
+            let mut buf = [0u8; 64];
+            for (dst, src) in buf.iter_mut().zip(out.iter()) {
+                *dst = *src;
+            }
+            Digested { buf, len: out.len() }
+        }
+        match self {
+            Self::Sha256 => fill::<sha2::Sha256>(message),
+            Self::Sha384 => fill::<sha2::Sha384>(message),
+            Self::Sha512 => fill::<sha2::Sha512>(message),
+        }
+    }
+}
+
+/// Elliptic curves for ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Curve {
+    P256,
+    P384,
+}
+
+/// ECDSA with a DER-encoded (X9.62 `Ecdsa-Sig-Value`) signature.
+pub(crate) struct EcdsaVerify {
+    curve: Curve,
+    hash: HashAlg,
+    signature_alg: AlgorithmIdentifier,
+}
+
+pub(crate) static ECDSA_P256_SHA256: EcdsaVerify =
+    EcdsaVerify { curve: Curve::P256, hash: HashAlg::Sha256, signature_alg: alg_id::ECDSA_SHA256 };
+pub(crate) static ECDSA_P256_SHA384: EcdsaVerify =
+    EcdsaVerify { curve: Curve::P256, hash: HashAlg::Sha384, signature_alg: alg_id::ECDSA_SHA384 };
+pub(crate) static ECDSA_P384_SHA256: EcdsaVerify =
+    EcdsaVerify { curve: Curve::P384, hash: HashAlg::Sha256, signature_alg: alg_id::ECDSA_SHA256 };
+pub(crate) static ECDSA_P384_SHA384: EcdsaVerify =
+    EcdsaVerify { curve: Curve::P384, hash: HashAlg::Sha384, signature_alg: alg_id::ECDSA_SHA384 };
+
+impl fmt::Debug for EcdsaVerify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "anchormq ECDSA {:?} {:?}", self.curve, self.hash)
+    }
+}
+
+impl SignatureVerificationAlgorithm for EcdsaVerify {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let digest = self.hash.digest(message);
+        match self.curve {
+            Curve::P256 => {
+                let key =
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(digest.as_slice(), &sig).map_err(|_| InvalidSignature)
+            }
+            Curve::P384 => {
+                let key =
+                    p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(digest.as_slice(), &sig).map_err(|_| InvalidSignature)
+            }
+        }
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        match self.curve {
+            Curve::P256 => alg_id::ECDSA_P256,
+            Curve::P384 => alg_id::ECDSA_P384,
+        }
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.signature_alg
+    }
+}
+
+/// Ed25519 (RFC 8032, pure; the message is not pre-hashed).
+pub(crate) struct Ed25519Verify;
+
+pub(crate) static ED25519: Ed25519Verify = Ed25519Verify;
+
+impl fmt::Debug for Ed25519Verify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("anchormq Ed25519")
+    }
+}
+
+impl SignatureVerificationAlgorithm for Ed25519Verify {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let key: &[u8; 32] = public_key.try_into().map_err(|_| InvalidSignature)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(key).map_err(|_| InvalidSignature)?;
+        let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| InvalidSignature)?;
+        key.verify(message, &sig).map_err(|_| InvalidSignature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+}
+
+/// RSA signature padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RsaPadding {
+    /// RSASSA-PKCS1-v1_5.
+    Pkcs1,
+    /// RSASSA-PSS, MGF1 with the same hash, salt length = hash length.
+    Pss,
+}
+
+/// RSA verification with an `rsaEncryption` public key of 2048..=4096 bits.
+pub(crate) struct RsaVerify {
+    padding: RsaPadding,
+    hash: HashAlg,
+    signature_alg: AlgorithmIdentifier,
+}
+
+pub(crate) static RSA_PKCS1_SHA256: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha256, signature_alg: alg_id::RSA_PKCS1_SHA256 };
+pub(crate) static RSA_PKCS1_SHA384: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha384, signature_alg: alg_id::RSA_PKCS1_SHA384 };
+pub(crate) static RSA_PKCS1_SHA512: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha512, signature_alg: alg_id::RSA_PKCS1_SHA512 };
+pub(crate) static RSA_PSS_SHA256: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha256, signature_alg: alg_id::RSA_PSS_SHA256 };
+pub(crate) static RSA_PSS_SHA384: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha384, signature_alg: alg_id::RSA_PSS_SHA384 };
+pub(crate) static RSA_PSS_SHA512: RsaVerify =
+    RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha512, signature_alg: alg_id::RSA_PSS_SHA512 };
+
+impl fmt::Debug for RsaVerify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "anchormq RSA {:?} {:?}", self.padding, self.hash)
+    }
+}
+
+impl SignatureVerificationAlgorithm for RsaVerify {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        // `public_key` is the PKCS#1 RSAPublicKey inside the SPKI bit string.
+        let key = rsa::RsaPublicKey::from_pkcs1_der(public_key).map_err(|_| InvalidSignature)?;
+        let bits = key.n().bits();
+        if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+            return Err(InvalidSignature);
+        }
+        match (self.padding, self.hash) {
+            (RsaPadding::Pkcs1, HashAlg::Sha256) => pkcs1::<sha2::Sha256>(key, message, signature),
+            (RsaPadding::Pkcs1, HashAlg::Sha384) => pkcs1::<sha2::Sha384>(key, message, signature),
+            (RsaPadding::Pkcs1, HashAlg::Sha512) => pkcs1::<sha2::Sha512>(key, message, signature),
+            (RsaPadding::Pss, HashAlg::Sha256) => pss::<sha2::Sha256>(key, message, signature),
+            (RsaPadding::Pss, HashAlg::Sha384) => pss::<sha2::Sha384>(key, message, signature),
+            (RsaPadding::Pss, HashAlg::Sha512) => pss::<sha2::Sha512>(key, message, signature),
+        }
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::RSA_ENCRYPTION
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.signature_alg
+    }
+}
+
+fn pkcs1<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature>
+where
+    D: Digest + rsa::pkcs8::AssociatedOid,
+{
+    let sig = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| InvalidSignature)?;
+    rsa::pkcs1v15::VerifyingKey::<D>::new(key).verify(message, &sig).map_err(|_| InvalidSignature)
+}
+
+fn pss<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature>
+where
+    D: Digest + sha2::digest::FixedOutputReset,
+{
+    let sig = rsa::pss::Signature::try_from(signature).map_err(|_| InvalidSignature)?;
+    // `new` fixes the salt length to the digest length, as TLS requires.
+    rsa::pss::VerifyingKey::<D>::new(key).verify(message, &sig).map_err(|_| InvalidSignature)
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+    use crate::crypto::testutil::parse;
+
+    fn by_name(name: &str) -> &'static dyn SignatureVerificationAlgorithm {
+        match name {
+            "ECDSA_P256_SHA256" => &ECDSA_P256_SHA256,
+            "ECDSA_P256_SHA384" => &ECDSA_P256_SHA384,
+            "ECDSA_P384_SHA256" => &ECDSA_P384_SHA256,
+            "ECDSA_P384_SHA384" => &ECDSA_P384_SHA384,
+            "ED25519" => &ED25519,
+            "RSA_PKCS1_SHA256" => &RSA_PKCS1_SHA256,
+            "RSA_PKCS1_SHA384" => &RSA_PKCS1_SHA384,
+            "RSA_PKCS1_SHA512" => &RSA_PKCS1_SHA512,
+            "RSA_PSS_SHA256" => &RSA_PSS_SHA256,
+            "RSA_PSS_SHA384" => &RSA_PSS_SHA384,
+            "RSA_PSS_SHA512" => &RSA_PSS_SHA512,
+            other => panic!("unknown algorithm {other}"),
+        }
+    }
+
+    /// Returns (valid, invalid) counts.
+    fn run(text: &str) -> (usize, usize) {
+        let (mut good, mut bad) = (0, 0);
+        for case in parse(text) {
+            let alg = by_name(core::str::from_utf8(case.get("alg")).unwrap());
+            let result = alg.verify_signature(case.get("public"), case.get("msg"), case.get("sig"));
+            if case.num("valid") == 1 {
+                assert!(result.is_ok(), "{alg:?} {case:?}");
+                good += 1;
+            } else {
+                assert!(result.is_err(), "{alg:?} {case:?}");
+                bad += 1;
+            }
+        }
+        (good, bad)
+    }
+
+    #[test]
+    fn ecdsa_vectors() {
+        assert_eq!(run(include_str!("vectors/sig_ecdsa.txt")), (5, 13));
+    }
+
+    #[test]
+    fn ed25519_rfc8032_vectors() {
+        assert_eq!(run(include_str!("vectors/sig_ed25519.txt")), (3, 6));
+    }
+
+    #[test]
+    fn rsa_vectors_and_modulus_bounds() {
+        assert_eq!(run(include_str!("vectors/sig_rsa.txt")), (7, 9));
+    }
+
+    #[test]
+    fn garbage_inputs_never_panic() {
+        let inputs: [&[u8]; 5] = [&[], &[0], &[0x30, 0x81], &[0xff; 70], &[0x04; 65]];
+        for alg in SIGNATURE_ALGORITHMS.all {
+            for key in inputs {
+                for sig in inputs {
+                    assert!(alg.verify_signature(key, b"m", sig).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mapping_covers_the_advertised_schemes() {
+        let schemes = SIGNATURE_ALGORITHMS.supported_schemes();
+        assert_eq!(
+            schemes,
+            [
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                SignatureScheme::ED25519,
+                SignatureScheme::RSA_PSS_SHA256,
+                SignatureScheme::RSA_PSS_SHA384,
+                SignatureScheme::RSA_PSS_SHA512,
+                SignatureScheme::RSA_PKCS1_SHA256,
+                SignatureScheme::RSA_PKCS1_SHA384,
+                SignatureScheme::RSA_PKCS1_SHA512,
+            ]
+        );
+        // TLS 1.3 uses the first entry: it must bind the scheme's own curve.
+        let first = |s| SIGNATURE_ALGORITHMS.mapping.iter().find(|(scheme, _)| *scheme == s).unwrap().1[0];
+        assert_eq!(first(SignatureScheme::ECDSA_NISTP256_SHA256).public_key_alg_id(), alg_id::ECDSA_P256);
+        assert_eq!(first(SignatureScheme::ECDSA_NISTP384_SHA384).public_key_alg_id(), alg_id::ECDSA_P384);
+        assert!(!SIGNATURE_ALGORITHMS.fips());
+    }
+}

@@ -1,0 +1,413 @@
+//! The one public error type of anchormq, split by who is at fault.
+//!
+//! Owns: [`Error`] and its parts ([`ConfigError`], [`TrustError`], [`TimeError`], [`TlsError`],
+//! [`MqttError`], [`ResourceError`]). Every `Display` is a full sentence that names the values a
+//! person needs and, where there is one, the likely fix.
+//!
+//! Never: exposes engine internals (rustls or webpki error types stay inside `tls` and `verify`),
+//! or prints secret material.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::time::{TimeBasis, fmt_unix};
+use pki_types::UnixTime;
+
+/// Everything that can go wrong while opening or using a secure connection.
+///
+/// `T` is the transport's own error, passed through untouched in [`Error::Transport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error<T> {
+    /// The caller's configuration, caught before connecting.
+    Config(ConfigError),
+    /// The server's certificate chain was refused.
+    Trust(TrustError),
+    /// The time policy forbids proceeding with the clock the device has.
+    Time(TimeError),
+    /// A handshake or record failure, or an alert from the peer.
+    Tls(TlsError),
+    /// The broker refused or misbehaved at the MQTT level.
+    Mqtt(MqttError),
+    /// A buffer or table is too small; the error names which and how big it must be.
+    Resource(ResourceError),
+    /// The transport (socket) failed.
+    Transport(T),
+}
+
+/// The caller's input is unusable; nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No trust anchor was configured; anchormq never falls back to an implicit set.
+    NoTrustAnchors,
+    /// A trust anchor could not be decoded from the given certificate.
+    BadTrustAnchor {
+        /// Position of the certificate in the list given.
+        index: usize,
+    },
+    /// The server name is neither a DNS name nor an IP address.
+    InvalidServerName {
+        /// The name as given.
+        name: String,
+    },
+    /// A client certificate was given without a key or the key does not fit.
+    ClientIdentity {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The TLS engine rejected the configuration.
+    Engine {
+        /// What it rejected.
+        reason: &'static str,
+    },
+}
+
+/// The server's certificate chain failed a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// The certificate is not valid for the configured server name.
+    NameMismatch {
+        /// The name the client was configured to reach.
+        expected: String,
+        /// DNS and IP subject alternative names in the certificate.
+        presented: Vec<String>,
+    },
+    /// No configured trust anchor issued the chain.
+    UnknownIssuer {
+        /// Distinguished name of the issuer that could not be found.
+        issuer: String,
+        /// Subject of the end-entity certificate.
+        subject: String,
+    },
+    /// A certificate in the chain has expired.
+    Expired {
+        /// Subject of the expired certificate, when it could be identified.
+        subject: Option<String>,
+        /// Its notAfter.
+        not_after: UnixTime,
+        /// The time the check used.
+        time: UnixTime,
+        /// Where that time came from.
+        basis: TimeBasis,
+    },
+    /// A certificate in the chain is not valid yet.
+    NotYetValid {
+        /// Subject of the certificate, when it could be identified.
+        subject: Option<String>,
+        /// Its notBefore.
+        not_before: UnixTime,
+        /// The time the check used.
+        time: UnixTime,
+        /// Where that time came from.
+        basis: TimeBasis,
+    },
+    /// Under the timeless policy no single instant lies inside every certificate's validity.
+    NoCommonValidity,
+    /// The end-entity certificate does not allow TLS server authentication (EKU serverAuth).
+    NotForServerAuth {
+        /// The extended key usages it does carry, as dotted OIDs.
+        presented: Vec<String>,
+    },
+    /// A CA certificate (basicConstraints cA=TRUE) was presented as the server's certificate.
+    CaUsedAsLeaf {
+        /// Its subject.
+        subject: String,
+    },
+    /// A signature in the chain or in the handshake does not verify.
+    BadSignature,
+    /// A signature uses an algorithm or key that anchormq does not accept.
+    UnsupportedAlgorithm,
+    /// The chain is malformed or fails a structural check.
+    Invalid {
+        /// Which check failed.
+        reason: String,
+    },
+}
+
+/// The time policy forbids the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// `TimePolicy::RequireTime` and the time source has no trusted time.
+    NoTrustedTime,
+}
+
+/// The TLS handshake or a record failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The peer sent a fatal alert.
+    AlertReceived {
+        /// The alert's name, for example `protocol_version`.
+        alert: String,
+    },
+    /// The peer offered no protocol version anchormq accepts (TLS 1.3, or TLS 1.2 with the
+    /// `tls12` feature).
+    NoCommonVersion,
+    /// The peer chose no cipher suite or key exchange group anchormq accepts.
+    NoCommonParameters,
+    /// The peer broke the TLS protocol.
+    Protocol {
+        /// What it did.
+        reason: String,
+    },
+    /// A record failed authentication: corruption or tampering on the wire.
+    BadRecordMac,
+    /// The stream ended in the middle of a TLS record.
+    TruncatedRecord,
+    /// The transport closed during the handshake.
+    ClosedDuringHandshake,
+    /// The application wrote after the connection was closed.
+    WriteAfterClose,
+    /// Randomness was unavailable.
+    NoRandomness,
+    /// A resumed session carried no record of the verification that created it.
+    MissingVerification,
+    /// Any other engine failure.
+    Engine {
+        /// The engine's description.
+        reason: String,
+    },
+}
+
+/// The broker refused or broke the MQTT protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MqttError {
+    /// The broker refused the connection with an MQTT v5 reason code.
+    Refused {
+        /// The CONNACK reason code.
+        reason_code: u8,
+    },
+    /// The broker sent something that breaks MQTT.
+    Protocol {
+        /// What it sent.
+        reason: &'static str,
+    },
+}
+
+/// A caller-owned buffer or table is too small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResourceError {
+    /// The receive buffer cannot hold one whole TLS record.
+    ReceiveBuffer {
+        /// Bytes it must have.
+        needed: usize,
+        /// Bytes it has.
+        got: usize,
+    },
+    /// The transmit buffer cannot hold one handshake flight or record.
+    TransmitBuffer {
+        /// Bytes it must have.
+        needed: usize,
+        /// Bytes it has.
+        got: usize,
+    },
+}
+
+impl<T: fmt::Debug> fmt::Display for Error<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "configuration error: {e}"),
+            Self::Trust(e) => write!(f, "the broker's certificate was refused: {e}"),
+            Self::Time(e) => write!(f, "{e}"),
+            Self::Tls(e) => write!(f, "TLS failed: {e}"),
+            Self::Mqtt(e) => write!(f, "MQTT failed: {e}"),
+            Self::Resource(e) => write!(f, "{e}"),
+            Self::Transport(e) => write!(f, "the transport failed: {e:?}"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> core::error::Error for Error<T> {}
+
+impl<T: fmt::Debug> embedded_io::Error for Error<T>
+where
+    T: embedded_io::Error,
+{
+    fn kind(&self) -> embedded_io::ErrorKind {
+        match self {
+            Self::Transport(e) => e.kind(),
+            Self::Resource(_) => embedded_io::ErrorKind::OutOfMemory,
+            Self::Config(_) => embedded_io::ErrorKind::InvalidInput,
+            Self::Tls(TlsError::TruncatedRecord) => embedded_io::ErrorKind::BrokenPipe,
+            _ => embedded_io::ErrorKind::InvalidData,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTrustAnchors => f.write_str(
+                "no trust anchor is configured: add the broker's CA certificate or a trust bundle",
+            ),
+            Self::BadTrustAnchor { index } => write!(
+                f,
+                "trust anchor #{index} is not a valid DER X.509 certificate: check the file is a CA certificate in PEM or DER"
+            ),
+            Self::InvalidServerName { name } => write!(
+                f,
+                "\"{name}\" is not a valid server name: use the DNS name or IP address in the broker's certificate"
+            ),
+            Self::ClientIdentity { reason } => write!(f, "the client identity is unusable: {reason}"),
+            Self::Engine { reason } => write!(f, "the TLS engine rejected the configuration: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for TrustError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NameMismatch { expected, presented } => {
+                f.write_str("the certificate is valid for ")?;
+                write_list(f, presented)?;
+                write!(
+                    f,
+                    ", not for {expected}: set the server name to one of these or reissue the certificate"
+                )
+            }
+            Self::UnknownIssuer { issuer, subject } => write!(
+                f,
+                "the certificate for \"{subject}\" was issued by \"{issuer}\", which is not among the configured trust anchors: add that CA (or its root) to the trust anchors"
+            ),
+            Self::Expired { subject, not_after, time, basis } => {
+                write!(f, "the certificate")?;
+                if let Some(s) = subject {
+                    write!(f, " \"{s}\"")?;
+                }
+                write!(
+                    f,
+                    " expired at {} but the time used is {} ({basis}): renew the certificate, or check the device clock",
+                    fmt_unix(*not_after),
+                    fmt_unix(*time)
+                )
+            }
+            Self::NotYetValid { subject, not_before, time, basis } => {
+                write!(f, "the certificate")?;
+                if let Some(s) = subject {
+                    write!(f, " \"{s}\"")?;
+                }
+                write!(
+                    f,
+                    " is not valid before {} but the time used is {} ({basis}): set the device clock, or choose a later TimePolicy::FloorAt",
+                    fmt_unix(*not_before),
+                    fmt_unix(*time)
+                )
+            }
+            Self::NoCommonValidity => f.write_str(
+                "the certificates' validity periods do not overlap, so no time can make the chain valid: reissue the chain",
+            ),
+            Self::NotForServerAuth { presented } => {
+                f.write_str("the certificate does not allow TLS server authentication (extended key usage serverAuth); it allows ")?;
+                if presented.is_empty() {
+                    f.write_str("no purpose")?;
+                } else {
+                    write_list(f, presented)?;
+                }
+                f.write_str(": reissue it with serverAuth")
+            }
+            Self::CaUsedAsLeaf { subject } => write!(
+                f,
+                "the broker presented the CA certificate \"{subject}\" as its own certificate: configure the broker with a server certificate issued by that CA"
+            ),
+            Self::BadSignature => f.write_str(
+                "a signature in the certificate chain or handshake does not verify: the chain is corrupt or forged",
+            ),
+            Self::UnsupportedAlgorithm => f.write_str(
+                "the chain uses a signature algorithm or key anchormq refuses (accepted: ECDSA P-256/P-384, Ed25519, RSA 2048-4096 with SHA-2)",
+            ),
+            Self::Invalid { reason } => write!(f, "the certificate chain is invalid: {reason}"),
+        }
+    }
+}
+
+fn write_list(f: &mut fmt::Formatter<'_>, items: &[String]) -> fmt::Result {
+    if items.is_empty() {
+        return f.write_str("no name at all");
+    }
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        f.write_str(item)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for TimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTrustedTime => f.write_str(
+                "no trusted time is available and the time policy is RequireTime, so certificate validity cannot be checked: provide a TimeSource (for example SNTP) or choose TimePolicy::FloorAt with the firmware build time",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AlertReceived { alert } => write!(f, "the broker sent the fatal alert {alert}"),
+            Self::NoCommonVersion => f.write_str(
+                "the broker offers no TLS version anchormq accepts (TLS 1.3, or TLS 1.2 with the tls12 feature)",
+            ),
+            Self::NoCommonParameters => f.write_str(
+                "the broker offers no cipher suite or key exchange anchormq accepts (AEAD with ECDHE only)",
+            ),
+            Self::Protocol { reason } => write!(f, "the broker broke the TLS protocol: {reason}"),
+            Self::BadRecordMac => f.write_str("a record failed authentication: the data was corrupted or tampered with"),
+            Self::TruncatedRecord => f.write_str("the connection ended in the middle of a TLS record"),
+            Self::ClosedDuringHandshake => f.write_str("the broker closed the connection during the handshake"),
+            Self::WriteAfterClose => f.write_str("the connection is closed and cannot be written to"),
+            Self::NoRandomness => f.write_str("the randomness source failed"),
+            Self::MissingVerification => f.write_str(
+                "a resumed session has no record of a verified peer, so it was refused",
+            ),
+            Self::Engine { reason } => write!(f, "the TLS engine failed: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for MqttError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused { reason_code } => {
+                write!(f, "the broker refused the connection with reason code 0x{reason_code:02x}")
+            }
+            Self::Protocol { reason } => write!(f, "the broker broke the MQTT protocol: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for ResourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ReceiveBuffer { needed, got } => write!(
+                f,
+                "the TLS receive buffer has {got} bytes but must hold {needed}: give a larger buffer"
+            ),
+            Self::TransmitBuffer { needed, got } => write!(
+                f,
+                "the TLS transmit buffer has {got} bytes but must hold {needed}: give a larger buffer"
+            ),
+        }
+    }
+}
+
+macro_rules! impl_error {
+    ($($t:ty => $v:ident),*) => {$(
+        impl core::error::Error for $t {}
+        impl<T> From<$t> for Error<T> {
+            fn from(e: $t) -> Self {
+                Error::$v(e)
+            }
+        }
+    )*};
+}
+impl_error!(ConfigError => Config, TrustError => Trust, TimeError => Time, TlsError => Tls,
+    MqttError => Mqtt, ResourceError => Resource);

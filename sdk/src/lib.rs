@@ -1,0 +1,26 @@
+//! anchormq: an MQTT-over-TLS client SDK for constrained devices, where the safe way is the only
+//! easy way.
+//!
+//! A TLS stream from [`tls::connect`] cannot be opened to the wrong server: the chain must end at
+//! a configured anchor ([`verify`]), the certificate must name the configured server and allow
+//! serverAuth, and its validity is checked at the time the [`time::TimePolicy`] decides. Every
+//! failure is an [`Error`] that says who is at fault and what to do.
+//!
+//! The crate is `#![no_std]` with `alloc`: no sockets, no clock, no global state. Ports give it a
+//! transport (`embedded_io_async::Read + Write`), a [`time::TimeSource`] and a
+//! [`crypto::Entropy`]. The security reasoning lives in [`manual`].
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod crypto;
+pub mod error;
+pub mod manual;
+pub mod time;
+pub mod tls;
+pub mod verify;
+
+pub use error::{ConfigError, Error, MqttError, ResourceError, TimeError, TlsError, TrustError};
+pub use pki_types::{CertificateDer, ServerName, UnixTime};

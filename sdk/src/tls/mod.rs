@@ -1,0 +1,28 @@
+//! The engine-neutral secure stream: a transport goes in, a verified TLS stream comes out.
+//!
+//! Owns: [`TlsConfig`] (anchors, time, resumption, client identity), [`connect`], [`TlsStream`]
+//! (an `embedded_io_async::Read + Write` over any transport that is one), and [`SessionCache`].
+//!
+//! Never: parses certificates itself (that is [`crate::verify`]), talks MQTT, derives the server
+//! name from the socket address, or opens a stream without a [`VerifiedPeer`] proof.
+//!
+//! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
+//! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption.
+
+mod config;
+mod resumption;
+mod stream;
+
+pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
+pub use resumption::SessionCache;
+pub use stream::{ConnectionInfo, ProtocolVersion, TlsBuffers, TlsStream, Traffic, connect};
+
+pub use crate::verify::VerifiedPeer;
+
+/// The receive buffer must hold one whole TLS record: 16 KiB of plaintext plus the largest
+/// expansion a peer may add (RFC 8446 §5.2) plus the 5-byte header.
+pub const MIN_RX_BUFFER: usize = 16_384 + 2_048 + 5;
+
+/// The smallest useful transmit buffer: a ClientHello with key shares fits with room to spare.
+/// Larger client certificate chains need more; the error says how much.
+pub const MIN_TX_BUFFER: usize = 1_024;

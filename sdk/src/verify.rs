@@ -1,0 +1,661 @@
+//! Server certificate verification: the one place that decides whether a peer is the server the
+//! application asked for.
+//!
+//! Owns: chain building to the configured anchors (rustls-webpki), the name check against DNS and
+//! IP subject alternative names, EKU serverAuth, validity at the time the [`TimePolicy`] decides,
+//! and [`VerifiedPeer`], the proof value only this module can build.
+//!
+//! Never: weakens a check because a feature is on; falls back to the subject common name (CN).
+//! The CN is free text with no defined matching rules (RFC 6125 §6.4.4 deprecates it, and the
+//! CA/Browser Forum requires SANs); accepting it reopens name-confusion attacks, so a certificate
+//! without a matching SAN is refused however its CN reads.
+//!
+//! Implements: RFC 5280 §6 path validation (through webpki), RFC 6125 §6 name matching,
+//! RFC 8446 §4.4.2.2 server certificate selection.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use der::Decode;
+use pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use x509_cert::Certificate;
+
+use crate::error::{ConfigError, TimeError, TrustError};
+use crate::time::{TimeBasis, TimePolicy, TimeSource, ValidityTime};
+
+/// A set of trust anchors: the only certificates a chain may end at.
+#[derive(Clone, Debug)]
+pub struct Anchors {
+    anchors: Arc<[TrustAnchor<'static>]>,
+}
+
+impl Anchors {
+    /// Builds anchors from DER certificates.
+    ///
+    /// # Errors
+    /// [`ConfigError::NoTrustAnchors`] for an empty list; [`ConfigError::BadTrustAnchor`] naming
+    /// the first certificate that does not decode.
+    pub fn from_certificates<'a>(
+        certs: impl IntoIterator<Item = &'a CertificateDer<'a>>,
+    ) -> Result<Self, ConfigError> {
+        let mut anchors = Vec::new();
+        for (index, cert) in certs.into_iter().enumerate() {
+            let anchor =
+                webpki::anchor_from_trusted_cert(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
+            anchors.push(anchor.to_owned());
+        }
+        Self::from_anchors(anchors)
+    }
+
+    /// Uses already-decoded anchors (for example from a trust bundle).
+    ///
+    /// # Errors
+    /// [`ConfigError::NoTrustAnchors`] for an empty list.
+    pub fn from_anchors(anchors: Vec<TrustAnchor<'static>>) -> Result<Self, ConfigError> {
+        if anchors.is_empty() {
+            return Err(ConfigError::NoTrustAnchors);
+        }
+        Ok(Self { anchors: anchors.into() })
+    }
+
+    /// The anchors.
+    pub fn as_slice(&self) -> &[TrustAnchor<'static>] {
+        &self.anchors
+    }
+}
+
+/// Proof that a server's chain was verified: built only by this module after every check passed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifiedPeer {
+    server_name: String,
+    leaf_sha256: [u8; 32],
+    leaf_subject: String,
+    anchor_subject: String,
+    not_before: UnixTime,
+    not_after: UnixTime,
+    checked_at: ValidityTime,
+}
+
+impl VerifiedPeer {
+    /// The server name the chain was verified for.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+    /// SHA-256 of the server certificate's DER: what a pin or a log line can name.
+    pub fn leaf_sha256(&self) -> &[u8; 32] {
+        &self.leaf_sha256
+    }
+    /// Subject of the server's certificate.
+    pub fn leaf_subject(&self) -> &str {
+        &self.leaf_subject
+    }
+    /// Subject of the trust anchor the chain ended at.
+    pub fn anchor_subject(&self) -> &str {
+        &self.anchor_subject
+    }
+    /// Validity window of the server's certificate.
+    pub fn validity(&self) -> (UnixTime, UnixTime) {
+        (self.not_before, self.not_after)
+    }
+    /// The time validity was checked at, or `Skip` under the timeless policy.
+    pub fn checked_at(&self) -> ValidityTime {
+        self.checked_at
+    }
+}
+
+impl fmt::Debug for VerifiedPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedPeer")
+            .field("server_name", &self.server_name)
+            .field("leaf_subject", &self.leaf_subject)
+            .field("anchor_subject", &self.anchor_subject)
+            .field("checked_at", &self.checked_at)
+            .finish()
+    }
+}
+
+impl fmt::Display for VerifiedPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (certificate \"{}\", valid {} to {}, anchored at \"{}\"",
+            self.server_name,
+            self.leaf_subject,
+            crate::time::fmt_unix(self.not_before),
+            crate::time::fmt_unix(self.not_after),
+            self.anchor_subject
+        )?;
+        match self.checked_at {
+            ValidityTime::At { time, basis } => {
+                write!(f, ", checked at {} {basis})", crate::time::fmt_unix(time))
+            }
+            ValidityTime::Skip => f.write_str(", validity not checked: timeless policy)"),
+        }
+    }
+}
+
+/// Verifies a chain presented by a server.
+///
+/// This is the code path every engine uses. `time` comes from [`TimePolicy::decide`].
+///
+/// # Errors
+/// The [`TrustError`] for the first check that failed, with the values involved.
+pub fn verify_server_chain(
+    anchors: &Anchors,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    time: ValidityTime,
+) -> Result<VerifiedPeer, TrustError> {
+    let leaf = Certificate::from_der(end_entity)
+        .map_err(|_| invalid("the server's certificate is not valid DER"))?;
+    let parsed: Vec<Certificate> = intermediates
+        .iter()
+        .map(|c| Certificate::from_der(c))
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid("an intermediate certificate is not valid DER"))?;
+    let ee = webpki::EndEntityCert::try_from(end_entity)
+        .map_err(|e| map_webpki(e, &leaf, &parsed, TimeBasis::Source))?;
+
+    let (at, basis) = match time {
+        ValidityTime::At { time, basis } => (time, basis),
+        ValidityTime::Skip => (latest_not_before(&leaf, &parsed), TimeBasis::Timeless),
+    };
+    let algs = crate::crypto::SIGNATURE_ALGORITHMS.all;
+    let path = match ee.verify_for_usage(
+        algs,
+        anchors.as_slice(),
+        intermediates,
+        at,
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    ) {
+        Ok(path) => path,
+        // Under the timeless policy, a backdated leaf may predate its issuer's notBefore;
+        // the leaf's own notBefore is the second instant worth trying.
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. })
+            if basis == TimeBasis::Timeless =>
+        {
+            let second = validity(&leaf).0;
+            ee.verify_for_usage(
+                algs,
+                anchors.as_slice(),
+                intermediates,
+                second,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map_err(|e| match e {
+                webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
+                    TrustError::NoCommonValidity
+                }
+                other => map_webpki(other, &leaf, &parsed, basis),
+            })?
+        }
+        Err(e) => return Err(map_webpki(e, &leaf, &parsed, basis)),
+    };
+    ee.verify_is_valid_for_subject_name(server_name).map_err(|e| map_webpki(e, &leaf, &parsed, basis))?;
+
+    let (not_before, not_after) = validity(&leaf);
+    Ok(VerifiedPeer {
+        server_name: name_text(server_name),
+        leaf_sha256: sha256(end_entity),
+        leaf_subject: leaf.tbs_certificate.subject.to_string(),
+        anchor_subject: anchor_subject(path.anchor()),
+        not_before,
+        not_after,
+        checked_at: time,
+    })
+}
+
+/// A verification outcome recorded for the connection that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Verified(VerifiedPeer),
+    Trust(TrustError),
+    Time(TimeError),
+}
+
+/// Outcomes kept at most: one per handshake in flight through the same configuration.
+const OUTCOMES: usize = 8;
+
+/// The rustls verifier, one per configuration: rustls resumes a session only with the verifier
+/// that verified it. The outcome of each verification is recorded under the server name, and the
+/// connection takes it back by that name and checks it names the certificate it received.
+pub(crate) struct ServerVerifier {
+    anchors: Anchors,
+    clock: Arc<dyn TimeSource>,
+    policy: TimePolicy,
+    outcomes: spin::Mutex<Vec<(ServerName<'static>, Outcome)>>,
+}
+
+impl ServerVerifier {
+    pub(crate) fn new(anchors: Anchors, clock: Arc<dyn TimeSource>, policy: TimePolicy) -> Self {
+        Self { anchors, clock, policy, outcomes: spin::Mutex::new(Vec::new()) }
+    }
+
+    /// What the last verification for `name` concluded, taken out.
+    pub(crate) fn take_outcome(&self, name: &ServerName<'_>) -> Option<Outcome> {
+        let mut outcomes = self.outcomes.lock();
+        let i = outcomes.iter().rposition(|(n, _)| n == name)?;
+        Some(outcomes.remove(i).1)
+    }
+
+    fn record(&self, name: &ServerName<'_>, outcome: Outcome) {
+        let mut outcomes = self.outcomes.lock();
+        if outcomes.len() >= OUTCOMES {
+            outcomes.remove(0);
+        }
+        outcomes.push((name.to_owned(), outcome));
+    }
+}
+
+impl fmt::Debug for ServerVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerVerifier")
+            .field("anchors", &self.anchors.as_slice().len())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl ServerCertVerifier for ServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let time = match self.policy.decide(self.clock.now()) {
+            Ok(time) => time,
+            Err(e) => {
+                self.record(server_name, Outcome::Time(e));
+                return Err(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure,
+                ));
+            }
+        };
+        match verify_server_chain(&self.anchors, end_entity, intermediates, server_name, time) {
+            Ok(peer) => {
+                self.record(server_name, Outcome::Verified(peer));
+                Ok(ServerCertVerified::assertion())
+            }
+            Err(e) => {
+                // The rustls error only selects the alert sent to the broker; the detailed
+                // error is what the application sees.
+                let alert_reason = match &e {
+                    TrustError::Expired { .. } => CertificateError::Expired,
+                    TrustError::NotYetValid { .. } => CertificateError::NotValidYet,
+                    TrustError::UnknownIssuer { .. } => CertificateError::UnknownIssuer,
+                    TrustError::NameMismatch { .. } => CertificateError::NotValidForName,
+                    TrustError::BadSignature => CertificateError::BadSignature,
+                    _ => CertificateError::ApplicationVerificationFailure,
+                };
+                self.record(server_name, Outcome::Trust(e));
+                Err(rustls::Error::InvalidCertificate(alert_reason))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &crate::crypto::SIGNATURE_ALGORITHMS)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &crate::crypto::SIGNATURE_ALGORITHMS)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        crate::crypto::SIGNATURE_ALGORITHMS.supported_schemes()
+    }
+}
+
+/// SHA-256 of a certificate's DER.
+pub fn sha256(der: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).into()
+}
+
+/// The DNS and IP subject alternative names of a certificate, as text.
+fn san_names(cert: &Certificate) -> Vec<String> {
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    let Ok(Some((_, san))) = cert.tbs_certificate.get::<SubjectAltName>() else {
+        return Vec::new();
+    };
+    san.0
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DnsName(dns) => Some(dns.to_string()),
+            GeneralName::IpAddress(ip) => match ip.as_bytes() {
+                &[a, b, c, d] => Some(core::net::Ipv4Addr::new(a, b, c, d).to_string()),
+                bytes => <[u8; 16]>::try_from(bytes).ok().map(|b| core::net::Ipv6Addr::from(b).to_string()),
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn invalid(reason: &str) -> TrustError {
+    TrustError::Invalid { reason: reason.to_string() }
+}
+
+fn name_text(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(pki_types::IpAddr::V4(v4)) => {
+            core::net::Ipv4Addr::from(*v4.as_ref()).to_string()
+        }
+        ServerName::IpAddress(pki_types::IpAddr::V6(v6)) => {
+            core::net::Ipv6Addr::from(*v6.as_ref()).to_string()
+        }
+        _ => format!("{name:?}"),
+    }
+}
+
+fn validity(cert: &Certificate) -> (UnixTime, UnixTime) {
+    let v = &cert.tbs_certificate.validity;
+    (
+        UnixTime::since_unix_epoch(v.not_before.to_unix_duration()),
+        UnixTime::since_unix_epoch(v.not_after.to_unix_duration()),
+    )
+}
+
+fn latest_not_before(leaf: &Certificate, intermediates: &[Certificate]) -> UnixTime {
+    core::iter::once(leaf)
+        .chain(intermediates)
+        .map(|c| validity(c).0)
+        .max_by_key(UnixTime::as_secs)
+        .unwrap_or_else(|| validity(leaf).0)
+}
+
+/// Renders a trust anchor's subject (webpki keeps the Name's contents without its SEQUENCE header).
+fn anchor_subject(anchor: &TrustAnchor<'_>) -> String {
+    let contents: &[u8] = anchor.subject.as_ref();
+    let Ok(len) = u16::try_from(contents.len()) else {
+        return String::from("(unnamed anchor)");
+    };
+    let [hi, lo] = len.to_be_bytes();
+    let mut der = Vec::with_capacity(contents.len().saturating_add(4));
+    match len {
+        0..=0x7f => der.extend_from_slice(&[0x30, lo]),
+        0x80..=0xff => der.extend_from_slice(&[0x30, 0x81, lo]),
+        _ => der.extend_from_slice(&[0x30, 0x82, hi, lo]),
+    }
+    der.extend_from_slice(contents);
+    x509_cert::name::Name::from_der(&der)
+        .map_or_else(|_| String::from("(unparsable name)"), |n| n.to_string())
+}
+
+/// Which presented certificate has this notAfter / notBefore (webpki does not say).
+fn subject_with(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    pick: impl Fn(&Certificate) -> UnixTime,
+    value: UnixTime,
+) -> Option<String> {
+    core::iter::once(leaf)
+        .chain(intermediates)
+        .find(|c| pick(c) == value)
+        .map(|c| c.tbs_certificate.subject.to_string())
+}
+
+fn map_webpki(
+    e: webpki::Error,
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    basis: TimeBasis,
+) -> TrustError {
+    use webpki::Error as W;
+    match e {
+        W::CertNotValidForName(ctx) => {
+            TrustError::NameMismatch { expected: name_text(&ctx.expected), presented: san_names(leaf) }
+        }
+        W::UnknownIssuer => {
+            let top = intermediates.last().unwrap_or(leaf);
+            TrustError::UnknownIssuer {
+                issuer: top.tbs_certificate.issuer.to_string(),
+                subject: leaf.tbs_certificate.subject.to_string(),
+            }
+        }
+        W::CertExpired { time, not_after } => TrustError::Expired {
+            subject: subject_with(leaf, intermediates, |c| validity(c).1, not_after),
+            not_after,
+            time,
+            basis,
+        },
+        W::CertNotValidYet { time, not_before } => TrustError::NotYetValid {
+            subject: subject_with(leaf, intermediates, |c| validity(c).0, not_before),
+            not_before,
+            time,
+            basis,
+        },
+        W::RequiredEkuNotFoundContext(ctx) => {
+            TrustError::NotForServerAuth { presented: ctx.present.iter().map(|oid| dotted(oid)).collect() }
+        }
+        #[allow(deprecated)]
+        W::RequiredEkuNotFound => TrustError::NotForServerAuth { presented: Vec::new() },
+        W::CaUsedAsEndEntity => {
+            TrustError::CaUsedAsLeaf { subject: leaf.tbs_certificate.subject.to_string() }
+        }
+        W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => TrustError::BadSignature,
+        W::UnsupportedSignatureAlgorithmContext(_)
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => TrustError::UnsupportedAlgorithm,
+        other => TrustError::Invalid { reason: describe(&other) },
+    }
+}
+
+fn dotted(oid: &[usize]) -> String {
+    let parts: Vec<String> = oid.iter().map(|n| n.to_string()).collect();
+    let text = parts.join(".");
+    match text.as_str() {
+        "1.3.6.1.5.5.7.3.1" => "serverAuth (1.3.6.1.5.5.7.3.1)".to_string(),
+        "1.3.6.1.5.5.7.3.2" => "clientAuth (1.3.6.1.5.5.7.3.2)".to_string(),
+        "1.3.6.1.5.5.7.3.3" => "codeSigning (1.3.6.1.5.5.7.3.3)".to_string(),
+        "1.3.6.1.5.5.7.3.4" => "emailProtection (1.3.6.1.5.5.7.3.4)".to_string(),
+        _ => text,
+    }
+}
+
+fn describe(e: &webpki::Error) -> String {
+    use webpki::Error as W;
+    let text = match e {
+        W::BadDer | W::BadDerTime | W::TrailingData(_) => "a certificate is not valid DER",
+        W::EndEntityUsedAsCa => "an end-entity certificate was used to issue another",
+        W::PathLenConstraintViolated => "the chain is longer than a CA's path length constraint allows",
+        W::NameConstraintViolation => "a name violates a CA's name constraints",
+        W::MaximumPathDepthExceeded => "the chain is too long",
+        W::MaximumSignatureChecksExceeded | W::MaximumPathBuildCallsExceeded => {
+            "path building gave up after too many candidate chains"
+        }
+        W::UnsupportedCertVersion => "a certificate is not X.509 version 3",
+        W::UnsupportedCriticalExtension => {
+            "a certificate has a critical extension anchormq does not understand"
+        }
+        W::MalformedExtensions | W::ExtensionValueInvalid => "a certificate extension is malformed",
+        W::InvalidCertValidity => "a certificate's validity period ends before it starts",
+        W::SignatureAlgorithmMismatch => "a certificate's signature algorithm fields disagree",
+        W::CertDistrusted => "a certificate is distrusted",
+        W::EmptyEkuExtension => "the extended key usage extension is empty",
+        _ => return format!("check failed ({e:?})"),
+    };
+    text.to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use core::time::Duration;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+
+    const DAY: u64 = 86_400;
+    /// 2026-01-01T00:00:00Z
+    const BASE: u64 = 1_767_225_600;
+
+    fn at(secs: u64) -> ValidityTime {
+        ValidityTime::At {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(secs)),
+            basis: TimeBasis::Source,
+        }
+    }
+
+    struct Pki {
+        anchors: Anchors,
+        issuer: Issuer<'static, KeyPair>,
+    }
+
+    fn ca() -> Pki {
+        named_ca("unit root")
+    }
+
+    fn named_ca(cn: &str) -> Pki {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = time(BASE - 10 * DAY);
+        params.not_after = time(BASE + 1000 * DAY);
+        let cert = params.self_signed(&key).unwrap();
+        let anchors = Anchors::from_certificates([cert.der()]).unwrap();
+        Pki { anchors, issuer: Issuer::new(params, key) }
+    }
+
+    fn time(secs: u64) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap()
+    }
+
+    fn leaf(
+        pki: &Pki,
+        cn: &str,
+        sans: &[&str],
+        days: (u64, u64),
+        eku: ExtendedKeyUsagePurpose,
+    ) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(sans.iter().map(|s| String::from(*s)).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![eku];
+        params.not_before = time(BASE + days.0 * DAY);
+        params.not_after = time(BASE + days.1 * DAY);
+        params.signed_by(&key, &pki.issuer).unwrap().der().clone()
+    }
+
+    fn name(s: &str) -> ServerName<'static> {
+        ServerName::try_from(String::from(s)).unwrap()
+    }
+
+    #[test]
+    fn accepts_a_good_chain_and_builds_the_proof() {
+        let pki = ca();
+        let cert =
+            leaf(&pki, "broker", &["broker.local", "10.0.0.5"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        let peer =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("broker.local"), at(BASE + DAY)).unwrap();
+        assert_eq!(peer.server_name(), "broker.local");
+        assert!(peer.anchor_subject().contains("unit root"), "{}", peer.anchor_subject());
+        verify_server_chain(&pki.anchors, &cert, &[], &name("10.0.0.5"), at(BASE + DAY)).unwrap();
+    }
+
+    #[test]
+    fn never_falls_back_to_the_common_name() {
+        let pki = ca();
+        let cert =
+            leaf(&pki, "broker.local", &["other.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        let e =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("broker.local"), at(BASE + DAY)).unwrap_err();
+        assert_eq!(
+            e,
+            TrustError::NameMismatch {
+                expected: "broker.local".into(),
+                presented: vec!["other.example".into()]
+            }
+        );
+        let text = alloc::format!("{e}");
+        assert!(text.contains("valid for other.example, not for broker.local"), "{text}");
+    }
+
+    #[test]
+    fn validity_errors_carry_both_times() {
+        let pki = ca();
+        let cert = leaf(&pki, "b", &["b.example"], (10, 20), ExtendedKeyUsagePurpose::ServerAuth);
+        let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + 30 * DAY))
+            .unwrap_err();
+        assert!(
+            matches!(e, TrustError::Expired { not_after, time, .. }
+            if not_after.as_secs() == BASE + 20 * DAY && time.as_secs() == BASE + 30 * DAY),
+            "{e:?}"
+        );
+        let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE)).unwrap_err();
+        assert!(
+            matches!(e, TrustError::NotYetValid { not_before, .. } if not_before.as_secs() == BASE + 10 * DAY),
+            "{e:?}"
+        );
+        // Timeless: the dates no longer matter, everything else does.
+        verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), ValidityTime::Skip).unwrap();
+        let e = verify_server_chain(&pki.anchors, &cert, &[], &name("c.example"), ValidityTime::Skip)
+            .unwrap_err();
+        assert!(matches!(e, TrustError::NameMismatch { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn usage_and_issuer_are_checked() {
+        let pki = ca();
+        let cert = leaf(&pki, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ClientAuth);
+        let e =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+        assert!(
+            matches!(&e, TrustError::NotForServerAuth { presented } if presented[0].starts_with("clientAuth")),
+            "{e:?}"
+        );
+        let other = named_ca("stranger root");
+        let cert = leaf(&other, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        let e =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+        assert!(
+            matches!(&e, TrustError::UnknownIssuer { issuer, .. } if issuer.contains("stranger root")),
+            "{e:?}"
+        );
+        // Same issuer name, different key: the signature cannot verify.
+        let impostor = named_ca("unit root");
+        let cert = leaf(&impostor, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        let e =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+        assert_eq!(e, TrustError::BadSignature);
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        let pki = ca();
+        for junk in [&[][..], &[0x30][..], &[0x30, 0x82, 0xff, 0xff][..], &[0u8; 64][..]] {
+            let cert = CertificateDer::from(junk);
+            assert!(verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE)).is_err());
+        }
+        assert_eq!(Anchors::from_certificates([]).unwrap_err(), ConfigError::NoTrustAnchors);
+        let bad = CertificateDer::from(&[1u8, 2, 3][..]);
+        assert_eq!(Anchors::from_certificates([&bad]).unwrap_err(), ConfigError::BadTrustAnchor { index: 0 });
+    }
+}

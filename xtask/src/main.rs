@@ -1,0 +1,303 @@
+//! `cargo xtask`: developer and CI commands for the anchormq workspace.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
+
+use anchormq_testbed::{Broker, Listener, Pki, pki};
+use clap::{Parser, Subcommand};
+
+/// Developer and CI tasks for anchormq.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Generate the test PKI (CAs, good and deliberately bad certificates).
+    Pki {
+        /// Output directory (relative paths are relative to the workspace root).
+        #[arg(long, default_value = "target/pki")]
+        out: PathBuf,
+    },
+    /// Run the test broker with every listener until Ctrl-C.
+    Broker {
+        /// PKI directory; a PKI is generated there if it has none.
+        #[arg(long, default_value = "target/pki")]
+        pki: PathBuf,
+        /// Work directory for the broker's configuration and logs.
+        #[arg(long, default_value = "target/broker")]
+        dir: PathBuf,
+    },
+    /// Everything CI checks: formatting, lints, tests, embedded build.
+    Test,
+    /// Connect the `tls-connect` example to a local TLS 1.3 broker.
+    Demo,
+}
+
+type Result<T = (), E = String> = std::result::Result<T, E>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let result = match cli.command {
+        Cmd::Pki { out } => cmd_pki(&root.join(out)),
+        Cmd::Broker { pki, dir } => cmd_broker(&root.join(pki), &root.join(dir)),
+        Cmd::Test => cmd_test(&root),
+        Cmd::Demo => cmd_demo(&root),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this package's directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
+
+fn cmd_pki(out: &Path) -> Result {
+    let pki = pki::generate(out).map_err(|e| format!("generating PKI: {e}"))?;
+    print_pki(&pki);
+    Ok(())
+}
+
+fn print_pki(pki: &Pki) {
+    println!("PKI in {}", pki.dir.display());
+    println!("  trust anchors      {}", pki.trust_anchors.display());
+    println!("  client CA bundle   {}", pki.client_ca_bundle.display());
+    for cert in pki.all() {
+        println!(
+            "  {:<17}  {}  (key {}; valid {} .. {})",
+            cert.name,
+            cert.chain.display(),
+            file_name(&cert.key),
+            pki::format_utc(cert.not_before),
+            pki::format_utc(cert.not_after)
+        );
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn start_broker(pki: &Pki, dir: &Path) -> Result<Broker> {
+    let broker = Broker::start(pki, dir).map_err(|e| format!("starting broker: {e}"))?;
+    println!("broker running, work dir {}", broker.work_dir().display());
+    for (listener, port) in broker.listeners() {
+        println!("  {:<15} 127.0.0.1:{port}", listener.name());
+    }
+    Ok(broker)
+}
+
+fn cmd_broker(pki_dir: &Path, dir: &Path) -> Result {
+    let pki = pki::load_or_generate(pki_dir).map_err(|e| format!("preparing PKI: {e}"))?;
+    println!("PKI in {} (trust anchors {})", pki.dir.display(), pki.trust_anchors.display());
+    let mut broker = start_broker(&pki, dir)?;
+    println!("Ctrl-C to stop (the mosquitto processes share this process group and stop too)");
+    // Ctrl-C delivers SIGINT to the whole foreground process group, mosquitto
+    // included, so there is nothing to clean up here; just watch for a crash.
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if !broker.is_running() {
+            let log = broker.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(format!("a mosquitto process exited; last log lines:\n{}", tail.join("\n")));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- test ----
+
+const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
+
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Runs a command in the workspace root with inherited stdio.
+fn run(root: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Result<ExitStatus> {
+    let program = program.as_ref();
+    Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))
+}
+
+/// Installs the broker and clients with apt if missing (root only).
+fn ensure_mosquitto(root: &Path) -> Result {
+    let missing: Vec<&str> = ["mosquitto", "mosquitto_pub"]
+        .into_iter()
+        .filter(|p| anchormq_testbed::find_program(p).is_none())
+        .collect();
+    if missing.is_empty() {
+        println!("mosquitto and mosquitto-clients are installed");
+        return Ok(());
+    }
+    let install = "apt-get install -y mosquitto mosquitto-clients gnutls-bin";
+    if !anchormq_testbed::is_root() {
+        return Err(format!(
+            "{} not installed and not running as root; run: sudo apt-get update && sudo {install}",
+            missing.join(", ")
+        ));
+    }
+    println!("{} missing: installing with apt-get", missing.join(", "));
+    for args in [&["update"][..], &["install", "-y", "mosquitto", "mosquitto-clients", "gnutls-bin"][..]] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .current_dir(root)
+            .status()
+            .map_err(|e| format!("cannot run apt-get: {e}"))?;
+        if !status.success() {
+            return Err(format!("`apt-get {}` failed ({status})", args.join(" ")));
+        }
+    }
+    Ok(())
+}
+
+fn ensure_targets(root: &Path) -> Result {
+    let mut args = vec!["target", "add"];
+    args.extend(RISCV_TARGETS);
+    let status = run(root, "rustup", &args)?;
+    if status.success() { Ok(()) } else { Err(format!("`rustup {}` failed ({status})", args.join(" "))) }
+}
+
+/// Runs cargo invocations in order, failing at the first unsuccessful one.
+fn cargo_all(root: &Path, invocations: &[&[&str]]) -> Result {
+    for args in invocations {
+        println!("$ cargo {}", args.join(" "));
+        let status = run(root, cargo(), args)?;
+        if !status.success() {
+            return Err(format!("`cargo {}` failed ({status})", args.join(" ")));
+        }
+    }
+    Ok(())
+}
+
+fn cmd_test(root: &Path) -> Result {
+    type Step<'a> = (&'a str, Box<dyn Fn() -> Result + 'a>);
+    let steps: Vec<Step<'_>> = vec![
+        ("mosquitto installed", Box::new(|| ensure_mosquitto(root))),
+        ("rustup riscv32 targets", Box::new(|| ensure_targets(root))),
+        ("rustfmt", Box::new(|| cargo_all(root, &[&["fmt", "--all", "--check"]]))),
+        (
+            "clippy (workspace)",
+            Box::new(|| {
+                cargo_all(root, &[&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]])
+            }),
+        ),
+        (
+            "clippy (workspace, tls12)",
+            Box::new(|| {
+                cargo_all(
+                    root,
+                    &[&[
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--features",
+                        "anchormq/tls12",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]],
+                )
+            }),
+        ),
+        (
+            "tests",
+            Box::new(|| {
+                cargo_all(
+                    root,
+                    &[
+                        &["test", "--workspace"],
+                        &["test", "-p", "anchormq", "--features", "tls12"],
+                        &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
+                    ],
+                )
+            }),
+        ),
+        (
+            "embedded build (riscv32imac, no default features)",
+            Box::new(|| {
+                cargo_all(
+                    root,
+                    &[&["build", "-p", "anchormq", "--no-default-features", "--target", RISCV_TARGETS[0]]],
+                )
+            }),
+        ),
+    ];
+
+    let started = Instant::now();
+    let total = steps.len();
+    for (index, (name, step)) in steps.iter().enumerate() {
+        let number = index.saturating_add(1);
+        println!("\n==> [{number}/{total}] {name}");
+        let step_started = Instant::now();
+        if let Err(message) = step() {
+            return Err(format!(
+                "xtask test: FAILED at step {number}/{total} ({name}) after {:.0?}: {message}",
+                started.elapsed()
+            ));
+        }
+        println!("<== {name}: ok ({:.1?})", step_started.elapsed());
+    }
+    println!("\nxtask test: all {total} steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- demo ----
+
+fn cmd_demo(root: &Path) -> Result {
+    let demo_dir = root.join("target").join("demo");
+    let pki = pki::generate(&demo_dir.join("pki")).map_err(|e| format!("generating PKI: {e}"))?;
+    println!("PKI in {}", pki.dir.display());
+    let mut broker = start_broker(&pki, &demo_dir.join("broker"))?;
+    let result = run_demo_client(root, &pki, &broker);
+    if result.is_err() {
+        eprintln!("broker log: {}", broker.log_path(Listener::Tls13).display());
+    }
+    broker.stop().map_err(|e| format!("stopping broker: {e}"))?;
+    println!("broker stopped");
+    result
+}
+
+/// The demo itself: the `tls-connect` example against the TLS 1.3 listener.
+/// All demo wiring lives here.
+fn run_demo_client(root: &Path, pki: &Pki, broker: &Broker) -> Result {
+    let address = broker.addr(Listener::Tls13).to_string();
+    let ca = pki.root.cert.to_string_lossy().into_owned();
+    let args = [
+        "run",
+        "-q",
+        "-p",
+        "tls-connect",
+        "--",
+        "--broker",
+        &address,
+        "--server-name",
+        "localhost",
+        "--ca",
+        &ca,
+    ];
+    println!("$ cargo {}", args.join(" "));
+    let status = run(root, cargo(), &args)?;
+    if status.success() {
+        println!("demo: tls-connect succeeded");
+        Ok(())
+    } else {
+        Err(format!("demo: tls-connect failed ({status})"))
+    }
+}
