@@ -209,6 +209,34 @@ pub enum ResourceError {
     },
 }
 
+impl<T> Error<T> {
+    /// Converts the transport error, keeping every other variant.
+    pub fn map_transport<U>(self, f: impl FnOnce(T) -> U) -> Error<U> {
+        match self {
+            Self::Config(e) => Error::Config(e),
+            Self::Trust(e) => Error::Trust(e),
+            Self::Time(e) => Error::Time(e),
+            Self::Tls(e) => Error::Tls(e),
+            Self::Mqtt(e) => Error::Mqtt(e),
+            Self::Resource(e) => Error::Resource(e),
+            Self::Transport(e) => Error::Transport(f(e)),
+        }
+    }
+
+    /// A copy of the error without its transport part, or `None` for a transport error.
+    pub(crate) fn detached(&self) -> Option<Error<core::convert::Infallible>> {
+        Some(match self {
+            Self::Config(e) => Error::Config(e.clone()),
+            Self::Trust(e) => Error::Trust(e.clone()),
+            Self::Time(e) => Error::Time(e.clone()),
+            Self::Tls(e) => Error::Tls(e.clone()),
+            Self::Mqtt(e) => Error::Mqtt(e.clone()),
+            Self::Resource(e) => Error::Resource(e.clone()),
+            Self::Transport(_) => return None,
+        })
+    }
+}
+
 impl<T: fmt::Debug> fmt::Display for Error<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

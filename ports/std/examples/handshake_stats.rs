@@ -58,6 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .time_policy(TimePolicy::RequireTime)
         .build()?;
 
+    println!(
+        "Record buffers (caller-owned, not heap): rx {} + tx {} bytes.",
+        anchormq::tls::MIN_RX_BUFFER,
+        16_384 + 512
+    );
     println!("| listener | handshake | sent | received | peak heap during handshake |");
     println!("|---|---|---|---|---|");
     for listener in [Listener::Tls13, Listener::Tls13Rsa] {
@@ -68,10 +73,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut buffers = HostBuffers::new();
             let port = broker.port(listener);
             let base = reset_peak();
-            let info = runtime.block_on(async {
+            let (info, peak) = runtime.block_on(async {
                 let mut tls =
                     anchormq_std::connect_tls(&config, "127.0.0.1", port, "localhost", buffers.lend())
                         .await?;
+                // The peak up to here covers the handshake alone (socket included).
+                let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
                 let info = tls.info().clone();
                 // Let the broker's session tickets arrive, then close cleanly.
                 let mut connect = vec![0x10, 13 + 5, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 0, 5];
@@ -80,9 +87,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut buf = [0u8; 64];
                 embedded_io_async::Read::read(&mut tls, &mut buf).await?;
                 tls.close().await?;
-                Ok::<_, anchormq::Error<std::io::Error>>(info)
+                Ok::<_, anchormq::Error<std::io::Error>>((info, peak))
             })?;
-            let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
             println!(
                 "| {} | {} | {} | {} | {} bytes |",
                 listener.name(),

@@ -79,6 +79,9 @@ pub struct TlsStream<'b, T> {
     peer_closed: bool,
     close_notify: bool,
     closed: bool,
+    /// Set once the engine has failed: it is never driven again, and every later call
+    /// returns this error.
+    failed: Option<Error<core::convert::Infallible>>,
     traffic: Traffic,
     info: Option<ConnectionInfo>,
 }
@@ -143,6 +146,7 @@ pub async fn connect<'b, T: Read + Write>(
         peer_closed: false,
         close_notify: false,
         closed: false,
+        failed: None,
         traffic: Traffic::default(),
         info: None,
     };
@@ -179,6 +183,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
     /// # Errors
     /// [`Error::Transport`] if the close_notify cannot be sent.
     pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
+        self.check_failed()?;
         if self.closed {
             return Ok(());
         }
@@ -383,24 +388,18 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
     }
 
     /// Turns an engine failure into anchormq's error, after sending the alert rustls queued.
+    ///
+    /// The engine is not driven again afterwards: rustls's deframer state refers into the
+    /// receive buffer, and re-processing the input that failed would fail differently.
     async fn fail(&mut self, e: StepError, outcome: Option<Outcome>) -> Error<T::Error> {
-        // rustls queues a fatal alert before reporting most errors; sending it lets the broker
-        // log why the connection ended. Best effort: the original error is what matters.
-        if matches!(e, StepError::Tls(_)) {
-            for _ in 0..4 {
-                match self.step(Want::Read) {
-                    Ok(Step::Again) => {}
-                    Ok(Step::Flush) => {
-                        if self.flush_tx().await.is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
-                }
-            }
+        // rustls queues a fatal alert before reporting most errors, and hands it out first on
+        // the next call, before looking at any input. Sending it lets the broker log why the
+        // connection ended. Best effort: the original error is what matters.
+        if matches!(e, StepError::Tls(_)) && matches!(self.step(Want::Read), Ok(Step::Again)) {
+            let _ = self.flush_tx().await;
         }
         self.closed = true;
-        match (e, outcome) {
+        let error = match (e, outcome) {
             (StepError::Tls(_), Some(Outcome::Trust(t))) => Error::Trust(t),
             (StepError::Tls(_), Some(Outcome::Time(t))) => Error::Time(t),
             (StepError::Tls(e), _) => map_rustls(&e),
@@ -411,6 +410,16 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
             (StepError::Internal, _) => {
                 TlsError::Engine { reason: "buffer accounting failed".to_string() }.into()
             }
+        };
+        self.failed = error.detached();
+        error
+    }
+
+    /// The error a failed stream keeps returning.
+    fn check_failed(&self) -> Result<(), Error<T::Error>> {
+        match &self.failed {
+            Some(e) => Err(e.clone().map_transport(|never| match never {})),
+            None => Ok(()),
         }
     }
 
@@ -452,6 +461,7 @@ impl<T: Read + Write> Read for TlsStream<'_, T> {
             if self.plain_pos < self.plain.len() {
                 return Ok(self.take_plain(buf));
             }
+            self.check_failed()?;
             if self.closed && self.peer_closed {
                 return Ok(0);
             }
@@ -477,6 +487,7 @@ impl<T: Read + Write> Write for TlsStream<'_, T> {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.check_failed()?;
         self.flush_tx().await?;
         if self.closed {
             return Err(TlsError::WriteAfterClose.into());

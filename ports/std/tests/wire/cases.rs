@@ -12,7 +12,7 @@ use anchormq_std::{HostBuffers, OS_ENTROPY, SystemClock, Transport};
 use anchormq_testbed::broker::Listener;
 use embedded_io_async::{Read, Write};
 
-use crate::net::{CuttingProxy, Trickle};
+use crate::net::{CuttingProxy, Trickle, flipping_proxy, junk_server};
 use crate::{CaseFn, CaseResult, Env, check, mqtt};
 
 macro_rules! suite {
@@ -43,6 +43,9 @@ suite!(
     split_records_one_byte_at_a_time,
     large_message_spans_records_and_small_reads,
     truncated_record_is_an_error,
+    end_of_stream_between_records_is_ok_zero,
+    junk_from_the_server_is_an_error,
+    corrupted_handshake_bytes_fail_cleanly,
     broker_close_notify_ends_the_stream,
     client_close_notify_then_write_fails,
     broker_alert_is_named,
@@ -417,7 +420,7 @@ async fn large_message_spans_records_and_small_reads(env: &Env) -> CaseResult {
 }
 
 async fn truncated_record_is_an_error(env: &Env) -> CaseResult {
-    let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13)).map_err(|e| e.to_string())?;
+    let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13), 3).map_err(|e| e.to_string())?;
     let cfg = system(env);
     let mut buffers = HostBuffers::new();
     let mut tls =
@@ -520,6 +523,99 @@ async fn mutual_tls_with_client_certificate(env: &Env) -> CaseResult {
     check!(
         env.broker.log_for(Listener::MutualTls).contains("device-001"),
         "the broker did not log the client certificate's identity device-001"
+    );
+    Ok(())
+}
+
+async fn end_of_stream_between_records_is_ok_zero(env: &Env) -> CaseResult {
+    let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13), 0).map_err(|e| e.to_string())?;
+    let cfg = system(env);
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        anchormq_std::connect_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.cut.store(true, Ordering::SeqCst);
+    tls.write_all(&mqtt::connect("wire-eof")).await.map_err(|e| format!("{e:?}"))?;
+    let mut buf = [0u8; 64];
+    let mut outcome = Ok(1);
+    for _ in 0..8 {
+        outcome = tls.read(&mut buf).await;
+        if !matches!(outcome, Ok(n) if n > 0) {
+            break;
+        }
+    }
+    check!(matches!(outcome, Ok(0)), "expected Ok(0) at end of stream, got {outcome:?}");
+    check!(
+        tls.peer_closed() && !tls.peer_sent_close_notify(),
+        "an unclean end must not count as close_notify"
+    );
+    Ok(())
+}
+
+async fn junk_from_the_server_is_an_error(env: &Env) -> CaseResult {
+    let cfg = system(env);
+    let replies: Vec<(&str, Vec<u8>)> = vec![
+        ("an HTTP answer", b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+        ("a plaintext MQTT CONNACK", vec![0x20, 0x03, 0x00, 0x00, 0x00]),
+        ("a record header claiming 65535 bytes", vec![0x16, 0x03, 0x03, 0xff, 0xff, 0x02]),
+        ("a handshake record with a garbage ServerHello", {
+            let mut r = vec![0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c];
+            r.extend((0..60u8).map(|i| i.wrapping_mul(37)));
+            r
+        }),
+        ("an alert record", vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]),
+        ("nothing at all", Vec::new()),
+    ];
+    for (what, reply) in replies {
+        let addr = junk_server(reply).map_err(|e| e.to_string())?;
+        let mut buffers = HostBuffers::new();
+        let result =
+            anchormq_std::connect_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
+        match result {
+            Ok(_) => return Err(format!("{what}: accepted as a TLS server")),
+            Err(Error::Tls(e)) => println!("    {what}: {e}"),
+            Err(e) => return Err(format!("{what}: expected a TLS error, got {e:?}")),
+        }
+    }
+    let _ = env;
+    Ok(())
+}
+
+async fn corrupted_handshake_bytes_fail_cleanly(env: &Env) -> CaseResult {
+    // The broker's first flight is about 1 380 bytes; flip one bit at positions spread over it
+    // (record headers, ServerHello, encrypted extensions, certificate, signature, Finished).
+    // Every attempt must end in a typed error, except where the flipped byte is one TLS 1.3
+    // does not authenticate and ignores (the outer type and version of an encrypted record):
+    // such a connection must still be to the genuine broker.
+    let genuine =
+        anchormq::verify::sha256(&std::fs::read(&env.pki.server.cert_der).map_err(|e| e.to_string())?);
+    let cfg = config(env, SystemClock, TimePolicy::RequireTime);
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for offset in (0..1400).step_by(23).chain([0, 1, 2, 3, 4, 5, 6, 9, 10, 43, 44, 45]) {
+        let addr = flipping_proxy(env.broker.addr(Listener::Tls13), offset).map_err(|e| e.to_string())?;
+        let mut buffers = HostBuffers::new();
+        let result =
+            anchormq_std::connect_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
+        let kind = match result {
+            Ok(tls) if *tls.info().peer.leaf_sha256() == genuine => "accepted (unauthenticated byte)",
+            Ok(tls) => return Err(format!("offset {offset}: accepted a different peer {}", tls.info().peer)),
+            Err(Error::Tls(TlsError::Protocol { .. })) => "protocol",
+            Err(Error::Tls(TlsError::BadRecordMac)) => "bad record mac",
+            Err(Error::Tls(TlsError::AlertReceived { .. })) => "alert",
+            Err(Error::Tls(TlsError::NoCommonParameters | TlsError::NoCommonVersion)) => "parameters",
+            Err(Error::Tls(TlsError::ClosedDuringHandshake)) => "closed",
+            Err(Error::Trust(_)) => "trust",
+            Err(e) => return Err(format!("offset {offset}: unexpected error kind {e:?}")),
+        };
+        *outcomes.entry(kind.to_string()).or_default() += 1;
+    }
+    println!("    outcomes: {outcomes:?}");
+    let accepted = outcomes.get("accepted (unauthenticated byte)").copied().unwrap_or(0);
+    check!(
+        accepted <= 4,
+        "{accepted} corrupted flights were accepted: more than the unauthenticated header bytes"
     );
     Ok(())
 }

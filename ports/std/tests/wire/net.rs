@@ -31,15 +31,16 @@ impl<T: Write> Write for Trickle<T> {
     }
 }
 
-/// A TCP proxy to the broker that, once `cut` is set, forwards only the first 3 bytes of the
-/// next chunk from the broker and then closes: a stream that ends inside a record.
+/// A TCP proxy to the broker that, once `cut` is set, forwards only the first `keep` bytes of
+/// the next chunk from the broker and then closes: with `keep` 3 the stream ends inside a record,
+/// with 0 it ends between records without close_notify.
 pub struct CuttingProxy {
     pub addr: SocketAddr,
     pub cut: Arc<AtomicBool>,
 }
 
 impl CuttingProxy {
-    pub fn start(broker: SocketAddr) -> std::io::Result<Self> {
+    pub fn start(broker: SocketAddr, keep: usize) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let cut = Arc::new(AtomicBool::new(false));
@@ -63,7 +64,7 @@ impl CuttingProxy {
                     break;
                 }
                 if flag.load(Ordering::SeqCst) {
-                    let _ = c_out.write_all(&buf[..n.min(3)]);
+                    let _ = c_out.write_all(&buf[..n.min(keep)]);
                     break;
                 }
                 if c_out.write_all(&buf[..n]).is_err() {
@@ -75,4 +76,56 @@ impl CuttingProxy {
         });
         Ok(Self { addr, cut })
     }
+}
+
+/// A "broker" that answers every connection with `reply` and hangs up.
+pub fn junk_server(reply: Vec<u8>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut hello = [0u8; 2048];
+            let _ = s.read(&mut hello);
+            let _ = s.write_all(&reply);
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    });
+    Ok(addr)
+}
+
+/// A one-connection proxy to the broker that flips the lowest bit of the byte at `offset` in
+/// what the broker sends: a corrupted handshake flight, one position at a time.
+pub fn flipping_proxy(broker: SocketAddr, offset: usize) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let Ok((client, _)) = listener.accept() else { return };
+        let Ok(upstream) = TcpStream::connect(broker) else { return };
+        let (mut c_in, mut u_out) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = c_in.read(&mut buf) {
+                if n == 0 || u_out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = u_out.shutdown(Shutdown::Both);
+        });
+        let (mut u_in, mut c_out) = (upstream, client);
+        let (mut buf, mut seen) = ([0u8; 4096], 0usize);
+        while let Ok(n) = u_in.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if (seen..seen + n).contains(&offset) {
+                buf[offset - seen] ^= 1;
+            }
+            seen += n;
+            if c_out.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = c_out.shutdown(Shutdown::Both);
+    });
+    Ok(addr)
 }
