@@ -15,6 +15,7 @@ fn verify(pki: &Pki, ca_file: &std::path::Path, leaf: &str, extra: &[&str]) -> (
     let mut args = vec!["verify", "-CAfile", s(ca_file)];
     args.extend_from_slice(&["-untrusted", s(&pki.intermediate.cert)]);
     args.extend_from_slice(&["-untrusted", s(&pki.rsa_intermediate.cert)]);
+    args.extend_from_slice(&["-untrusted", s(&pki.long_intermediate.cert)]);
     args.extend_from_slice(extra);
     let path = pki.by_name(leaf).unwrap().cert.clone();
     args.push(s(&path));
