@@ -116,6 +116,20 @@ pub enum TrustError {
         /// Its subject.
         subject: String,
     },
+    /// A presented certificate, its key, or the anchor is on the deny-list.
+    Denied {
+        /// The deny-list entry that matched.
+        entry: String,
+        /// The subject of the certificate it matched.
+        subject: String,
+    },
+    /// Pins are configured and no certificate on the validated path matches one.
+    PinMismatch {
+        /// The configured pins.
+        pins: Vec<String>,
+        /// Each certificate on the path, with its SPKI digest.
+        path: Vec<String>,
+    },
     /// A signature in the chain or in the handshake does not verify.
     BadSignature,
     /// A signature uses an algorithm or key that anchormq does not accept.
@@ -343,6 +357,17 @@ impl fmt::Display for TrustError {
                 f,
                 "the broker presented the CA certificate \"{subject}\" as its own certificate: configure the broker with a server certificate issued by that CA"
             ),
+            Self::Denied { entry, subject } => write!(
+                f,
+                "the certificate \"{subject}\" matches the deny-list entry {entry}: it is known to be compromised or retired, so it is refused even though its chain is valid"
+            ),
+            Self::PinMismatch { pins, path } => {
+                f.write_str("no certificate on the validated path matches a configured pin (")?;
+                write_list(f, pins)?;
+                f.write_str("); the path was ")?;
+                write_list(f, path)?;
+                f.write_str(": pin one of these keys, or check that the broker is the one you expect")
+            }
             Self::BadSignature => f.write_str(
                 "a signature in the certificate chain or handshake does not verify: the chain is corrupt or forged",
             ),

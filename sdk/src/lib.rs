@@ -21,6 +21,7 @@ pub mod error;
 pub mod manual;
 pub mod time;
 pub mod tls;
+pub mod trust;
 pub mod verify;
 
 pub use error::{ConfigError, Error, MqttError, ResourceError, TimeError, TlsError, TrustError};

@@ -27,11 +27,15 @@ use x509_cert::Certificate;
 
 use crate::error::{ConfigError, TimeError, TrustError};
 use crate::time::{TimeBasis, TimePolicy, TimeSource, ValidityTime};
+use crate::trust::{Bundle, Deny, Hex};
 
-/// A set of trust anchors: the only certificates a chain may end at.
+/// A set of trust anchors, the only certificates a chain may end at, with optional SPKI pins
+/// and a deny-list.
 #[derive(Clone, Debug)]
 pub struct Anchors {
     anchors: Arc<[TrustAnchor<'static>]>,
+    pins: Arc<[[u8; 32]]>,
+    deny: Arc<[Deny]>,
 }
 
 impl Anchors {
@@ -60,7 +64,41 @@ impl Anchors {
         if anchors.is_empty() {
             return Err(ConfigError::NoTrustAnchors);
         }
-        Ok(Self { anchors: anchors.into() })
+        Ok(Self { anchors: anchors.into(), pins: Arc::new([]), deny: Arc::new([]) })
+    }
+
+    /// Everything a trust bundle holds: its anchors (borrowed, not copied), pins and deny-list.
+    ///
+    /// # Errors
+    /// [`ConfigError::NoTrustAnchors`] if the bundle has none (a parsed bundle always has one).
+    pub fn from_bundle(bundle: &Bundle<'static>) -> Result<Self, ConfigError> {
+        Ok(Self::from_anchors(bundle.anchors().map(|a| a.to_trust_anchor()).collect())?
+            .with_pins(bundle.pins())
+            .with_deny(bundle.deny_list()))
+    }
+
+    /// Requires at least one certificate on the validated path (leaf, intermediate or anchor) to
+    /// have one of these SHA-256 SPKI digests. Replaces earlier pins.
+    pub fn with_pins(mut self, pins: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        self.pins = pins.into_iter().collect();
+        self
+    }
+
+    /// Refuses any presented certificate (or anchor) matching one of these entries, however
+    /// valid its chain. Replaces an earlier deny-list.
+    pub fn with_deny(mut self, deny: impl IntoIterator<Item = Deny>) -> Self {
+        self.deny = deny.into_iter().collect();
+        self
+    }
+
+    /// The SPKI pins.
+    pub fn pins(&self) -> &[[u8; 32]] {
+        &self.pins
+    }
+
+    /// The deny-list.
+    pub fn deny_list(&self) -> &[Deny] {
+        &self.deny
     }
 
     /// The anchors.
@@ -159,6 +197,7 @@ pub fn verify_server_chain(
         .map(|c| Certificate::from_der(c))
         .collect::<Result<_, _>>()
         .map_err(|_| invalid("an intermediate certificate is not valid DER"))?;
+    check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
     let ee = webpki::EndEntityCert::try_from(end_entity)
         .map_err(|e| map_webpki(e, &leaf, &parsed, TimeBasis::Source))?;
 
@@ -202,6 +241,7 @@ pub fn verify_server_chain(
         Err(e) => return Err(map_webpki(e, &leaf, &parsed, basis)),
     };
     ee.verify_is_valid_for_subject_name(server_name).map_err(|e| map_webpki(e, &leaf, &parsed, basis))?;
+    check_path(anchors, &path)?;
 
     let (not_before, not_after) = validity(&leaf);
     Ok(VerifiedPeer {
@@ -329,6 +369,66 @@ impl ServerCertVerifier for ServerVerifier {
     }
 }
 
+/// Refuses a chain in which any presented certificate is on the deny-list, by its own digest or
+/// its key's.
+fn check_deny_list(
+    deny: &[Deny],
+    end_entity: &CertificateDer<'_>,
+    leaf: &Certificate,
+    intermediates: &[CertificateDer<'_>],
+    parsed: &[Certificate],
+) -> Result<(), TrustError> {
+    if deny.is_empty() {
+        return Ok(());
+    }
+    let presented = core::iter::once((end_entity, leaf)).chain(intermediates.iter().zip(parsed));
+    for (der, cert) in presented {
+        let cert_digest = sha256(der);
+        let spki_digest = spki_sha256(cert);
+        if let Some(entry) = deny.iter().find(|d| match d {
+            Deny::Certificate(d) => *d == cert_digest,
+            Deny::Spki(d) => Some(*d) == spki_digest,
+        }) {
+            return Err(TrustError::Denied {
+                entry: entry.to_string(),
+                subject: cert.tbs_certificate.subject.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the validated path against the anchor's deny-list and the pins.
+fn check_path(anchors: &Anchors, path: &webpki::VerifiedPath<'_>) -> Result<(), TrustError> {
+    let anchor_spki = sha256(&webpki::spki_for_anchor(path.anchor()));
+    if let Some(entry) = anchors.deny_list().iter().find(|d| **d == Deny::Spki(anchor_spki)) {
+        return Err(TrustError::Denied { entry: entry.to_string(), subject: anchor_subject(path.anchor()) });
+    }
+    if anchors.pins().is_empty() {
+        return Ok(());
+    }
+    let mut on_path: Vec<(String, [u8; 32])> = Vec::new();
+    let leaf = path.end_entity();
+    on_path.push((subject_text(leaf.subject()), sha256(&leaf.subject_public_key_info())));
+    for cert in path.intermediate_certificates() {
+        on_path.push((subject_text(cert.subject()), sha256(&cert.subject_public_key_info())));
+    }
+    on_path.push((anchor_subject(path.anchor()), anchor_spki));
+    if on_path.iter().any(|(_, digest)| anchors.pins().contains(digest)) {
+        return Ok(());
+    }
+    Err(TrustError::PinMismatch {
+        pins: anchors.pins().iter().map(|p| format!("sha256:{}", Hex(p))).collect(),
+        path: on_path.iter().map(|(s, d)| format!("{s} (sha256:{})", Hex(d))).collect(),
+    })
+}
+
+/// SHA-256 of a parsed certificate's SubjectPublicKeyInfo DER.
+fn spki_sha256(cert: &Certificate) -> Option<[u8; 32]> {
+    use der::Encode;
+    cert.tbs_certificate.subject_public_key_info.to_der().ok().map(|der| sha256(&der))
+}
+
 /// SHA-256 of a certificate's DER.
 pub fn sha256(der: &[u8]) -> [u8; 32] {
     use sha2::Digest;
@@ -388,9 +488,13 @@ fn latest_not_before(leaf: &Certificate, intermediates: &[Certificate]) -> UnixT
         .unwrap_or_else(|| validity(leaf).0)
 }
 
-/// Renders a trust anchor's subject (webpki keeps the Name's contents without its SEQUENCE header).
+/// Renders a trust anchor's subject.
 fn anchor_subject(anchor: &TrustAnchor<'_>) -> String {
-    let contents: &[u8] = anchor.subject.as_ref();
+    subject_text(anchor.subject.as_ref())
+}
+
+/// Renders a Name from its contents (webpki keeps names without their SEQUENCE header).
+fn subject_text(contents: &[u8]) -> String {
     let Ok(len) = u16::try_from(contents.len()) else {
         return String::from("(unnamed anchor)");
     };
@@ -645,6 +749,81 @@ mod tests {
         let e =
             verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
         assert_eq!(e, TrustError::BadSignature);
+    }
+
+    /// A leaf and the SHA-256 of its SubjectPublicKeyInfo, computed by rcgen, not by anchormq.
+    fn leaf_and_spki(pki: &Pki) -> (CertificateDer<'static>, [u8; 32]) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![String::from("b.example")]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = time(BASE);
+        params.not_after = time(BASE + 90 * DAY);
+        let cert = params.signed_by(&key, &pki.issuer).unwrap().der().clone();
+        (cert, sha256(&rcgen::PublicKeyData::subject_public_key_info(&key)))
+    }
+
+    #[test]
+    fn pins_accept_any_certificate_on_the_path_and_name_it_when_none_matches() {
+        let pki = ca();
+        let (cert, leaf_spki) = leaf_and_spki(&pki);
+        let now = at(BASE + DAY);
+        let anchor_spki = sha256(&webpki::spki_for_anchor(&pki.anchors.as_slice()[0]));
+        for pin in [leaf_spki, anchor_spki] {
+            let anchors = pki.anchors.clone().with_pins([[9; 32], pin]);
+            verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap();
+        }
+        let anchors = pki.anchors.clone().with_pins([[9; 32]]);
+        let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap_err();
+        let TrustError::PinMismatch { pins, path } = &e else { panic!("{e:?}") };
+        assert_eq!(pins.len(), 1);
+        assert_eq!(path.len(), 2, "{path:?}");
+        assert!(path[0].contains(&alloc::format!("{}", Hex(&leaf_spki))), "{path:?}");
+        assert!(path[1].contains("unit root"), "{path:?}");
+    }
+
+    #[test]
+    fn deny_list_wins_over_a_valid_chain() {
+        let pki = ca();
+        let (cert, leaf_spki) = leaf_and_spki(&pki);
+        let now = at(BASE + DAY);
+        let anchor_spki = sha256(&webpki::spki_for_anchor(&pki.anchors.as_slice()[0]));
+        for entry in [Deny::Certificate(sha256(&cert)), Deny::Spki(leaf_spki), Deny::Spki(anchor_spki)] {
+            let anchors = pki.anchors.clone().with_deny([Deny::Spki([1; 32]), entry]);
+            let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap_err();
+            assert!(
+                matches!(&e, TrustError::Denied { entry: text, .. } if *text == entry.to_string()),
+                "{e:?}"
+            );
+        }
+        let anchors = pki.anchors.clone().with_deny([Deny::Spki([1; 32])]);
+        verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap();
+    }
+
+    #[test]
+    fn a_bundle_drives_the_verifier() {
+        use crate::trust::{BundleBuilder, OwnedAnchor};
+        let pki = ca();
+        let (cert, leaf_spki) = leaf_and_spki(&pki);
+        let ta = &pki.anchors.as_slice()[0];
+        let anchor = OwnedAnchor {
+            subject: ta.subject.as_ref().to_vec(),
+            spki: ta.subject_public_key_info.as_ref().to_vec(),
+            name_constraints: None,
+            not_after: UnixTime::since_unix_epoch(Duration::from_secs(BASE + 1000 * DAY)),
+        };
+        let build = |b: BundleBuilder| -> &'static [u8] { b.encode().unwrap().leak() };
+        let plain =
+            build(BundleBuilder::new("t", UnixTime::since_unix_epoch(Duration::ZERO)).anchor(anchor.clone()));
+        let anchors = Anchors::from_bundle(&Bundle::parse(plain).unwrap()).unwrap();
+        verify_server_chain(&anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap();
+        let denied = build(
+            BundleBuilder::new("t", UnixTime::since_unix_epoch(Duration::ZERO))
+                .anchor(anchor)
+                .deny(Deny::Spki(leaf_spki)),
+        );
+        let anchors = Anchors::from_bundle(&Bundle::parse(denied).unwrap()).unwrap();
+        let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+        assert!(matches!(e, TrustError::Denied { .. }), "{e:?}");
     }
 
     #[test]
