@@ -342,6 +342,28 @@ pub struct OwnedAnchor {
     pub not_after: UnixTime,
 }
 
+impl OwnedAnchor {
+    /// The anchor parts of a CA certificate (DER), as rustls-webpki extracts them.
+    ///
+    /// # Errors
+    /// [`crate::ConfigError::BadTrustAnchor`] (index 0) when the certificate does not decode.
+    pub fn from_certificate(der: &[u8]) -> Result<Self, crate::ConfigError> {
+        use der::Decode;
+        let bad = crate::ConfigError::BadTrustAnchor { index: 0 };
+        let cert = pki_types::CertificateDer::from(der);
+        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|_| bad.clone())?;
+        let parsed = x509_cert::Certificate::from_der(der).map_err(|_| bad)?;
+        Ok(Self {
+            subject: anchor.subject.as_ref().to_vec(),
+            spki: anchor.subject_public_key_info.as_ref().to_vec(),
+            name_constraints: anchor.name_constraints.as_ref().map(|nc| nc.as_ref().to_vec()),
+            not_after: UnixTime::since_unix_epoch(
+                parsed.tbs_certificate.validity.not_after.to_unix_duration(),
+            ),
+        })
+    }
+}
+
 /// Why a bundle could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

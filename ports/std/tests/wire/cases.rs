@@ -50,6 +50,9 @@ suite!(
     client_close_notify_then_write_fails,
     broker_alert_is_named,
     mutual_tls_with_client_certificate,
+    bundle_with_a_matching_pin_connects,
+    bundle_pin_mismatch_names_the_path,
+    bundle_deny_list_refuses_a_valid_chain,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -617,5 +620,79 @@ async fn corrupted_handshake_bytes_fail_cleanly(env: &Env) -> CaseResult {
         accepted <= 4,
         "{accepted} corrupted flights were accepted: more than the unauthenticated header bytes"
     );
+    Ok(())
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo, computed by openssl (independently of anchormq).
+fn openssl_spki_sha256(cert_pem: &std::path::Path) -> [u8; 32] {
+    let pubkey = std::process::Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(cert_pem)
+        .output()
+        .expect("openssl x509");
+    let mut child = std::process::Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl pkey");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &pubkey.stdout).unwrap();
+    let der = child.wait_with_output().unwrap().stdout;
+    anchormq::verify::sha256(&der)
+}
+
+/// A bundle holding the test root, with the given pins and deny entries, as a device embeds it.
+fn bundle_anchors(env: &Env, pins: &[[u8; 32]], deny: &[anchormq::trust::Deny]) -> Anchors {
+    use anchormq::trust::{Bundle, BundleBuilder, OwnedAnchor};
+    let root = std::fs::read(&env.pki.root.cert_der).unwrap();
+    let mut builder = BundleBuilder::new("wire", secs(anchormq_testbed::pki::unix_now()))
+        .anchor(OwnedAnchor::from_certificate(&root).unwrap());
+    for pin in pins {
+        builder = builder.pin(*pin);
+    }
+    for entry in deny {
+        builder = builder.deny(*entry);
+    }
+    let bytes: &'static [u8] = builder.encode().unwrap().leak();
+    Anchors::from_bundle(&Bundle::parse(bytes).unwrap()).unwrap()
+}
+
+fn bundle_config(anchors: Anchors) -> TlsConfig {
+    TlsConfig::builder(&OS_ENTROPY).anchors(anchors).time_source(Arc::new(SystemClock)).build().unwrap()
+}
+
+async fn bundle_with_a_matching_pin_connects(env: &Env) -> CaseResult {
+    let pin = openssl_spki_sha256(&env.pki.intermediate.cert);
+    let cfg = bundle_config(bundle_anchors(env, &[[0xaa; 32], pin], &[]));
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-pinned").await
+}
+
+async fn bundle_pin_mismatch_names_the_path(env: &Env) -> CaseResult {
+    let foreign = openssl_spki_sha256(&env.pki.other_root.cert);
+    let cfg = bundle_config(bundle_anchors(env, &[foreign], &[]));
+    let e = refused(env, &cfg, Listener::Tls13, "localhost").await?;
+    let Error::Trust(TrustError::PinMismatch { path, .. }) = &e else {
+        return Err(format!("expected PinMismatch, got {e:?}"));
+    };
+    check!(path.len() == 3, "path should be leaf, intermediate, root: {path:?}");
+    check!(path[1].contains("anchormq test intermediate"), "path {path:?}");
+    Ok(())
+}
+
+async fn bundle_deny_list_refuses_a_valid_chain(env: &Env) -> CaseResult {
+    use anchormq::trust::Deny;
+    let server = anchormq::verify::sha256(&std::fs::read(&env.pki.server.cert_der).unwrap());
+    let intermediate_key = openssl_spki_sha256(&env.pki.intermediate.cert);
+    for entry in [Deny::Certificate(server), Deny::Spki(intermediate_key)] {
+        let cfg = bundle_config(bundle_anchors(env, &[], &[entry]));
+        let e = refused(env, &cfg, Listener::Tls13, "localhost").await?;
+        check!(
+            matches!(&e, Error::Trust(TrustError::Denied { entry: text, .. }) if *text == entry.to_string()),
+            "expected Denied by {entry}, got {e:?}"
+        );
+    }
     Ok(())
 }
