@@ -57,6 +57,18 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A certificate cannot serve as a trust anchor.
+    UnsuitableAnchor {
+        /// Position of the certificate in the list given.
+        index: usize,
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// A certificate revocation list could not be decoded.
+    BadCrl {
+        /// Position of the list in the list given.
+        index: usize,
+    },
     /// The TLS engine rejected the configuration.
     Engine {
         /// What it rejected.
@@ -104,6 +116,11 @@ pub enum TrustError {
         /// Where that time came from.
         basis: TimeBasis,
     },
+    /// A certificate in the chain is revoked by a configured CRL.
+    Revoked {
+        /// Subject of the end-entity certificate whose chain holds it.
+        subject: String,
+    },
     /// Under the timeless policy no single instant lies inside every certificate's validity.
     NoCommonValidity,
     /// The end-entity certificate does not allow TLS server authentication (EKU serverAuth).
@@ -132,6 +149,46 @@ pub enum TrustError {
     },
     /// A signature in the chain or in the handshake does not verify.
     BadSignature,
+    /// A certificate's key usage forbids what TLS needs, or allows what a server must not.
+    KeyUsage {
+        /// The certificate's subject.
+        subject: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// An RSA key shorter than 2048 bits (or not a whole number of bytes).
+    WeakRsaKey {
+        /// The certificate's subject.
+        subject: String,
+        /// The modulus length.
+        bits: usize,
+    },
+    /// An elliptic-curve key on a curve other than P-256 or P-384.
+    UnsupportedCurve {
+        /// The certificate's subject.
+        subject: String,
+        /// The curve.
+        curve: String,
+    },
+    /// A key type other than RSA, ECDSA or Ed25519.
+    UnsupportedKey {
+        /// The certificate's subject.
+        subject: String,
+        /// The key algorithm.
+        algorithm: String,
+    },
+    /// A certificate signed with SHA-1, which is broken for signatures.
+    Sha1Signature {
+        /// The certificate's subject.
+        subject: String,
+    },
+    /// A certificate breaks a structural rule of RFC 5280 or the CA/Browser Forum.
+    Profile {
+        /// The certificate's subject.
+        subject: String,
+        /// The rule, with its section.
+        rule: &'static str,
+    },
     /// A signature uses an algorithm or key that anchormq does not accept.
     UnsupportedAlgorithm,
     /// The chain is malformed or fails a structural check.
@@ -297,6 +354,12 @@ impl fmt::Display for ConfigError {
                 "\"{name}\" is not a valid server name: use the DNS name or IP address in the broker's certificate"
             ),
             Self::ClientIdentity { reason } => write!(f, "the client identity is unusable: {reason}"),
+            Self::UnsuitableAnchor { index, reason } => {
+                write!(f, "trust anchor #{index} cannot be an anchor: {reason}")
+            }
+            Self::BadCrl { index } => {
+                write!(f, "certificate revocation list #{index} is not a valid DER CRL")
+            }
             Self::Engine { reason } => write!(f, "the TLS engine rejected the configuration: {reason}"),
         }
     }
@@ -341,6 +404,10 @@ impl fmt::Display for TrustError {
                     fmt_unix(*time)
                 )
             }
+            Self::Revoked { subject } => write!(
+                f,
+                "a certificate in the chain of \"{subject}\" is revoked by a configured CRL: the broker needs a new certificate"
+            ),
             Self::NoCommonValidity => f.write_str(
                 "the certificates' validity periods do not overlap, so no time can make the chain valid: reissue the chain",
             ),
@@ -367,6 +434,28 @@ impl fmt::Display for TrustError {
                 f.write_str("); the path was ")?;
                 write_list(f, path)?;
                 f.write_str(": pin one of these keys, or check that the broker is the one you expect")
+            }
+            Self::KeyUsage { subject, problem } => {
+                write!(f, "the certificate \"{subject}\" cannot be a TLS server certificate: {problem}")
+            }
+            Self::WeakRsaKey { subject, bits } => write!(
+                f,
+                "the certificate \"{subject}\" has a {bits}-bit RSA key; anchormq requires at least 2048 bits: reissue it with a stronger key"
+            ),
+            Self::UnsupportedCurve { subject, curve } => write!(
+                f,
+                "the certificate \"{subject}\" uses the curve {curve}; anchormq accepts P-256, P-384 and Ed25519"
+            ),
+            Self::UnsupportedKey { subject, algorithm } => write!(
+                f,
+                "the certificate \"{subject}\" has a {algorithm} key; anchormq accepts RSA (2048 bits or more), ECDSA P-256/P-384 and Ed25519"
+            ),
+            Self::Sha1Signature { subject } => write!(
+                f,
+                "the certificate \"{subject}\" is signed with SHA-1, which is broken for signatures: reissue it with SHA-256"
+            ),
+            Self::Profile { subject, rule } => {
+                write!(f, "the certificate \"{subject}\" is malformed: {rule}")
             }
             Self::BadSignature => f.write_str(
                 "a signature in the certificate chain or handshake does not verify: the chain is corrupt or forged",
@@ -449,6 +538,13 @@ impl fmt::Display for ResourceError {
                 "the TLS transmit buffer has {got} bytes but must hold {needed}: give a larger buffer"
             ),
         }
+    }
+}
+
+impl TrustError {
+    /// This error as the reason anchor number `index` was refused.
+    pub(crate) fn at_index(self, index: usize) -> ConfigError {
+        ConfigError::UnsuitableAnchor { index, reason: alloc::format!("{self}") }
     }
 }
 

@@ -346,20 +346,18 @@ impl OwnedAnchor {
     /// The anchor parts of a CA certificate (DER), as rustls-webpki extracts them.
     ///
     /// # Errors
-    /// [`crate::ConfigError::BadTrustAnchor`] (index 0) when the certificate does not decode.
+    /// [`crate::ConfigError::BadTrustAnchor`] (index 0) when the certificate does not decode,
+    /// [`crate::ConfigError::UnsuitableAnchor`] when it cannot be an anchor (not a CA, weak key).
     pub fn from_certificate(der: &[u8]) -> Result<Self, crate::ConfigError> {
-        use der::Decode;
-        let bad = crate::ConfigError::BadTrustAnchor { index: 0 };
         let cert = pki_types::CertificateDer::from(der);
-        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|_| bad.clone())?;
-        let parsed = x509_cert::Certificate::from_der(der).map_err(|_| bad)?;
+        let anchor = webpki::anchor_from_trusted_cert(&cert)
+            .map_err(|_| crate::ConfigError::BadTrustAnchor { index: 0 })?;
+        let not_after = crate::verify::check_anchor_certificate(der).map_err(|e| e.at_index(0))?;
         Ok(Self {
             subject: anchor.subject.as_ref().to_vec(),
             spki: anchor.subject_public_key_info.as_ref().to_vec(),
             name_constraints: anchor.name_constraints.as_ref().map(|nc| nc.as_ref().to_vec()),
-            not_after: UnixTime::since_unix_epoch(
-                parsed.tbs_certificate.validity.not_after.to_unix_duration(),
-            ),
+            not_after,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! `cargo xtask`: developer and CI commands for the anchormq workspace.
 
+mod bundle;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
@@ -38,6 +40,17 @@ enum Cmd {
     Demo,
     /// Measure handshakes against a local broker: bytes on the wire and peak heap.
     Bench,
+    /// Run the x509-limbo suite through anchormq's verifier.
+    Limbo {
+        /// The suite (`limbo.json` or `limbo.json.xz`); webpki-exceptions.json must sit beside it.
+        #[arg(long, default_value = "../shared/x509-limbo/limbo.json.xz")]
+        data: PathBuf,
+    },
+    /// Build, inspect, verify against, compare and check trust bundles.
+    Bundle {
+        #[command(subcommand)]
+        command: bundle::BundleCmd,
+    },
 }
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -51,6 +64,8 @@ fn main() -> ExitCode {
         Cmd::Test => cmd_test(&root),
         Cmd::Demo => cmd_demo(&root),
         Cmd::Bench => cmd_bench(&root),
+        Cmd::Limbo { data } => cmd_limbo(&root.join(data)),
+        Cmd::Bundle { command } => bundle::run(&root, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -220,6 +235,17 @@ fn cmd_test(root: &Path) -> Result {
             }),
         ),
         (
+            "trust bundles match their manifest",
+            Box::new(|| bundle::check_manifest(&root.join("trust-bundles"))),
+        ),
+        (
+            "x509-limbo suite through the verifier",
+            Box::new(|| {
+                // CI has ../shared beside the clone; a missing suite fails here, never skips.
+                cmd_limbo(&root.join("../shared/x509-limbo/limbo.json.xz"))
+            }),
+        ),
+        (
             "tests",
             Box::new(|| {
                 cargo_all(
@@ -279,6 +305,16 @@ fn cmd_demo(root: &Path) -> Result {
 
 /// The demo itself: the `tls-connect` example against the TLS 1.3 listener.
 /// All demo wiring lives here.
+fn cmd_limbo(data: &Path) -> Result {
+    let exceptions = data.with_file_name("webpki-exceptions.json");
+    let report = anchormq_limbo::run(data, &exceptions)?;
+    if anchormq_limbo::print(&report) {
+        Ok(())
+    } else {
+        Err("limbo: the verifier diverges from the suite".into())
+    }
+}
+
 fn cmd_bench(root: &Path) -> Result {
     let args = ["run", "--release", "-q", "-p", "anchormq-std", "--example", "handshake_stats"];
     println!("$ cargo {}", args.join(" "));

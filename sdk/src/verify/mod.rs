@@ -25,6 +25,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use x509_cert::Certificate;
 
+mod profile;
+
 use crate::error::{ConfigError, TimeError, TrustError};
 use crate::time::{TimeBasis, TimePolicy, TimeSource, ValidityTime};
 use crate::trust::{Bundle, Deny, Hex};
@@ -34,8 +36,15 @@ use crate::trust::{Bundle, Deny, Hex};
 #[derive(Clone, Debug)]
 pub struct Anchors {
     anchors: Arc<[TrustAnchor<'static>]>,
+    /// Each anchor's certificate notAfter, where known: webpki never dates anchors, anchormq
+    /// refuses a path that ends at an expired one.
+    expiry: Arc<[Option<UnixTime>]>,
+    /// Why an anchor certificate is unfit (not a CA, weak key, ...): a path that ends there is
+    /// refused with this error. Kept per anchor so an unfit but unused anchor harms nothing.
+    unfit: Arc<[Option<TrustError>]>,
     pins: Arc<[[u8; 32]]>,
     deny: Arc<[Deny]>,
+    crls: Arc<[webpki::CertRevocationList<'static>]>,
 }
 
 impl Anchors {
@@ -48,12 +57,20 @@ impl Anchors {
         certs: impl IntoIterator<Item = &'a CertificateDer<'a>>,
     ) -> Result<Self, ConfigError> {
         let mut anchors = Vec::new();
+        let mut expiry = Vec::new();
+        let mut unfit = Vec::new();
         for (index, cert) in certs.into_iter().enumerate() {
             let anchor =
                 webpki::anchor_from_trusted_cert(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
+            let parsed = Certificate::from_der(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
+            expiry.push(Some(validity(&parsed).1));
+            unfit.push(profile::check(&parsed, profile::Role::Anchor).err());
             anchors.push(anchor.to_owned());
         }
-        Self::from_anchors(anchors)
+        let mut set = Self::from_anchors(anchors)?;
+        set.expiry = expiry.into();
+        set.unfit = unfit.into();
+        Ok(set)
     }
 
     /// Uses already-decoded anchors (for example from a trust bundle).
@@ -64,7 +81,16 @@ impl Anchors {
         if anchors.is_empty() {
             return Err(ConfigError::NoTrustAnchors);
         }
-        Ok(Self { anchors: anchors.into(), pins: Arc::new([]), deny: Arc::new([]) })
+        let expiry = anchors.iter().map(|_| None).collect();
+        let unfit = anchors.iter().map(|_| None).collect();
+        Ok(Self {
+            anchors: anchors.into(),
+            expiry,
+            unfit,
+            pins: Arc::new([]),
+            deny: Arc::new([]),
+            crls: Arc::new([]),
+        })
     }
 
     /// Everything a trust bundle holds: its anchors (borrowed, not copied), pins and deny-list.
@@ -72,9 +98,11 @@ impl Anchors {
     /// # Errors
     /// [`ConfigError::NoTrustAnchors`] if the bundle has none (a parsed bundle always has one).
     pub fn from_bundle(bundle: &Bundle<'static>) -> Result<Self, ConfigError> {
-        Ok(Self::from_anchors(bundle.anchors().map(|a| a.to_trust_anchor()).collect())?
+        let mut set = Self::from_anchors(bundle.anchors().map(|a| a.to_trust_anchor()).collect())?
             .with_pins(bundle.pins())
-            .with_deny(bundle.deny_list()))
+            .with_deny(bundle.deny_list());
+        set.expiry = bundle.anchors().map(|a| Some(a.not_after)).collect();
+        Ok(set)
     }
 
     /// Requires at least one certificate on the validated path (leaf, intermediate or anchor) to
@@ -89,6 +117,24 @@ impl Anchors {
     pub fn with_deny(mut self, deny: impl IntoIterator<Item = Deny>) -> Self {
         self.deny = deny.into_iter().collect();
         self
+    }
+
+    /// Checks every certificate whose issuer published one of these CRLs (DER) against it.
+    /// Certificates from issuers without a CRL here are not revocation-checked: a device rarely
+    /// has fresh CRLs, so this is for deployments that ship them.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadCrl`] naming the first list that does not decode.
+    pub fn with_crls<'a>(mut self, crls: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, ConfigError> {
+        let mut parsed = Vec::new();
+        for (index, der) in crls.into_iter().enumerate() {
+            check_crl_number(der).map_err(|()| ConfigError::BadCrl { index })?;
+            let crl =
+                webpki::OwnedCertRevocationList::from_der(der).map_err(|_| ConfigError::BadCrl { index })?;
+            parsed.push(webpki::CertRevocationList::from(crl));
+        }
+        self.crls = parsed.into();
+        Ok(self)
     }
 
     /// The SPKI pins.
@@ -206,13 +252,21 @@ pub fn verify_server_chain(
         ValidityTime::Skip => (latest_not_before(&leaf, &parsed), TimeBasis::Timeless),
     };
     let algs = crate::crypto::SIGNATURE_ALGORITHMS.all;
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = anchors.crls.iter().collect();
+    let revocation = || {
+        webpki::RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+            b.with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .build()
+        })
+    };
     let path = match ee.verify_for_usage(
         algs,
         anchors.as_slice(),
         intermediates,
         at,
         webpki::KeyUsage::server_auth(),
-        None,
+        revocation(),
         None,
     ) {
         Ok(path) => path,
@@ -228,7 +282,7 @@ pub fn verify_server_chain(
                 intermediates,
                 second,
                 webpki::KeyUsage::server_auth(),
-                None,
+                revocation(),
                 None,
             )
             .map_err(|e| match e {
@@ -241,7 +295,14 @@ pub fn verify_server_chain(
         Err(e) => return Err(map_webpki(e, &leaf, &parsed, basis)),
     };
     ee.verify_is_valid_for_subject_name(server_name).map_err(|e| map_webpki(e, &leaf, &parsed, basis))?;
-    check_path(anchors, &path)?;
+    profile::check(&leaf, profile::Role::Leaf)?;
+    for cert in path.intermediate_certificates() {
+        let der = cert.der();
+        if let Some(parsed) = intermediates.iter().position(|c| *c == der).and_then(|i| parsed.get(i)) {
+            profile::check(parsed, profile::Role::Intermediate)?;
+        }
+    }
+    check_path(anchors, &path, time)?;
 
     let (not_before, not_after) = validity(&leaf);
     Ok(VerifiedPeer {
@@ -399,7 +460,29 @@ fn check_deny_list(
 }
 
 /// Checks the validated path against the anchor's deny-list and the pins.
-fn check_path(anchors: &Anchors, path: &webpki::VerifiedPath<'_>) -> Result<(), TrustError> {
+fn check_path(
+    anchors: &Anchors,
+    path: &webpki::VerifiedPath<'_>,
+    time: ValidityTime,
+) -> Result<(), TrustError> {
+    let anchor = path.anchor();
+    let index = anchors.anchors.iter().position(|a| {
+        a.subject == anchor.subject && a.subject_public_key_info == anchor.subject_public_key_info
+    });
+    if let Some(problem) = index.and_then(|i| anchors.unfit.get(i).cloned().flatten()) {
+        return Err(problem);
+    }
+    let expiry = index.and_then(|i| anchors.expiry.get(i).copied().flatten());
+    if let (Some(not_after), ValidityTime::At { time, basis }) = (expiry, time) {
+        if time.as_secs() > not_after.as_secs() {
+            return Err(TrustError::Expired {
+                subject: Some(anchor_subject(anchor)),
+                not_after,
+                time,
+                basis,
+            });
+        }
+    }
     let anchor_spki = sha256(&webpki::spki_for_anchor(path.anchor()));
     if let Some(entry) = anchors.deny_list().iter().find(|d| **d == Deny::Spki(anchor_spki)) {
         return Err(TrustError::Denied { entry: entry.to_string(), subject: anchor_subject(path.anchor()) });
@@ -427,6 +510,27 @@ fn check_path(anchors: &Anchors, path: &webpki::VerifiedPath<'_>) -> Result<(), 
 fn spki_sha256(cert: &Certificate) -> Option<[u8; 32]> {
     use der::Encode;
     cert.tbs_certificate.subject_public_key_info.to_der().ok().map(|der| sha256(&der))
+}
+
+/// RFC 5280 §5.2.3: a CRL carries a non-critical CRLNumber.
+fn check_crl_number(der: &[u8]) -> Result<(), ()> {
+    let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|_| ())?;
+    let crl_number = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.20");
+    let extensions = crl.tbs_cert_list.crl_extensions.as_deref().unwrap_or_default();
+    match extensions.iter().find(|e| e.extn_id == crl_number) {
+        Some(e) if !e.critical => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// Checks a certificate offered as a trust anchor and returns its notAfter.
+///
+/// # Errors
+/// [`TrustError`] describing why it cannot be an anchor (not a CA, weak key, malformed).
+pub(crate) fn check_anchor_certificate(der: &[u8]) -> Result<UnixTime, TrustError> {
+    let cert = Certificate::from_der(der).map_err(|_| invalid("the anchor is not valid DER"))?;
+    profile::check(&cert, profile::Role::Anchor)?;
+    Ok(validity(&cert).1)
 }
 
 /// SHA-256 of a certificate's DER.
@@ -562,6 +666,16 @@ fn map_webpki(
             TrustError::CaUsedAsLeaf { subject: leaf.tbs_certificate.subject.to_string() }
         }
         W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => TrustError::BadSignature,
+        W::CertRevoked => TrustError::Revoked { subject: leaf.tbs_certificate.subject.to_string() },
+        W::UnsupportedSignatureAlgorithmContext(_)
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+            if core::iter::once(leaf).chain(intermediates).any(profile::signed_with_sha1) =>
+        {
+            let weak = core::iter::once(leaf).chain(intermediates).find(|c| profile::signed_with_sha1(c));
+            TrustError::Sha1Signature {
+                subject: weak.map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_default(),
+            }
+        }
         W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => TrustError::UnsupportedAlgorithm,
         other => TrustError::Invalid { reason: describe(&other) },
