@@ -74,6 +74,11 @@ pub enum ConfigError {
         /// What it rejected.
         reason: &'static str,
     },
+    /// The MQTT configuration is unusable (client id, will, credentials or buffers).
+    Mqtt {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// The server's certificate chain failed a check.
@@ -258,6 +263,29 @@ pub enum MqttError {
         /// What it sent.
         reason: &'static str,
     },
+    /// The broker refused one operation (SUBSCRIBE, UNSUBSCRIBE or PUBLISH) with an MQTT v5
+    /// reason code; the connection stays up.
+    Rejected {
+        /// The SUBACK, UNSUBACK, PUBACK or PUBREC reason code.
+        reason_code: u8,
+    },
+    /// The connection ended: the broker sent DISCONNECT or closed the stream, the keepalive
+    /// expired, or the operation was tried on a connection that had already ended.
+    Disconnected,
+    /// Opening the connection (stream, TLS handshake, CONNECT and CONNACK) took longer than
+    /// the configured time.
+    ConnectTimeout {
+        /// The time waited, in milliseconds.
+        ms: u32,
+    },
+    /// Every in-flight slot (8, or the broker's Receive Maximum), or the transmit buffer, is
+    /// taken by operations awaiting acknowledgement: poll the connection, then retry.
+    Busy,
+    /// The request cannot be sent as MQTT; nothing was sent.
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// A caller-owned buffer or table is too small.
@@ -277,6 +305,18 @@ pub enum ResourceError {
         needed: usize,
         /// Bytes it has.
         got: usize,
+    },
+    /// The MQTT transmit buffer cannot hold a packet next to the CONNECT workspace it keeps.
+    MqttTransmitBuffer {
+        /// Bytes it must have (at least).
+        needed: usize,
+        /// Bytes it has.
+        got: usize,
+    },
+    /// A packet is larger than the broker accepts (its CONNACK Maximum Packet Size).
+    BrokerPacketSize {
+        /// The packet's size in bytes.
+        size: usize,
     },
 }
 
@@ -361,6 +401,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "certificate revocation list #{index} is not a valid DER CRL")
             }
             Self::Engine { reason } => write!(f, "the TLS engine rejected the configuration: {reason}"),
+            Self::Mqtt { reason } => write!(f, "the MQTT configuration is unusable: {reason}"),
         }
     }
 }
@@ -522,6 +563,19 @@ impl fmt::Display for MqttError {
                 write!(f, "the broker refused the connection with reason code 0x{reason_code:02x}")
             }
             Self::Protocol { reason } => write!(f, "the broker broke the MQTT protocol: {reason}"),
+            Self::Rejected { reason_code } => {
+                write!(f, "the broker refused the operation with reason code 0x{reason_code:02x}")
+            }
+            Self::Disconnected => f.write_str(
+                "the MQTT connection has ended (broker DISCONNECT, end of stream or keepalive timeout): connect again",
+            ),
+            Self::ConnectTimeout { ms } => {
+                write!(f, "the connection to the broker was not established within {ms} ms")
+            }
+            Self::Busy => f.write_str(
+                "every in-flight slot or the transmit buffer is taken by operations awaiting acknowledgement: poll the connection, then retry",
+            ),
+            Self::InvalidRequest { reason } => write!(f, "the MQTT request is invalid: {reason}"),
         }
     }
 }
@@ -536,6 +590,14 @@ impl fmt::Display for ResourceError {
             Self::TransmitBuffer { needed, got } => write!(
                 f,
                 "the TLS transmit buffer has {got} bytes but must hold {needed}: give a larger buffer"
+            ),
+            Self::MqttTransmitBuffer { needed, got } => write!(
+                f,
+                "the MQTT transmit buffer has {got} bytes but needs at least {needed} for this packet and the CONNECT workspace: give a larger buffer"
+            ),
+            Self::BrokerPacketSize { size } => write!(
+                f,
+                "the packet is {size} bytes, more than the broker's maximum packet size: send less per message"
             ),
         }
     }

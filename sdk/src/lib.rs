@@ -19,6 +19,7 @@ extern crate alloc;
 pub mod crypto;
 pub mod error;
 pub mod manual;
+pub mod mqtt;
 pub mod time;
 pub mod tls;
 pub mod trust;

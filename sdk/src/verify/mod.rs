@@ -473,15 +473,10 @@ fn check_path(
         return Err(problem);
     }
     let expiry = index.and_then(|i| anchors.expiry.get(i).copied().flatten());
-    if let (Some(not_after), ValidityTime::At { time, basis }) = (expiry, time) {
-        if time.as_secs() > not_after.as_secs() {
-            return Err(TrustError::Expired {
-                subject: Some(anchor_subject(anchor)),
-                not_after,
-                time,
-                basis,
-            });
-        }
+    if let (Some(not_after), ValidityTime::At { time, basis }) = (expiry, time)
+        && time.as_secs() > not_after.as_secs()
+    {
+        return Err(TrustError::Expired { subject: Some(anchor_subject(anchor)), not_after, time, basis });
     }
     let anchor_spki = sha256(&webpki::spki_for_anchor(path.anchor()));
     if let Some(entry) = anchors.deny_list().iter().find(|d| **d == Deny::Spki(anchor_spki)) {

@@ -99,7 +99,7 @@ pub(crate) fn check(cert: &Certificate, role: Role) -> Result<(), TrustError> {
             // CA/B Forum allows non-critical ones and real CAs issue them (the suite's
             // webpki::nc::permitted-dns-match-noncritical expects success).
             if let Some(nc) = find(NAME_CONSTRAINTS) {
-                check_name_constraints(nc).map_err(|rule| profile(rule))?;
+                check_name_constraints(nc).map_err(profile)?;
             }
             if role == Role::Anchor {
                 match (find(BASIC_CONSTRAINTS), ca) {
@@ -170,7 +170,7 @@ fn check_leaf(
                     "with a subject the SAN should not be critical (CA/B Forum BR 7.1.2.7.12)",
                 ));
             }
-            check_san(ext).map_err(|rule| profile(rule))?;
+            check_san(ext).map_err(profile)?;
         }
     }
     Ok(())
@@ -188,7 +188,7 @@ pub(crate) fn check_key(cert: &Certificate, subject: &str) -> Result<(), TrustEr
             let leading = m.first().map_or(8, |b| b.leading_zeros());
             m.len().saturating_mul(8).saturating_sub(leading as usize)
         });
-        if bits < 2048 || bits % 8 != 0 {
+        if bits < 2048 || !bits.is_multiple_of(8) {
             return Err(TrustError::WeakRsaKey { subject: subject.to_string(), bits });
         }
         return Ok(());
@@ -245,10 +245,10 @@ fn check_san(ext: &Extension) -> Result<(), &'static str> {
     let san = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
         .map_err(|_| "the subject alternative names are malformed")?;
     for name in &san.0 {
-        if let GeneralName::DnsName(dns) = name {
-            if dns.as_str().contains('_') {
-                return Err("a DNS name may not contain '_' (RFC 5280 4.2.1.6, RFC 1034)");
-            }
+        if let GeneralName::DnsName(dns) = name
+            && dns.as_str().contains('_')
+        {
+            return Err("a DNS name may not contain '_' (RFC 5280 4.2.1.6, RFC 1034)");
         }
     }
     Ok(())
@@ -264,10 +264,10 @@ fn check_name_constraints(ext: &Extension) -> Result<(), &'static str> {
         return Err("name constraints must hold at least one subtree (RFC 5280 4.2.1.10)");
     }
     for subtree in permitted.into_iter().flatten().chain(excluded.into_iter().flatten()) {
-        if let GeneralName::DnsName(dns) = &subtree.base {
-            if dns.as_str().starts_with('.') {
-                return Err("a DNS name constraint may not start with '.' (RFC 5280 4.2.1.10)");
-            }
+        if let GeneralName::DnsName(dns) = &subtree.base
+            && dns.as_str().starts_with('.')
+        {
+            return Err("a DNS name constraint may not start with '.' (RFC 5280 4.2.1.10)");
         }
     }
     Ok(())

@@ -126,7 +126,7 @@ pub fn run(data: &Path, exceptions: &Path) -> Result<Report, String> {
         serde_json::from_str(DIVERGENCES).map_err(|e| format!("divergences.json is malformed: {e}"))?;
 
     let mut report = Report::default();
-    for (id, _) in &ours {
+    for id in ours.keys() {
         if !webpki.contains_key(id) {
             report.bad_entries.push(format!("{id}: rustls-webpki documents no such divergence"));
         }

@@ -1,0 +1,462 @@
+//! One MQTT session over one stream at a time.
+//!
+//! Owns: [`Client`] (the minimq session, which outlives connections and keeps in-flight QoS
+//! 1/2 state for a resumed session), [`Connection`] (connect, publish, subscribe, unsubscribe,
+//! receive, disconnect over one [`Transport`]), [`Token`] and [`OpStatus`], and the translation
+//! of every minimq error into [`Error`].
+//!
+//! Never: reconnects by itself (that is the supervisor's job), waits for an in-flight slot
+//! behind the caller's back (it returns [`MqttError::Busy`] instead, because waiting means
+//! receiving, and a received message must reach the caller), or passes minimq types through its
+//! public API.
+
+use core::fmt;
+
+use super::config::{Buffers, Config, FIXED_HEADER_ROOM, add};
+use super::topic;
+use super::transport::Transport;
+use super::{Message, QoS};
+use crate::Error;
+use crate::error::{ConfigError, MqttError, ResourceError};
+
+/// An MQTT session: the caller's buffers and the state that survives reconnects.
+pub struct Client<'buf> {
+    session: minimq::Session<'buf>,
+    sizes: Sizes,
+}
+
+impl fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("sizes", &self.sizes).finish_non_exhaustive()
+    }
+}
+
+/// What error messages need to say how big a buffer must be.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    connect_workspace: usize,
+    tx: usize,
+}
+
+/// A handle for one QoS 1/2 PUBLISH, SUBSCRIBE or UNSUBSCRIBE; ask [`Connection::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token(minimq::Op);
+
+/// Where an operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpStatus {
+    /// Sent (or waiting to be replayed) and not acknowledged yet.
+    Pending,
+    /// Acknowledged by the broker (PUBACK, PUBCOMP, SUBACK, UNSUBACK).
+    Complete,
+    /// The broker forgot the session before acknowledging; send it again if it matters.
+    Lost,
+}
+
+impl<'buf> Client<'buf> {
+    /// A session for `config` over the caller's buffers. The first connection always starts a
+    /// clean session; later ones ask the broker to resume it (see [`super::SessionMode`]).
+    ///
+    /// # Errors
+    /// [`ConfigError::Mqtt`] when the configuration breaks an MQTT or minimq limit (client id
+    /// over 64 bytes, will topic over 128 bytes or with wildcards, empty host).
+    pub fn new(config: &'buf Config, buffers: Buffers<'buf>) -> Result<Self, ConfigError> {
+        let sizes = Sizes { connect_workspace: config.connect_workspace(), tx: buffers.tx.len() };
+        let session = minimq::Session::new(config.to_minimq(buffers)?);
+        Ok(Self { session, sizes })
+    }
+
+    /// Sends CONNECT over `stream` and waits for the CONNACK. The stream must be freshly opened
+    /// (and, for TLS, verified).
+    ///
+    /// This waits as long as the broker takes; the supervisor bounds it with
+    /// [`super::Policy::connect_timeout_ms`].
+    ///
+    /// # Errors
+    /// [`MqttError::Refused`] with the CONNACK reason code, [`MqttError::Disconnected`] when the
+    /// broker closes instead of answering, [`MqttError::Protocol`] for a malformed answer,
+    /// [`ResourceError::MqttTransmitBuffer`] when the CONNECT does not fit, and the stream's
+    /// own errors.
+    pub async fn connect<S: Transport>(
+        &mut self,
+        stream: S,
+    ) -> Result<Connection<'_, 'buf, S>, Error<S::PortError>> {
+        let tls_resumed = stream.tls_resumed();
+        let sizes = self.sizes;
+        match self.session.connect(stream).await {
+            Ok(inner) => {
+                let session_present = inner.connect_event() == minimq::ConnectEvent::Reconnected;
+                Ok(Connection { inner, session_present, tls_resumed, sizes })
+            }
+            Err(e) => Err(lift::<S>(e, Context::connect(sizes))),
+        }
+    }
+
+    /// Whether no QoS 1/2 message, subscription change or QoS 2 release awaits an
+    /// acknowledgement.
+    pub fn is_quiescent(&self) -> bool {
+        self.session.is_publish_quiescent()
+    }
+}
+
+/// A live connection: the session borrowed from its [`Client`] over one stream.
+pub struct Connection<'c, 'buf, S: Transport> {
+    inner: minimq::Connection<'c, 'buf, S>,
+    session_present: bool,
+    tls_resumed: bool,
+    sizes: Sizes,
+}
+
+impl<S: Transport> fmt::Debug for Connection<'_, '_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("connected", &self.inner.is_connected())
+            .field("session_present", &self.session_present)
+            .field("tls_resumed", &self.tls_resumed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Transport> Connection<'_, '_, S> {
+    /// Whether the broker resumed an earlier session (CONNACK session present): subscriptions
+    /// and unacknowledged messages survived, and minimq replays its in-flight messages.
+    pub fn session_present(&self) -> bool {
+        self.session_present
+    }
+
+    /// Whether the stream resumed an earlier TLS session.
+    pub fn tls_resumed(&self) -> bool {
+        self.tls_resumed
+    }
+
+    /// Whether the connection is still usable. Once `false`, every operation fails with
+    /// [`MqttError::Disconnected`]; drop the connection and connect again.
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
+    /// Whether a publish at `qos` would be accepted now (a free in-flight slot for QoS 1/2).
+    pub fn can_publish(&self, qos: QoS) -> bool {
+        self.inner.can_publish(qos.to_minimq())
+    }
+
+    /// Where the operation behind `token` stands.
+    pub fn status(&self, token: &Token) -> OpStatus {
+        if self.inner.is_pending(&token.0) {
+            OpStatus::Pending
+        } else if self.inner.is_complete(&token.0) {
+            OpStatus::Complete
+        } else {
+            OpStatus::Lost
+        }
+    }
+
+    /// Publishes `payload` to `topic`. QoS 0 is written at once and returns `None`; QoS 1 and
+    /// 2 are kept in the transmit buffer until acknowledged and return a [`Token`].
+    ///
+    /// # Errors
+    /// [`MqttError::Busy`] when every in-flight slot is taken (call [`Connection::poll`], then
+    /// retry), [`MqttError::InvalidRequest`] for a bad topic or a QoS above the broker's maximum,
+    /// [`ResourceError::MqttTransmitBuffer`] when the message can never fit,
+    /// [`ResourceError::BrokerPacketSize`] when the broker refuses packets this large, and
+    /// [`MqttError::Disconnected`] or the stream's errors when the connection failed.
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Option<Token>, Error<S::PortError>> {
+        topic::check_name(topic).map_err(|reason| MqttError::InvalidRequest { reason })?;
+        let body = publish_body(topic.len(), payload.len(), qos);
+        let needed = add(self.sizes.connect_workspace, FIXED_HEADER_ROOM, body);
+        if needed > self.sizes.tx {
+            return Err(ResourceError::MqttTransmitBuffer { needed, got: self.sizes.tx }.into());
+        }
+        let mut publication = minimq::Publication::bytes(topic, payload).qos(qos.to_minimq());
+        if retain {
+            publication = publication.retain();
+        }
+        let context =
+            Context { invalid: "the QoS is above the broker's maximum QoS", ..self.control_context(body) };
+        match self.inner.publish(publication).await {
+            Ok(op) => Ok(op.map(Token)),
+            Err(minimq::PubError::Session(e)) => Err(lift::<S>(e, context)),
+            // The payload is copied into what is left of the transmit buffer.
+            Err(minimq::PubError::Payload(())) => {
+                Err(lift::<S>(minimq::Error::Resource(minimq::ResourceError::BufferTooSmall), context))
+            }
+        }
+    }
+
+    /// Subscribes to `filter`; the broker delivers at most `qos`.
+    ///
+    /// # Errors
+    /// As [`Connection::publish`]. A refusal arrives later, from [`Connection::poll`], as
+    /// [`MqttError::Rejected`].
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<Token, Error<S::PortError>> {
+        topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
+        let options = minimq::SubscriptionOptions::default().maximum_qos(qos.to_minimq());
+        let filters = [minimq::TopicFilter::new(filter).options(options)];
+        let context = self.control_context(add(filter.len(), 2 + 1 + 2 + 1, 0));
+        self.inner.subscribe(&filters, &[]).await.map(Token).map_err(|e| lift::<S>(e, context))
+    }
+
+    /// Unsubscribes from `filter`.
+    ///
+    /// # Errors
+    /// As [`Connection::subscribe`].
+    pub async fn unsubscribe(&mut self, filter: &str) -> Result<Token, Error<S::PortError>> {
+        topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
+        let context = self.control_context(add(filter.len(), 2 + 1 + 2, 0));
+        self.inner.unsubscribe(&[filter], &[]).await.map(Token).map_err(|e| lift::<S>(e, context))
+    }
+
+    /// Waits until the connection makes progress: returns a message when one arrived, `None`
+    /// when only acknowledgements, replays or keepalive traffic were handled.
+    ///
+    /// # Errors
+    /// [`MqttError::Rejected`] when the broker refused an earlier operation (the connection
+    /// stays up), [`MqttError::Disconnected`] when the broker ended the connection or the
+    /// keepalive expired, [`MqttError::Protocol`] for a malformed packet, and the stream's errors.
+    pub async fn poll(&mut self) -> Result<Option<Message<'_>>, Error<S::PortError>> {
+        let context = self.control_context(0);
+        match self.inner.poll().await {
+            Ok(message) => Ok(message.map(|m| message_from(&m))),
+            Err(e) => Err(lift::<S>(e, context)),
+        }
+    }
+
+    /// Waits for the next message, handling everything else on the way.
+    ///
+    /// # Errors
+    /// As [`Connection::poll`].
+    pub async fn recv(&mut self) -> Result<Message<'_>, Error<S::PortError>> {
+        let context = self.control_context(0);
+        match self.inner.recv().await {
+            Ok(m) => Ok(message_from(&m)),
+            Err(e) => Err(lift::<S>(e, context)),
+        }
+    }
+
+    /// Sends DISCONNECT (the broker discards the will) and closes the stream
+    /// ([`Transport::close`]: TLS close_notify). Unacknowledged QoS 1/2 messages stay in the
+    /// [`Client`] for a resumed session.
+    ///
+    /// # Errors
+    /// The first failure of the two steps; the stream is closed (or dropped) either way.
+    pub async fn disconnect(mut self) -> Result<(), Error<S::PortError>> {
+        let context = self.control_context(0);
+        let sent = self.inner.disconnect().await.map_err(|e| lift::<S>(e, context));
+        let mut stream = self.inner.into_inner();
+        let closed = stream.close().await;
+        sent.and(closed)
+    }
+
+    fn control_context(&self, body: usize) -> Context {
+        Context {
+            needed: add(self.sizes.connect_workspace, FIXED_HEADER_ROOM, body),
+            packet: add(body, 1, varint_len(body)),
+            quiescent: self.inner.session().is_publish_quiescent(),
+            connecting: false,
+            ..Context::connect(self.sizes)
+        }
+    }
+}
+
+/// What [`lift`] needs to know about the operation that failed.
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    /// Bytes of transmit buffer the operation needs.
+    needed: usize,
+    /// Bytes of transmit buffer there are.
+    tx: usize,
+    /// The packet's size on the wire.
+    packet: usize,
+    /// Whether nothing else held transmit buffer space: then "too small" is final.
+    quiescent: bool,
+    /// Why minimq may call the request invalid.
+    invalid: &'static str,
+    /// Whether the failure happened during CONNECT/CONNACK.
+    connecting: bool,
+}
+
+impl Context {
+    fn connect(sizes: Sizes) -> Self {
+        Self {
+            needed: sizes.connect_workspace,
+            tx: sizes.tx,
+            packet: 0,
+            quiescent: true,
+            invalid: "minimq refused the request",
+            connecting: true,
+        }
+    }
+}
+
+/// Translates a minimq error into anchormq's.
+fn lift<S: Transport>(error: minimq::Error<S::Error>, context: Context) -> Error<S::PortError> {
+    use minimq::{Error as M, PeerError as P, ResourceError as R};
+    let mqtt = |e: MqttError| Error::Mqtt(e);
+    match error {
+        M::Transport(e) => S::lift(e),
+        M::Disconnected | M::WriteZero => mqtt(MqttError::Disconnected),
+        M::NotReady | M::Resource(R::InflightExhausted) => mqtt(MqttError::Busy),
+        M::InvalidRequest => mqtt(MqttError::InvalidRequest { reason: context.invalid }),
+        M::Peer(P::Rejected(code)) if context.connecting => {
+            mqtt(MqttError::Refused { reason_code: code.into() })
+        }
+        M::Peer(P::Rejected(code)) => mqtt(MqttError::Rejected { reason_code: code.into() }),
+        M::Peer(_) if context.connecting => mqtt(MqttError::Protocol {
+            reason: "the broker answered CONNECT with something other than a CONNACK",
+        }),
+        M::Resource(R::BufferTooSmall) if context.connecting || context.quiescent => {
+            Error::Resource(ResourceError::MqttTransmitBuffer { needed: context.needed, got: context.tx })
+        }
+        M::Resource(R::BufferTooSmall) => mqtt(MqttError::Busy),
+        M::Resource(R::PacketTooLarge) => {
+            Error::Resource(ResourceError::BrokerPacketSize { size: context.packet })
+        }
+        _ => mqtt(MqttError::Protocol { reason: "the broker sent an invalid or unexpected MQTT packet" }),
+    }
+}
+
+fn message_from<'m>(m: &minimq::InboundPublish<'m>) -> Message<'m> {
+    Message::new(m.topic(), m.payload(), QoS::from_minimq(m.qos()), m.retained())
+}
+
+/// Variable header and payload of a PUBLISH: topic, packet id, empty properties, payload.
+pub(crate) fn publish_body(topic: usize, payload: usize, qos: QoS) -> usize {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    add(add(2, topic, id), 1, payload)
+}
+
+/// Bytes of the MQTT variable-length integer encoding `n` (§1.5.5).
+fn varint_len(n: usize) -> usize {
+    match n {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+    use crate::mqtt::fake::{Behaviour, FakeStream, Seen, Wire, ok, publish};
+    use alloc::vec;
+
+    const Q1: QoS = QoS::AtLeastOnce;
+
+    fn config() -> Config {
+        Config::new("broker.test", 1883, "c")
+    }
+
+    #[tokio::test]
+    async fn publishes_at_every_qos_and_tracks_acknowledgements() {
+        let (config, wire) = (config(), Wire::default());
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 1024]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let mut conn = client.connect(FakeStream::new(wire.clone(), ok())).await.unwrap();
+        assert!(!conn.session_present() && !conn.tls_resumed() && conn.is_connected());
+        assert_eq!(conn.publish("a", b"0", QoS::AtMostOnce, false).await.unwrap(), None);
+        let one = conn.publish("b", b"1", Q1, true).await.unwrap().unwrap();
+        let two = conn.publish("c", b"", QoS::ExactlyOnce, false).await.unwrap().unwrap();
+        assert_eq!(conn.status(&one), OpStatus::Pending);
+        while conn.status(&one) != OpStatus::Complete || conn.status(&two) != OpStatus::Complete {
+            assert_eq!(conn.poll().await.unwrap(), None);
+        }
+        conn.disconnect().await.unwrap();
+        assert!(client.is_quiescent());
+        let mut retained = publish("b", b"1", 1);
+        if let Seen::Publish { retain, .. } = &mut retained {
+            *retain = true;
+        }
+        let expected = vec![
+            Seen::Connect { clean_start: true },
+            publish("a", b"0", 0),
+            retained,
+            publish("c", b"", 2),
+            Seen::PubRel,
+            Seen::Disconnect,
+            Seen::Closed,
+        ];
+        assert_eq!(*wire.borrow(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_full_window_is_busy_not_an_error_of_the_connection() {
+        let config = config();
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 4096]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let silent = Behaviour { silent: true, ..ok() };
+        let mut conn = client.connect(FakeStream::new(Wire::default(), silent)).await.unwrap();
+        for _ in 0..8 {
+            conn.publish("t", b"x", Q1, false).await.unwrap();
+        }
+        assert!(!conn.can_publish(Q1));
+        assert!(matches!(conn.publish("t", b"x", Q1, false).await, Err(Error::Mqtt(MqttError::Busy))));
+        assert!(conn.can_publish(QoS::AtMostOnce) && conn.is_connected());
+        assert_eq!(conn.publish("t", b"x", QoS::AtMostOnce, false).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_before_anything_is_sent() {
+        let (config, wire) = (config(), Wire::default());
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 200]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let mut conn = client.connect(FakeStream::new(wire.clone(), ok())).await.unwrap();
+        let err = conn.publish("a/+", b"x", Q1, false).await.unwrap_err();
+        assert!(matches!(err, Error::Mqtt(MqttError::InvalidRequest { .. })), "{err:?}");
+        let err = conn.subscribe("a/#/b", Q1).await.unwrap_err();
+        assert!(matches!(err, Error::Mqtt(MqttError::InvalidRequest { .. })), "{err:?}");
+        let err = conn.publish("a", &[0; 200], Q1, false).await.unwrap_err();
+        let needed = config.connect_workspace() + 5 + publish_body(1, 200, Q1);
+        assert_eq!(err, Error::Resource(ResourceError::MqttTransmitBuffer { needed, got: 200 }));
+        assert_eq!(wire.borrow().len(), 1, "only the CONNECT");
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_the_reason_code() {
+        let config = config();
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let refusing = Behaviour { connack: 0x86, ..ok() };
+        let err = client.connect(FakeStream::new(Wire::default(), refusing)).await.unwrap_err();
+        assert_eq!(err, Error::Mqtt(MqttError::Refused { reason_code: 0x86 }));
+        let mut tiny = [0u8; 16];
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tiny }).unwrap();
+        let err = client.connect(FakeStream::new(Wire::default(), ok())).await.unwrap_err();
+        let needed = config.connect_workspace();
+        assert_eq!(err, Error::Resource(ResourceError::MqttTransmitBuffer { needed, got: 16 }));
+    }
+
+    #[tokio::test]
+    async fn subscribes_and_receives() {
+        let config = config();
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 512]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let delivering = Behaviour { deliver: vec![("cmd/1".into(), b"go".to_vec())], ..ok() };
+        let mut conn = client.connect(FakeStream::new(Wire::default(), delivering)).await.unwrap();
+        let token = conn.subscribe("cmd/+", Q1).await.unwrap();
+        let message = conn.recv().await.unwrap();
+        assert_eq!(message, Message::new("cmd/1", b"go", QoS::AtMostOnce, false));
+        assert_eq!(conn.status(&token), OpStatus::Complete);
+        let token = conn.unsubscribe("cmd/+").await.unwrap();
+        while conn.status(&token) == OpStatus::Pending {
+            conn.poll().await.unwrap();
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(publish_body(3, 10, QoS::AtMostOnce), 2 + 3 + 1 + 10);
+        assert_eq!(publish_body(3, 10, QoS::ExactlyOnce), 2 + 3 + 2 + 1 + 10);
+        assert_eq!(
+            [0, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152].map(varint_len),
+            [1, 1, 2, 2, 3, 3, 4]
+        );
+    }
+}

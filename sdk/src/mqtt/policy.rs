@@ -1,0 +1,165 @@
+//! The reconnect policy: which failures are retried, how patiently, and which stop.
+//!
+//! Owns: [`Policy`], [`RefusalPolicy`] and the classification of every [`Error`] into retry,
+//! retry at the cap, or stop (the table in the module docs of [`super`]).
+//!
+//! Never: retries a trust or time failure unless the application opted in, or retries a
+//! configuration or buffer-size failure at all.
+
+use super::backoff::Backoff;
+use crate::Error;
+use crate::error::MqttError;
+
+/// How the [`super::Supervisor`] stays connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The waits between attempts.
+    pub backoff: Backoff,
+    /// Give up after this many consecutive failed attempts; `None` never gives up on failures
+    /// that may go away.
+    pub max_attempts: Option<u32>,
+    /// The longest one attempt may take: opening the stream, the TLS handshake, CONNECT and
+    /// CONNACK. An attempt that takes longer fails with
+    /// [`MqttError::ConnectTimeout`] and is retried.
+    pub connect_timeout_ms: u32,
+    /// What a CONNACK refusal that retrying cannot fix (bad credentials, banned, ...) does.
+    pub on_refusal: RefusalPolicy,
+    /// Retry after [`Error::Trust`] and [`Error::Time`] (a broker certificate that does not
+    /// verify, a clock the time policy refuses) instead of stopping. Only for devices whose
+    /// clock or trust store is expected to be fixed while they wait (SNTP, a bundle update).
+    pub retry_untrusted: bool,
+}
+
+impl Default for Policy {
+    /// Backoff 500 ms to 5 min, unlimited attempts, 30 s per attempt, stop on refusal and on
+    /// trust failures.
+    fn default() -> Self {
+        Self {
+            backoff: Backoff::default(),
+            max_attempts: None,
+            connect_timeout_ms: 30_000,
+            on_refusal: RefusalPolicy::Stop,
+            retry_untrusted: false,
+        }
+    }
+}
+
+/// What the supervisor does when the broker refuses the connection for a reason retrying
+/// cannot fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalPolicy {
+    /// Stop and report [`super::Stopped::Refused`] (the default): a device with bad
+    /// credentials must not hammer the broker.
+    Stop,
+    /// Keep trying, but always wait between half the cap and the cap
+    /// ([`Backoff::at_cap_ms`]): for fleets whose credentials are provisioned while devices
+    /// wait. Attempts still count toward [`Policy::max_attempts`].
+    RetryAtCap,
+}
+
+/// What to do after one failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Back off exponentially and try again.
+    Retry,
+    /// Wait about the cap and try again.
+    RetryAtCap,
+    /// The broker refused for good.
+    StopRefused,
+    /// Trust or time failure.
+    StopUntrusted,
+    /// Configuration or buffers: nothing will change by waiting.
+    StopFatal,
+}
+
+impl Policy {
+    /// Sorts one failure of an attempt or of a live connection.
+    pub(crate) fn classify<T>(&self, error: &Error<T>) -> Verdict {
+        match error {
+            Error::Trust(_) | Error::Time(_) if self.retry_untrusted => Verdict::Retry,
+            Error::Trust(_) | Error::Time(_) => Verdict::StopUntrusted,
+            Error::Config(_) | Error::Resource(_) => Verdict::StopFatal,
+            Error::Mqtt(MqttError::Refused { reason_code }) if refusal_is_final(*reason_code) => {
+                match self.on_refusal {
+                    RefusalPolicy::Stop => Verdict::StopRefused,
+                    RefusalPolicy::RetryAtCap => Verdict::RetryAtCap,
+                }
+            }
+            // The transport, TLS records and alerts, MQTT protocol errors, DISCONNECT, timeouts
+            // and refusals that say "later" (server busy, unavailable, quota, rate).
+            _ => Verdict::Retry,
+        }
+    }
+}
+
+/// Whether a CONNACK reason code means "this will not work by trying again" (MQTT v5.0
+/// §3.2.2.2). 0xFF is what minimq reports for a code it does not know, 0x8A (banned) among
+/// them, so it counts as final.
+pub(crate) fn refusal_is_final(reason_code: u8) -> bool {
+    !matches!(
+        reason_code,
+        // Unspecified error, implementation specific error, server unavailable, server busy,
+        // quota exceeded, connection rate exceeded: all say "not now" rather than "never".
+        0x80 | 0x83 | 0x88 | 0x89 | 0x97 | 0x9F
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+    use crate::error::{ConfigError, ResourceError, TimeError, TlsError, TrustError};
+
+    fn verdict(policy: &Policy, e: Error<()>) -> Verdict {
+        policy.classify(&e)
+    }
+
+    fn refused(code: u8) -> Error<()> {
+        Error::Mqtt(MqttError::Refused { reason_code: code })
+    }
+
+    #[test]
+    fn refusals_that_retrying_cannot_fix_stop() {
+        let p = Policy::default();
+        for code in
+            [0x81, 0x82, 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x90, 0x95, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0xFF]
+        {
+            assert_eq!(verdict(&p, refused(code)), Verdict::StopRefused, "0x{code:02x}");
+        }
+        for code in [0x80, 0x83, 0x88, 0x89, 0x97, 0x9F] {
+            assert_eq!(verdict(&p, refused(code)), Verdict::Retry, "0x{code:02x}");
+        }
+    }
+
+    #[test]
+    fn retry_at_cap_is_opt_in() {
+        let p = Policy { on_refusal: RefusalPolicy::RetryAtCap, ..Policy::default() };
+        assert_eq!(verdict(&p, refused(0x86)), Verdict::RetryAtCap);
+        assert_eq!(verdict(&p, refused(0x89)), Verdict::Retry);
+    }
+
+    #[test]
+    fn trust_and_time_stop_unless_opted_in() {
+        let trust = || Error::Trust(TrustError::BadSignature);
+        let time = || Error::Time(TimeError::NoTrustedTime);
+        let p = Policy::default();
+        assert_eq!(verdict(&p, trust()), Verdict::StopUntrusted);
+        assert_eq!(verdict(&p, time()), Verdict::StopUntrusted);
+        let p = Policy { retry_untrusted: true, ..p };
+        assert_eq!(verdict(&p, trust()), Verdict::Retry);
+        assert_eq!(verdict(&p, time()), Verdict::Retry);
+    }
+
+    #[test]
+    fn input_errors_are_fatal_and_the_rest_retried() {
+        let p = Policy { retry_untrusted: true, on_refusal: RefusalPolicy::RetryAtCap, ..Policy::default() };
+        assert_eq!(verdict(&p, Error::Config(ConfigError::NoTrustAnchors)), Verdict::StopFatal);
+        let small = ResourceError::MqttTransmitBuffer { needed: 2, got: 1 };
+        assert_eq!(verdict(&p, Error::Resource(small)), Verdict::StopFatal);
+        assert_eq!(verdict(&p, Error::Transport(())), Verdict::Retry);
+        assert_eq!(verdict(&p, Error::Tls(TlsError::BadRecordMac)), Verdict::Retry);
+        assert_eq!(verdict(&p, Error::Mqtt(MqttError::Disconnected)), Verdict::Retry);
+        assert_eq!(verdict(&p, Error::Mqtt(MqttError::ConnectTimeout { ms: 5 })), Verdict::Retry);
+        assert_eq!(verdict(&p, Error::Mqtt(MqttError::Protocol { reason: "x" })), Verdict::Retry);
+    }
+}

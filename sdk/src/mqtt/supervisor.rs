@@ -1,0 +1,569 @@
+//! The supervisor: connect, serve, and reconnect by the [`Policy`], for as long as it allows.
+//!
+//! Owns: [`Supervisor`] (the loop from connecting through serving to backing off), the
+//! [`Application`] hooks it reports to and takes work from, [`Control`] (what the application
+//! may change: outbox, subscriptions, stop), [`Event`] and [`Stopped`].
+//!
+//! Never: reads a clock or sleeps except through [`Sleep`], draws randomness except from the
+//! injected [`Entropy`], retries what the policy stops on, or drops an outbox message without
+//! an [`Event`] saying so.
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::fmt;
+use core::future::{Future, poll_fn};
+use core::pin::pin;
+use core::task::Poll;
+
+use embedded_io_async::{ErrorType, Read, Write};
+
+use super::client::{Client, Connection, OpStatus, Token};
+use super::config::{Buffers, Config};
+use super::outbox::{Admission, Outbox, OutboxError};
+use super::policy::{Policy, Verdict};
+use super::topic;
+use super::transport::{Connect, Sleep, Transport};
+use super::{Message, QoS};
+use crate::Error;
+use crate::crypto::Entropy;
+use crate::error::{ConfigError, MqttError};
+
+/// What the application is told. `E` is the port's error type.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a, E> {
+    /// Attempt `attempt` (1 for the first after a healthy connection) is opening a connection.
+    Connecting {
+        /// Consecutive attempt number.
+        attempt: u32,
+    },
+    /// The broker accepted the connection.
+    Connected {
+        /// The broker resumed the session (subscriptions and in-flight messages kept).
+        session_present: bool,
+        /// The TLS session was resumed.
+        tls_resumed: bool,
+    },
+    /// An attempt or a live connection failed; the next event says what happens now.
+    Failed {
+        /// Why.
+        error: &'a Error<E>,
+    },
+    /// Waiting this long before the next attempt.
+    BackingOff {
+        /// Milliseconds.
+        delay_ms: u32,
+    },
+    /// The broker refused one publish or subscription (PUBACK, PUBREC or SUBACK reason
+    /// code); the connection stays up and the message, acknowledged, left the outbox.
+    Rejected {
+        /// The reason code.
+        reason_code: u8,
+    },
+    /// An outbox message or a subscription that can never be sent on this connection (too
+    /// large for the transmit buffer or the broker, QoS above the broker's maximum) was dropped.
+    Discarded {
+        /// Its topic or topic filter.
+        topic: &'a str,
+        /// Why it cannot be sent.
+        error: &'a Error<E>,
+    },
+    /// The application asked to stop: DISCONNECT was sent (if connected) and the stream closed.
+    Disconnected,
+    /// The supervisor stopped for good; [`Supervisor::run`] returns the same reason.
+    GaveUp {
+        /// Why.
+        reason: &'a Stopped<E>,
+    },
+}
+
+/// Why [`Supervisor::run`] returned.
+#[derive(Debug)]
+pub enum Stopped<E> {
+    /// The application called [`Control::stop`].
+    Requested,
+    /// The broker refused the connection for a reason retrying cannot fix
+    /// ([`super::RefusalPolicy::Stop`]).
+    Refused {
+        /// The [`MqttError::Refused`] with its reason code.
+        error: Error<E>,
+    },
+    /// The broker's certificate or the device's time was refused
+    /// ([`Policy::retry_untrusted`] is off).
+    Untrusted {
+        /// The trust or time error.
+        error: Error<E>,
+    },
+    /// Configuration or buffer sizes: nothing changes by waiting.
+    Fatal {
+        /// The configuration or resource error.
+        error: Error<E>,
+    },
+    /// [`Policy::max_attempts`] consecutive attempts failed.
+    Exhausted {
+        /// How many.
+        attempts: u32,
+        /// The last failure.
+        error: Error<E>,
+    },
+}
+
+/// The application's side of the supervisor.
+#[allow(async_fn_in_trait)] // Embedded executors are single-threaded; no `Send` bound wanted.
+pub trait Application<E> {
+    /// Every state change and every message or subscription dropped.
+    fn on_event(&mut self, event: Event<'_, E>);
+
+    /// A message arrived. `control` can queue replies or change subscriptions.
+    fn on_message(&mut self, message: &Message<'_>, control: &mut Control<'_, '_>);
+
+    /// Waits until the application has work for the supervisor: messages queued with
+    /// [`Control::publish`], subscriptions changed, or [`Control::stop`]. It runs while the
+    /// supervisor is connected and idle or backing off, and is called again after every
+    /// wake-up. It must be cancel-safe: it is dropped when the network or the backoff
+    /// finishes first. An application with nothing to send waits forever
+    /// (`core::future::pending().await`).
+    async fn wait(&mut self, control: &mut Control<'_, '_>);
+}
+
+/// What the application may change while the supervisor runs.
+pub struct Control<'s, 'o> {
+    outbox: &'s mut Outbox<'o>,
+    subscriptions: &'s mut Subscriptions,
+    stop: &'s mut bool,
+}
+
+impl fmt::Debug for Control<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Control")
+            .field("outbox", &self.outbox)
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'o> Control<'_, 'o> {
+    /// Queues a message; it is published, in order, as soon as the broker is connected.
+    ///
+    /// # Errors
+    /// As [`Outbox::push`]; the returned [`Admission`] says what was dropped to make room.
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Admission, OutboxError> {
+        self.outbox.push(topic, payload, qos, retain)
+    }
+
+    /// Adds (or changes the QoS of) a subscription, kept across reconnects: sent now if
+    /// connected, and again whenever the broker lost the session.
+    ///
+    /// # Errors
+    /// [`MqttError::InvalidRequest`] for a malformed topic filter.
+    pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<(), MqttError> {
+        topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
+        self.subscriptions.leaving.retain(|f| f != filter);
+        match self.subscriptions.wanted.iter_mut().find(|w| w.filter == filter) {
+            Some(w) => *w = Wanted { filter: w.filter.clone(), qos, sent: false },
+            None => self.subscriptions.wanted.push(Wanted { filter: filter.to_string(), qos, sent: false }),
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription (UNSUBSCRIBE is sent when connected). Returns whether it existed.
+    pub fn unsubscribe(&mut self, filter: &str) -> bool {
+        let before = self.subscriptions.wanted.len();
+        self.subscriptions.wanted.retain(|w| w.filter != filter);
+        let existed = self.subscriptions.wanted.len() != before;
+        if existed {
+            self.subscriptions.leaving.push(filter.to_string());
+        }
+        existed
+    }
+
+    /// Asks the supervisor to send DISCONNECT, close the stream and return
+    /// [`Stopped::Requested`]. Unacknowledged messages stay in the outbox.
+    pub fn stop(&mut self) {
+        *self.stop = true;
+    }
+
+    /// The outbox, to look at.
+    pub fn outbox(&self) -> &Outbox<'o> {
+        self.outbox
+    }
+}
+
+/// Keeps a [`Client`] connected through the port's [`Connect`], by the [`Policy`].
+pub struct Supervisor<'buf, 'o, C, Z, R> {
+    client: Client<'buf>,
+    config: &'buf Config,
+    work: Work<'o>,
+    failures: u32,
+    connector: C,
+    sleeper: Z,
+    entropy: R,
+    policy: Policy,
+}
+
+impl<C, Z, R> fmt::Debug for Supervisor<'_, '_, C, Z, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("outbox", &self.work.outbox)
+            .field("subscriptions", &self.work.subscriptions)
+            .field("failures", &self.failures)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the supervisor keeps across connections besides the session.
+struct Work<'o> {
+    outbox: Outbox<'o>,
+    /// One entry per outbox message in flight, in order; `None` for QoS 0 (nothing to await).
+    tokens: VecDeque<Option<Token>>,
+    subscriptions: Subscriptions,
+    stop: bool,
+}
+
+#[derive(Debug, Default)]
+struct Subscriptions {
+    wanted: Vec<Wanted>,
+    leaving: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Wanted {
+    filter: String,
+    qos: QoS,
+    sent: bool,
+}
+
+/// How serving one connection ended.
+enum Served<E> {
+    Stopped,
+    /// `healthy`: the broker had sent more than the CONNACK before the failure.
+    Failed {
+        error: Error<E>,
+        healthy: bool,
+    },
+}
+
+impl<'buf, 'o, C: Connect, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
+    /// A supervisor for `config` over the caller's buffers and outbox, with the port's
+    /// connector, sleeper and entropy.
+    ///
+    /// # Errors
+    /// As [`Client::new`].
+    pub fn new(
+        config: &'buf Config,
+        buffers: Buffers<'buf>,
+        outbox: Outbox<'o>,
+        connector: C,
+        sleeper: Z,
+        entropy: R,
+        policy: Policy,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            client: Client::new(config, buffers)?,
+            config,
+            work: Work {
+                outbox,
+                tokens: VecDeque::new(),
+                subscriptions: Subscriptions::default(),
+                stop: false,
+            },
+            failures: 0,
+            connector,
+            sleeper,
+            entropy,
+            policy,
+        })
+    }
+
+    /// Queue messages and subscriptions before [`Supervisor::run`].
+    pub fn control(&mut self) -> Control<'_, 'o> {
+        self.work.control()
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Outbox<'o> {
+        &self.work.outbox
+    }
+
+    /// Connects, serves, and reconnects until the application stops it or the policy gives up.
+    /// Calling it again after it returned starts over (the stop request and the count of
+    /// failed attempts are cleared; the session, the outbox and the subscriptions are kept).
+    pub async fn run<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
+        self.work.stop = false;
+        self.failures = 0;
+        let mut delay = None;
+        loop {
+            if let Some(ms) = delay.take() {
+                app.on_event(Event::BackingOff { delay_ms: ms });
+                self.pause(app, ms).await;
+            }
+            if self.work.stop {
+                app.on_event(Event::Disconnected);
+                return Stopped::Requested;
+            }
+            app.on_event(Event::Connecting { attempt: self.failures.saturating_add(1) });
+            let (error, healthy) = match self.connect_and_serve(app).await {
+                Served::Stopped => {
+                    app.on_event(Event::Disconnected);
+                    return Stopped::Requested;
+                }
+                Served::Failed { error, healthy } => (error, healthy),
+            };
+            app.on_event(Event::Failed { error: &error });
+            // A connection that worked for a while and then ended is not a failed attempt: the
+            // count starts again, and the first retry waits at most the base.
+            self.failures = if healthy { 0 } else { self.failures.saturating_add(1) };
+            let backoff = self.policy.backoff;
+            let stopped = match self.policy.classify(&error) {
+                Verdict::StopRefused => Stopped::Refused { error },
+                Verdict::StopUntrusted => Stopped::Untrusted { error },
+                Verdict::StopFatal => Stopped::Fatal { error },
+                _ if !healthy && self.policy.max_attempts.is_some_and(|max| self.failures >= max) => {
+                    Stopped::Exhausted { attempts: self.failures, error }
+                }
+                Verdict::RetryAtCap => {
+                    delay = Some(backoff.at_cap_ms(&self.entropy));
+                    continue;
+                }
+                Verdict::Retry => {
+                    delay = Some(backoff.delay_ms(self.failures.saturating_sub(1), &self.entropy));
+                    continue;
+                }
+            };
+            app.on_event(Event::GaveUp { reason: &stopped });
+            return stopped;
+        }
+    }
+
+    /// Sleeps `ms` while letting the application queue work; returns early on a stop request.
+    async fn pause<A: Application<C::Error>>(&mut self, app: &mut A, ms: u32) {
+        let Self { sleeper, work, .. } = self;
+        let mut sleep = pin!(sleeper.sleep_ms(ms));
+        while !work.stop {
+            let mut control = work.control();
+            let woke = select(sleep.as_mut(), app.wait(&mut control)).await;
+            if let Either::Left(()) = woke {
+                return;
+            }
+        }
+    }
+
+    /// One attempt: open the stream, CONNECT, then serve until failure or stop.
+    async fn connect_and_serve<A: Application<C::Error>>(&mut self, app: &mut A) -> Served<C::Error> {
+        let received = Cell::new(0usize);
+        let timeout_ms = self.policy.connect_timeout_ms;
+        let Self { client, config, connector, sleeper, work, .. } = self;
+        let attempt = async {
+            let stream = connector.connect(&config.broker).await?;
+            client.connect(Counting { inner: stream, received: &received }).await
+        };
+        let mut conn = match select(attempt, sleeper.sleep_ms(timeout_ms)).await {
+            Either::Left(Ok(conn)) => conn,
+            Either::Left(Err(error)) => return Served::Failed { error, healthy: false },
+            Either::Right(()) => {
+                let error = MqttError::ConnectTimeout { ms: timeout_ms }.into();
+                return Served::Failed { error, healthy: false };
+            }
+        };
+        let session_present = conn.session_present();
+        app.on_event(Event::Connected { session_present, tls_resumed: conn.tls_resumed() });
+        if !session_present {
+            // The broker forgot everything: subscribe again and resend what was not acknowledged.
+            work.outbox.resend_all();
+            work.tokens.clear();
+            work.subscriptions.leaving.clear();
+            work.subscriptions.wanted.iter_mut().for_each(|w| w.sent = false);
+        }
+        let connack = received.get();
+        let mut healthy = false;
+        loop {
+            if let Err(error) = work.send_pending(&mut conn, app).await {
+                return Served::Failed { error, healthy };
+            }
+            if work.stop {
+                // A failed goodbye changes nothing: the application asked to stop either way.
+                let _ = conn.disconnect().await;
+                return Served::Stopped;
+            }
+            let mut control = work.control();
+            let woke = select(conn.poll(), app.wait(&mut control)).await;
+            let outcome = match woke {
+                Either::Left(Ok(Some(message))) => {
+                    app.on_message(&message, &mut control);
+                    Ok(())
+                }
+                Either::Left(Ok(None)) | Either::Right(()) => Ok(()),
+                Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code }))) => {
+                    app.on_event(Event::Rejected { reason_code });
+                    Ok(())
+                }
+                Either::Left(Err(error)) => Err(error),
+            };
+            if let Err(error) = outcome {
+                return Served::Failed { error, healthy };
+            }
+            // Healthy: the broker sent more than the CONNACK and nothing failed.
+            healthy = healthy || received.get() > connack;
+            work.settle(&conn);
+        }
+    }
+}
+
+impl<'o> Work<'o> {
+    fn control(&mut self) -> Control<'_, 'o> {
+        Control { outbox: &mut self.outbox, subscriptions: &mut self.subscriptions, stop: &mut self.stop }
+    }
+
+    /// Sends what is waiting: subscription changes, then outbox messages in order, as far as
+    /// the in-flight window allows.
+    async fn send_pending<S: Transport, A: Application<S::PortError>>(
+        &mut self,
+        conn: &mut Connection<'_, '_, S>,
+        app: &mut A,
+    ) -> Result<(), Error<S::PortError>> {
+        self.settle(conn);
+        let subs = &mut self.subscriptions;
+        while let Some(filter) = subs.leaving.last() {
+            match conn.unsubscribe(filter).await {
+                Ok(_) => {}
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(e) if is_connection_failure(&e) => return Err(e),
+                Err(e) => app.on_event(Event::Discarded { topic: filter, error: &e }),
+            }
+            subs.leaving.pop();
+        }
+        let mut index = 0;
+        while let Some(w) = subs.wanted.get_mut(index) {
+            index = index.saturating_add(1);
+            if w.sent {
+                continue;
+            }
+            match conn.subscribe(&w.filter, w.qos).await {
+                Ok(_) => w.sent = true,
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(e) if is_connection_failure(&e) => return Err(e),
+                Err(e) => {
+                    app.on_event(Event::Discarded { topic: &w.filter, error: &e });
+                    index = index.saturating_sub(1);
+                    subs.wanted.remove(index);
+                }
+            }
+        }
+        while let Some(record) = self.outbox.next_unsent() {
+            if !conn.can_publish(record.qos) {
+                return Ok(());
+            }
+            match conn.publish(record.topic, record.payload, record.qos, record.retain).await {
+                Ok(token) => {
+                    self.tokens.push_back(token);
+                    self.outbox.mark_sent();
+                }
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(e) if is_connection_failure(&e) => return Err(e),
+                Err(e) => {
+                    app.on_event(Event::Discarded { topic: record.topic, error: &e });
+                    self.outbox.remove_unsent();
+                }
+            }
+            self.settle(conn);
+        }
+        Ok(())
+    }
+
+    /// Removes acknowledged messages (and written QoS 0 ones) from the front of the outbox.
+    fn settle<S: Transport>(&mut self, conn: &Connection<'_, '_, S>) {
+        while let Some(front) = self.tokens.front() {
+            if front.is_some_and(|t| conn.status(&t) != OpStatus::Complete) {
+                return;
+            }
+            self.tokens.pop_front();
+            self.outbox.pop_front();
+        }
+    }
+}
+
+/// Whether an operation's error means the connection is gone (rather than this one request
+/// being unsendable).
+fn is_connection_failure<E>(error: &Error<E>) -> bool {
+    !matches!(error, Error::Resource(_) | Error::Mqtt(MqttError::InvalidRequest { .. }))
+}
+
+/// A transport that counts the bytes it reads, so the supervisor can tell whether the broker
+/// sent anything after the CONNACK.
+struct Counting<'n, S> {
+    inner: S,
+    received: &'n Cell<usize>,
+}
+
+impl<S: ErrorType> ErrorType for Counting<'_, S> {
+    type Error = S::Error;
+}
+
+impl<S: Read> Read for Counting<'_, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, S::Error> {
+        let n = self.inner.read(buf).await?;
+        self.received.set(self.received.get().saturating_add(n));
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Counting<'_, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
+        self.inner.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), S::Error> {
+        self.inner.flush().await
+    }
+}
+
+impl<S: Transport> Transport for Counting<'_, S> {
+    type PortError = S::PortError;
+
+    fn lift(error: S::Error) -> Error<S::PortError> {
+        S::lift(error)
+    }
+
+    async fn close(&mut self) -> Result<(), Error<S::PortError>> {
+        self.inner.close().await
+    }
+
+    fn tls_resumed(&self) -> bool {
+        self.inner.tls_resumed()
+    }
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Runs both futures until one finishes; the other is dropped. `a` is polled first.
+async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(out));
+        }
+        if let Poll::Ready(out) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(out));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[path = "supervisor_tests.rs"]
+mod tests;
