@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use pki_types::{CertificateDer, UnixTime};
+use pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::client::{ResolvesClientCert, Resumption, Tls12Resumption};
 use rustls::sign::CertifiedKey;
 use rustls::time_provider::TimeProvider;
@@ -14,7 +14,7 @@ use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource, TimelessAcknowledged};
 use crate::tls::SessionCache;
-use crate::verify::{Anchors, ServerVerifier};
+use crate::verify::{Anchors, Explanation, ServerVerifier};
 
 /// How every connection made with it is secured. Cheap to share; build it once.
 #[derive(Clone)]
@@ -35,6 +35,7 @@ pub struct TlsConfigBuilder {
     sessions: Option<Arc<SessionCache>>,
     client: Option<(Vec<CertificateDer<'static>>, Arc<dyn Signer>)>,
     max_fragment: Option<usize>,
+    keep_chains: bool,
 }
 
 /// Steps that weaken security. Each says so first in its documentation.
@@ -53,6 +54,7 @@ impl TlsConfig {
             sessions: Some(Arc::new(SessionCache::new(4))),
             client: None,
             max_fragment: None,
+            keep_chains: false,
         }
     }
 
@@ -64,6 +66,13 @@ impl TlsConfig {
     /// The session cache used for resumption, if any.
     pub fn session_cache(&self) -> Option<&Arc<SessionCache>> {
         self.sessions.as_ref()
+    }
+
+    /// Every check on the chain `server_name` presented last, when the configuration keeps
+    /// presented chains ([`TlsConfigBuilder::keep_presented_chains`]).
+    pub fn explain_last(&self, server_name: &str) -> Option<Explanation> {
+        let name = ServerName::try_from(server_name).ok()?;
+        self.verifier.explain_last(&name)
     }
 
     /// The rustls configuration and the verifier it uses.
@@ -116,6 +125,14 @@ impl TlsConfigBuilder {
         self
     }
 
+    /// Keep the certificate chain each server presents (the last eight servers), so that
+    /// [`TlsConfig::explain_last`] can show every check after a refusal. Costs the chain's size
+    /// in heap; meant for diagnostics.
+    pub fn keep_presented_chains(mut self) -> Self {
+        self.keep_chains = true;
+        self
+    }
+
     /// Steps that weaken security.
     pub fn dangerous(self) -> DangerousConfig {
         DangerousConfig { builder: self }
@@ -135,7 +152,8 @@ impl TlsConfigBuilder {
             #[cfg(feature = "tls12")]
             &rustls::version::TLS12,
         ];
-        let verifier = Arc::new(ServerVerifier::new(anchors.clone(), self.clock.clone(), self.policy));
+        let verifier =
+            Arc::new(ServerVerifier::new(anchors.clone(), self.clock.clone(), self.policy, self.keep_chains));
         let wants_client = ClientConfig::builder_with_details(provider, clock)
             .with_protocol_versions(versions)
             .map_err(|_| ConfigError::Engine {

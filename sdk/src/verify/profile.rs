@@ -292,3 +292,50 @@ fn algorithm_name(alg: Oid) -> String {
         other => other.to_string(),
     }
 }
+
+/// The key as a person reads it: `EC P-256`, `RSA 2048-bit`, `Ed25519`.
+pub(crate) fn describe_key(cert: &Certificate) -> String {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let alg = spki.algorithm.oid;
+    if alg == RSA {
+        let bits = spki
+            .subject_public_key
+            .as_bytes()
+            .and_then(|k| rsa::pkcs1::RsaPublicKey::from_der(k).ok())
+            .map_or(0, |k| {
+                let m = k.modulus.as_bytes();
+                let leading = m.first().map_or(8, |b| b.leading_zeros());
+                m.len().saturating_mul(8).saturating_sub(leading as usize)
+            });
+        return alloc::format!("RSA {bits}-bit");
+    }
+    if alg == EC_PUBLIC_KEY {
+        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<Oid>().ok());
+        return match curve {
+            Some(c) if c == P256 => "EC P-256".to_string(),
+            Some(c) if c == P384 => "EC P-384".to_string(),
+            other => alloc::format!("EC {}", curve_name(other)),
+        };
+    }
+    if alg == ED25519 {
+        return "Ed25519".to_string();
+    }
+    algorithm_name(alg)
+}
+
+/// The signature algorithm as a person reads it.
+pub(crate) fn describe_signature(cert: &Certificate) -> String {
+    match cert.signature_algorithm.oid.to_string().as_str() {
+        "1.2.840.10045.4.3.2" => "ECDSA with SHA-256".to_string(),
+        "1.2.840.10045.4.3.3" => "ECDSA with SHA-384".to_string(),
+        "1.2.840.10045.4.3.4" => "ECDSA with SHA-512".to_string(),
+        "1.2.840.113549.1.1.11" => "RSA PKCS#1 v1.5 with SHA-256".to_string(),
+        "1.2.840.113549.1.1.12" => "RSA PKCS#1 v1.5 with SHA-384".to_string(),
+        "1.2.840.113549.1.1.13" => "RSA PKCS#1 v1.5 with SHA-512".to_string(),
+        "1.2.840.113549.1.1.10" => "RSA-PSS".to_string(),
+        "1.3.101.112" => "Ed25519".to_string(),
+        "1.2.840.113549.1.1.5" => "RSA PKCS#1 v1.5 with SHA-1 (broken)".to_string(),
+        "1.2.840.10045.4.1" => "ECDSA with SHA-1 (broken)".to_string(),
+        other => other.to_string(),
+    }
+}

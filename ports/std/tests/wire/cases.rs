@@ -53,6 +53,7 @@ suite!(
     bundle_with_a_matching_pin_connects,
     bundle_pin_mismatch_names_the_path,
     bundle_deny_list_refuses_a_valid_chain,
+    explain_shows_the_presented_chain_and_each_check,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -693,6 +694,29 @@ async fn bundle_deny_list_refuses_a_valid_chain(env: &Env) -> CaseResult {
             matches!(&e, Error::Trust(TrustError::Denied { entry: text, .. }) if *text == entry.to_string()),
             "expected Denied by {entry}, got {e:?}"
         );
+    }
+    Ok(())
+}
+
+async fn explain_shows_the_presented_chain_and_each_check(env: &Env) -> CaseResult {
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .keep_presented_chains()
+        .build()
+        .map_err(|e| e.to_string())?;
+    refused(env, &cfg, Listener::WrongHost, "localhost").await?;
+    let report = cfg.explain_last("localhost").ok_or("no chain was kept")?.to_string();
+    println!("{}", report.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n"));
+    for needle in [
+        "[0] server: CN=wrong.example",
+        "[1] intermediate: CN=anchormq test intermediate",
+        "names:     wrong.example, 10.9.8.7",
+        "pass  validity dates",
+        "FAIL  server name in the SANs: the certificate is valid for wrong.example, 10.9.8.7, not for localhost",
+        "verdict: refused",
+    ] {
+        check!(report.contains(needle), "the explanation lacks {needle:?}:\n{report}");
     }
     Ok(())
 }

@@ -1,0 +1,241 @@
+//! Unit tests of the verifier over certificates generated with rcgen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+use super::*;
+use alloc::vec;
+use core::time::Duration;
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+
+const DAY: u64 = 86_400;
+/// 2026-01-01T00:00:00Z
+const BASE: u64 = 1_767_225_600;
+
+fn at(secs: u64) -> ValidityTime {
+    ValidityTime::At { time: UnixTime::since_unix_epoch(Duration::from_secs(secs)), basis: TimeBasis::Source }
+}
+
+struct Pki {
+    anchors: Anchors,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn ca() -> Pki {
+    named_ca("unit root")
+}
+
+fn named_ca(cn: &str) -> Pki {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.not_before = time(BASE - 10 * DAY);
+    params.not_after = time(BASE + 1000 * DAY);
+    let cert = params.self_signed(&key).unwrap();
+    let anchors = Anchors::from_certificates([cert.der()]).unwrap();
+    Pki { anchors, issuer: Issuer::new(params, key) }
+}
+
+fn time(secs: u64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap()
+}
+
+fn leaf(
+    pki: &Pki,
+    cn: &str,
+    sans: &[&str],
+    days: (u64, u64),
+    eku: ExtendedKeyUsagePurpose,
+) -> CertificateDer<'static> {
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| String::from(*s)).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![eku];
+    params.not_before = time(BASE + days.0 * DAY);
+    params.not_after = time(BASE + days.1 * DAY);
+    params.signed_by(&key, &pki.issuer).unwrap().der().clone()
+}
+
+fn name(s: &str) -> ServerName<'static> {
+    ServerName::try_from(String::from(s)).unwrap()
+}
+
+#[test]
+fn accepts_a_good_chain_and_builds_the_proof() {
+    let pki = ca();
+    let cert =
+        leaf(&pki, "broker", &["broker.local", "10.0.0.5"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let peer = verify_server_chain(&pki.anchors, &cert, &[], &name("broker.local"), at(BASE + DAY)).unwrap();
+    assert_eq!(peer.server_name(), "broker.local");
+    assert!(peer.anchor_subject().contains("unit root"), "{}", peer.anchor_subject());
+    verify_server_chain(&pki.anchors, &cert, &[], &name("10.0.0.5"), at(BASE + DAY)).unwrap();
+}
+
+#[test]
+fn never_falls_back_to_the_common_name() {
+    let pki = ca();
+    let cert = leaf(&pki, "broker.local", &["other.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let e = verify_server_chain(&pki.anchors, &cert, &[], &name("broker.local"), at(BASE + DAY)).unwrap_err();
+    assert_eq!(
+        e,
+        TrustError::NameMismatch { expected: "broker.local".into(), presented: vec!["other.example".into()] }
+    );
+    let text = alloc::format!("{e}");
+    assert!(text.contains("valid for other.example, not for broker.local"), "{text}");
+}
+
+#[test]
+fn validity_errors_carry_both_times() {
+    let pki = ca();
+    let cert = leaf(&pki, "b", &["b.example"], (10, 20), ExtendedKeyUsagePurpose::ServerAuth);
+    let e =
+        verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + 30 * DAY)).unwrap_err();
+    assert!(
+        matches!(e, TrustError::Expired { not_after, time, .. }
+        if not_after.as_secs() == BASE + 20 * DAY && time.as_secs() == BASE + 30 * DAY),
+        "{e:?}"
+    );
+    let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE)).unwrap_err();
+    assert!(
+        matches!(e, TrustError::NotYetValid { not_before, .. } if not_before.as_secs() == BASE + 10 * DAY),
+        "{e:?}"
+    );
+    // Timeless: the dates no longer matter, everything else does.
+    verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), ValidityTime::Skip).unwrap();
+    let e =
+        verify_server_chain(&pki.anchors, &cert, &[], &name("c.example"), ValidityTime::Skip).unwrap_err();
+    assert!(matches!(e, TrustError::NameMismatch { .. }), "{e:?}");
+}
+
+#[test]
+fn usage_and_issuer_are_checked() {
+    let pki = ca();
+    let cert = leaf(&pki, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ClientAuth);
+    let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+    assert!(
+        matches!(&e, TrustError::NotForServerAuth { presented } if presented[0].starts_with("clientAuth")),
+        "{e:?}"
+    );
+    let other = named_ca("stranger root");
+    let cert = leaf(&other, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+    assert!(
+        matches!(&e, TrustError::UnknownIssuer { issuer, .. } if issuer.contains("stranger root")),
+        "{e:?}"
+    );
+    // Same issuer name, different key: the signature cannot verify.
+    let impostor = named_ca("unit root");
+    let cert = leaf(&impostor, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let e = verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+    assert_eq!(e, TrustError::BadSignature);
+}
+
+/// A leaf and the SHA-256 of its SubjectPublicKeyInfo, computed by rcgen, not by anchormq.
+fn leaf_and_spki(pki: &Pki) -> (CertificateDer<'static>, [u8; 32]) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![String::from("b.example")]).unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = time(BASE);
+    params.not_after = time(BASE + 90 * DAY);
+    let cert = params.signed_by(&key, &pki.issuer).unwrap().der().clone();
+    (cert, sha256(&rcgen::PublicKeyData::subject_public_key_info(&key)))
+}
+
+#[test]
+fn pins_accept_any_certificate_on_the_path_and_name_it_when_none_matches() {
+    let pki = ca();
+    let (cert, leaf_spki) = leaf_and_spki(&pki);
+    let now = at(BASE + DAY);
+    let anchor_spki = sha256(&webpki::spki_for_anchor(&pki.anchors.as_slice()[0]));
+    for pin in [leaf_spki, anchor_spki] {
+        let anchors = pki.anchors.clone().with_pins([[9; 32], pin]);
+        verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap();
+    }
+    let anchors = pki.anchors.clone().with_pins([[9; 32]]);
+    let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap_err();
+    let TrustError::PinMismatch { pins, path } = &e else { panic!("{e:?}") };
+    assert_eq!(pins.len(), 1);
+    assert_eq!(path.len(), 2, "{path:?}");
+    assert!(path[0].contains(&alloc::format!("{}", Hex(&leaf_spki))), "{path:?}");
+    assert!(path[1].contains("unit root"), "{path:?}");
+}
+
+#[test]
+fn deny_list_wins_over_a_valid_chain() {
+    let pki = ca();
+    let (cert, leaf_spki) = leaf_and_spki(&pki);
+    let now = at(BASE + DAY);
+    let anchor_spki = sha256(&webpki::spki_for_anchor(&pki.anchors.as_slice()[0]));
+    for entry in [Deny::Certificate(sha256(&cert)), Deny::Spki(leaf_spki), Deny::Spki(anchor_spki)] {
+        let anchors = pki.anchors.clone().with_deny([Deny::Spki([1; 32]), entry]);
+        let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap_err();
+        assert!(matches!(&e, TrustError::Denied { entry: text, .. } if *text == entry.to_string()), "{e:?}");
+    }
+    let anchors = pki.anchors.clone().with_deny([Deny::Spki([1; 32])]);
+    verify_server_chain(&anchors, &cert, &[], &name("b.example"), now).unwrap();
+}
+
+#[test]
+fn a_bundle_drives_the_verifier() {
+    use crate::trust::{BundleBuilder, OwnedAnchor};
+    let pki = ca();
+    let (cert, leaf_spki) = leaf_and_spki(&pki);
+    let ta = &pki.anchors.as_slice()[0];
+    let anchor = OwnedAnchor {
+        subject: ta.subject.as_ref().to_vec(),
+        spki: ta.subject_public_key_info.as_ref().to_vec(),
+        name_constraints: None,
+        not_after: UnixTime::since_unix_epoch(Duration::from_secs(BASE + 1000 * DAY)),
+    };
+    let build = |b: BundleBuilder| -> &'static [u8] { b.encode().unwrap().leak() };
+    let plain =
+        build(BundleBuilder::new("t", UnixTime::since_unix_epoch(Duration::ZERO)).anchor(anchor.clone()));
+    let anchors = Anchors::from_bundle(&Bundle::parse(plain).unwrap()).unwrap();
+    verify_server_chain(&anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap();
+    let denied = build(
+        BundleBuilder::new("t", UnixTime::since_unix_epoch(Duration::ZERO))
+            .anchor(anchor)
+            .deny(Deny::Spki(leaf_spki)),
+    );
+    let anchors = Anchors::from_bundle(&Bundle::parse(denied).unwrap()).unwrap();
+    let e = verify_server_chain(&anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+    assert!(matches!(e, TrustError::Denied { .. }), "{e:?}");
+}
+
+#[test]
+fn garbage_is_refused_without_panicking() {
+    let pki = ca();
+    for junk in [&[][..], &[0x30][..], &[0x30, 0x82, 0xff, 0xff][..], &[0u8; 64][..]] {
+        let cert = CertificateDer::from(junk);
+        assert!(verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE)).is_err());
+    }
+    assert_eq!(Anchors::from_certificates([]).unwrap_err(), ConfigError::NoTrustAnchors);
+    let bad = CertificateDer::from(&[1u8, 2, 3][..]);
+    assert_eq!(Anchors::from_certificates([&bad]).unwrap_err(), ConfigError::BadTrustAnchor { index: 0 });
+}
+
+#[test]
+fn explanation_shows_every_failing_check_and_the_verdict() {
+    let pki = ca();
+    // Expired, and for another name: both problems appear, not only the first.
+    let cert = leaf(&pki, "b", &["b.example"], (0, 10), ExtendedKeyUsagePurpose::ServerAuth);
+    let report = explain(&pki.anchors, &[cert], &name("c.example"), at(BASE + 20 * DAY));
+    let text = alloc::format!("{report}");
+    assert!(text.contains("[0] server: CN=b"), "{text}");
+    assert!(text.contains("key:       EC P-256, signed with ECDSA with SHA-256"), "{text}");
+    assert!(text.contains("FAIL  validity dates: \"CN=b\" expired at 2026-01-11T00:00:00Z"), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  server name in the SANs: the certificate is valid for b.example, not for c.example"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("verdict: refused"), "{text}");
+    assert!(report.verdict.is_err());
+
+    let good = leaf(&pki, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let report = explain(&pki.anchors, &[good], &name("b.example"), at(BASE + DAY));
+    assert!(report.checks.iter().all(|c| c.outcome.is_ok()), "{report}");
+    assert!(alloc::format!("{report}").contains("verdict: verified b.example"));
+    let empty = explain(&pki.anchors, &[], &name("b.example"), at(BASE));
+    assert!(empty.verdict.is_err());
+}
