@@ -327,6 +327,9 @@ pub(crate) enum Outcome {
     Time(TimeError),
 }
 
+/// A chain a server presented, under the name it was asked for.
+type KeptChain = (ServerName<'static>, Vec<CertificateDer<'static>>);
+
 /// Outcomes kept at most: one per handshake in flight through the same configuration.
 const OUTCOMES: usize = 8;
 
@@ -339,7 +342,7 @@ pub(crate) struct ServerVerifier {
     policy: TimePolicy,
     outcomes: spin::Mutex<Vec<(ServerName<'static>, Outcome)>>,
     /// The chains servers presented, kept only when diagnostics ask for them.
-    chains: Option<spin::Mutex<Vec<(ServerName<'static>, Vec<CertificateDer<'static>>)>>>,
+    chains: Option<spin::Mutex<Vec<KeptChain>>>,
 }
 
 impl ServerVerifier {
