@@ -40,8 +40,11 @@ pub enum Error<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No trust anchor was configured; anchormq never falls back to an implicit set.
+    /// No trust anchor (or pinned key) was configured; anchormq never falls back to an implicit
+    /// set.
     NoTrustAnchors,
+    /// Both trust anchors and pinned keys were configured: a server is trusted one way only.
+    ConflictingTrust,
     /// A trust anchor could not be decoded from the given certificate.
     BadTrustAnchor {
         /// Position of the certificate in the list given.
@@ -151,6 +154,14 @@ pub enum TrustError {
         pins: Vec<String>,
         /// Each certificate on the path, with its SPKI digest.
         path: Vec<String>,
+    },
+    /// The server's public key is not one of the pinned keys (pinned-key and raw-public-key
+    /// modes).
+    KeyNotPinned {
+        /// SHA-256 of the key the server presented.
+        presented: String,
+        /// The pinned digests.
+        pins: Vec<String>,
     },
     /// A signature in the chain or in the handshake does not verify.
     BadSignature,
@@ -385,6 +396,9 @@ impl fmt::Display for ConfigError {
             Self::NoTrustAnchors => f.write_str(
                 "no trust anchor is configured: add the broker's CA certificate or a trust bundle",
             ),
+            Self::ConflictingTrust => f.write_str(
+                "both trust anchors and pinned server keys are configured: choose one way to trust the broker",
+            ),
             Self::BadTrustAnchor { index } => write!(
                 f,
                 "trust anchor #{index} is not a valid DER X.509 certificate: check the file is a CA certificate in PEM or DER"
@@ -497,6 +511,11 @@ impl fmt::Display for TrustError {
             ),
             Self::Profile { subject, rule } => {
                 write!(f, "the certificate \"{subject}\" is malformed: {rule}")
+            }
+            Self::KeyNotPinned { presented, pins } => {
+                write!(f, "the broker's public key is {presented}, which is not pinned (pinned: ")?;
+                write_list(f, pins)?;
+                f.write_str("): if the broker's key was rotated on purpose, pin the new key")
             }
             Self::BadSignature => f.write_str(
                 "a signature in the certificate chain or handshake does not verify: the chain is corrupt or forged",

@@ -14,14 +14,14 @@ use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource, TimelessAcknowledged};
 use crate::tls::SessionCache;
-use crate::verify::{Anchors, Explanation, ServerVerifier};
+use crate::verify::{Anchors, Explanation, ServerVerifier, Trust};
 
 /// How every connection made with it is secured. Cheap to share; build it once.
 #[derive(Clone)]
 pub struct TlsConfig {
     base: Arc<ClientConfig>,
     verifier: Arc<ServerVerifier>,
-    anchors: Anchors,
+    trust: Trust,
     policy: TimePolicy,
     sessions: Option<Arc<SessionCache>>,
 }
@@ -30,12 +30,21 @@ pub struct TlsConfig {
 pub struct TlsConfigBuilder {
     entropy: &'static dyn Entropy,
     anchors: Option<Anchors>,
+    key_pins: Option<(Vec<[u8; 32]>, bool)>,
     clock: Arc<dyn TimeSource>,
     policy: TimePolicy,
     sessions: Option<Arc<SessionCache>>,
-    client: Option<(Vec<CertificateDer<'static>>, Arc<dyn Signer>)>,
+    client: Option<Identity>,
     max_fragment: Option<usize>,
     keep_chains: bool,
+}
+
+/// How this client proves who it is.
+enum Identity {
+    /// A certificate chain (own certificate first).
+    Chain(Vec<CertificateDer<'static>>, Arc<dyn Signer>),
+    /// An RFC 7250 raw public key (SubjectPublicKeyInfo DER).
+    RawKey(Vec<u8>, Arc<dyn Signer>),
 }
 
 /// Steps that weaken security. Each says so first in its documentation.
@@ -49,6 +58,7 @@ impl TlsConfig {
         TlsConfigBuilder {
             entropy,
             anchors: None,
+            key_pins: None,
             clock: Arc::new(NoClock),
             policy: TimePolicy::RequireTime,
             sessions: Some(Arc::new(SessionCache::new(4))),
@@ -113,9 +123,31 @@ impl TlsConfigBuilder {
         self
     }
 
+    /// Trust the server by its public key alone, presented in a certificate: one of these
+    /// SHA-256 SPKI digests (RFC 7469 format). For self-signed or private-CA brokers; names,
+    /// issuers and dates are not consulted, since the key is the identity. Replaces anchors.
+    pub fn pinned_server_key(mut self, spki_sha256: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        self.key_pins = Some((spki_sha256.into_iter().collect(), false));
+        self
+    }
+
+    /// Use RFC 7250 raw public keys: the server presents a bare key, which must have one of these
+    /// SHA-256 SPKI digests. TLS 1.3 only. Replaces anchors.
+    pub fn raw_public_keys(mut self, server_spki_sha256: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        self.key_pins = Some((server_spki_sha256.into_iter().collect(), true));
+        self
+    }
+
     /// Authenticate this client with a certificate chain whose private key is behind `signer`.
     pub fn client_identity(mut self, chain: Vec<CertificateDer<'static>>, signer: Arc<dyn Signer>) -> Self {
-        self.client = Some((chain, signer));
+        self.client = Some(Identity::Chain(chain, signer));
+        self
+    }
+
+    /// Authenticate this client with an RFC 7250 raw public key (its SubjectPublicKeyInfo DER),
+    /// the private key behind `signer`.
+    pub fn client_raw_public_key(mut self, spki_der: Vec<u8>, signer: Arc<dyn Signer>) -> Self {
+        self.client = Some(Identity::RawKey(spki_der, signer));
         self
     }
 
@@ -144,16 +176,32 @@ impl TlsConfigBuilder {
     /// [`ConfigError::NoTrustAnchors`] without anchors; [`ConfigError::ClientIdentity`] for an
     /// empty client chain; [`ConfigError::Engine`] when rustls refuses the parameters.
     pub fn build(self) -> Result<TlsConfig, ConfigError> {
-        let anchors = self.anchors.ok_or(ConfigError::NoTrustAnchors)?;
+        let trust = match (self.anchors, self.key_pins) {
+            (Some(anchors), None) => Trust::Chain(anchors),
+            (None, Some((pins, _))) if pins.is_empty() => return Err(ConfigError::NoTrustAnchors),
+            (None, Some((pins, raw))) => Trust::KeyPins { pins: pins.into(), raw },
+            (None, None) => return Err(ConfigError::NoTrustAnchors),
+            (Some(_), Some(_)) => return Err(ConfigError::ConflictingTrust),
+        };
+        let raw_server = matches!(trust, Trust::KeyPins { raw: true, .. });
         let provider = Arc::new(crate::crypto::provider(self.entropy));
-        let clock = Arc::new(PolicyClock { clock: self.clock.clone(), policy: self.policy });
-        let versions: &[&rustls::SupportedProtocolVersion] = &[
-            &rustls::version::TLS13,
-            #[cfg(feature = "tls12")]
-            &rustls::version::TLS12,
-        ];
+        let clock = Arc::new(PolicyClock {
+            clock: self.clock.clone(),
+            policy: self.policy,
+            dates_unused: matches!(trust, Trust::KeyPins { .. }),
+        });
+        // Raw public keys exist in TLS 1.3 only (rustls negotiates them nowhere else).
+        let versions: &[&rustls::SupportedProtocolVersion] = if raw_server {
+            &[&rustls::version::TLS13]
+        } else {
+            &[
+                &rustls::version::TLS13,
+                #[cfg(feature = "tls12")]
+                &rustls::version::TLS12,
+            ]
+        };
         let verifier =
-            Arc::new(ServerVerifier::new(anchors.clone(), self.clock.clone(), self.policy, self.keep_chains));
+            Arc::new(ServerVerifier::new(trust.clone(), self.clock.clone(), self.policy, self.keep_chains));
         let wants_client = ClientConfig::builder_with_details(provider, clock)
             .with_protocol_versions(versions)
             .map_err(|_| ConfigError::Engine {
@@ -163,12 +211,26 @@ impl TlsConfigBuilder {
             .with_custom_certificate_verifier(verifier.clone());
         let mut config = match self.client {
             None => wants_client.with_no_client_auth(),
-            Some((chain, _)) if chain.is_empty() => {
+            Some(Identity::Chain(chain, _)) if chain.is_empty() => {
                 return Err(ConfigError::ClientIdentity { reason: "the certificate chain is empty" });
             }
-            Some((chain, signer)) => {
+            Some(Identity::Chain(chain, signer)) => {
                 let key = CertifiedKey::new(chain, crate::crypto::signing_key(signer));
                 wants_client.with_client_cert_resolver(Arc::new(ClientIdentity(Arc::new(key))))
+            }
+            Some(Identity::RawKey(spki, signer)) => {
+                if !raw_server {
+                    return Err(ConfigError::ClientIdentity {
+                        reason: "a raw public key identity needs raw_public_keys() for the server too",
+                    });
+                }
+                let key = CertifiedKey::new(
+                    alloc::vec![CertificateDer::from(spki)],
+                    crate::crypto::signing_key(signer),
+                );
+                wants_client.with_client_cert_resolver(Arc::new(
+                    rustls::client::AlwaysResolvesClientRawPublicKeys::new(Arc::new(key)),
+                ))
             }
         };
         config.resumption = match &self.sessions {
@@ -181,7 +243,7 @@ impl TlsConfigBuilder {
         Ok(TlsConfig {
             base: Arc::new(config),
             verifier,
-            anchors,
+            trust,
             policy: self.policy,
             sessions: self.sessions,
         })
@@ -203,6 +265,8 @@ impl DangerousConfig {
 struct PolicyClock {
     clock: Arc<dyn TimeSource>,
     policy: TimePolicy,
+    /// Pinned keys consult no dates; rustls still wants a clock for ticket ages.
+    dates_unused: bool,
 }
 
 impl fmt::Debug for PolicyClock {
@@ -213,7 +277,13 @@ impl fmt::Debug for PolicyClock {
 
 impl TimeProvider for PolicyClock {
     fn current_time(&self) -> Option<UnixTime> {
-        self.policy.engine_time(self.clock.now())
+        let now = self.clock.now();
+        match self.policy.engine_time(now) {
+            None if self.dates_unused => {
+                Some(now.unwrap_or(UnixTime::since_unix_epoch(core::time::Duration::ZERO)))
+            }
+            time => time,
+        }
     }
 }
 
@@ -234,7 +304,7 @@ impl ResolvesClientCert for ClientIdentity {
 impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
-            .field("anchors", &self.anchors.as_slice().len())
+            .field("trust", &self.trust)
             .field("policy", &self.policy)
             .field("resumption", &self.sessions.is_some())
             .finish()

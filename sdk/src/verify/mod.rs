@@ -26,6 +26,7 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use x509_cert::Certificate;
 
 mod explain;
+mod pinned;
 mod profile;
 
 pub use explain::{CertificateFacts, Check, Explanation, explain};
@@ -163,8 +164,8 @@ pub struct VerifiedPeer {
     leaf_sha256: [u8; 32],
     leaf_subject: String,
     anchor_subject: String,
-    not_before: UnixTime,
-    not_after: UnixTime,
+    /// The server certificate's validity; `None` for a raw public key.
+    window: Option<(UnixTime, UnixTime)>,
     checked_at: ValidityTime,
 }
 
@@ -186,8 +187,8 @@ impl VerifiedPeer {
         &self.anchor_subject
     }
     /// Validity window of the server's certificate.
-    pub fn validity(&self) -> (UnixTime, UnixTime) {
-        (self.not_before, self.not_after)
+    pub fn validity(&self) -> Option<(UnixTime, UnixTime)> {
+        self.window
     }
     /// The time validity was checked at, or `Skip` under the timeless policy.
     pub fn checked_at(&self) -> ValidityTime {
@@ -208,19 +209,24 @@ impl fmt::Debug for VerifiedPeer {
 
 impl fmt::Display for VerifiedPeer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (certificate \"{}\", valid {} to {}, anchored at \"{}\"",
-            self.server_name,
-            self.leaf_subject,
-            crate::time::fmt_unix(self.not_before),
-            crate::time::fmt_unix(self.not_after),
-            self.anchor_subject
-        )?;
+        write!(f, "{} (", self.server_name)?;
+        if let Some((not_before, not_after)) = self.window {
+            write!(
+                f,
+                "certificate \"{}\", valid {} to {}, ",
+                self.leaf_subject,
+                crate::time::fmt_unix(not_before),
+                crate::time::fmt_unix(not_after)
+            )?;
+        } else {
+            write!(f, "{}, ", self.leaf_subject)?;
+        }
+        write!(f, "anchored at \"{}\"", self.anchor_subject)?;
         match self.checked_at {
             ValidityTime::At { time, basis } => {
                 write!(f, ", checked at {} {basis})", crate::time::fmt_unix(time))
             }
+            ValidityTime::Skip if self.window.is_none() => f.write_str(")"),
             ValidityTime::Skip => f.write_str(", validity not checked: timeless policy)"),
         }
     }
@@ -307,14 +313,13 @@ pub fn verify_server_chain(
     }
     check_path(anchors, &path, time)?;
 
-    let (not_before, not_after) = validity(&leaf);
+    let window = Some(validity(&leaf));
     Ok(VerifiedPeer {
         server_name: name_text(server_name),
         leaf_sha256: sha256(end_entity),
         leaf_subject: leaf.tbs_certificate.subject.to_string(),
         anchor_subject: anchor_subject(path.anchor()),
-        not_before,
-        not_after,
+        window,
         checked_at: time,
     })
 }
@@ -336,8 +341,18 @@ const OUTCOMES: usize = 8;
 /// The rustls verifier, one per configuration: rustls resumes a session only with the verifier
 /// that verified it. The outcome of each verification is recorded under the server name, and the
 /// connection takes it back by that name and checks it names the certificate it received.
+/// What a server is trusted by.
+#[derive(Clone, Debug)]
+pub(crate) enum Trust {
+    /// A certificate chain ending at one of these anchors.
+    Chain(Anchors),
+    /// Its public key alone: one of these SHA-256 SPKI digests; `raw` for RFC 7250 raw public
+    /// keys instead of a certificate.
+    KeyPins { pins: Arc<[[u8; 32]]>, raw: bool },
+}
+
 pub(crate) struct ServerVerifier {
-    anchors: Anchors,
+    trust: Trust,
     clock: Arc<dyn TimeSource>,
     policy: TimePolicy,
     outcomes: spin::Mutex<Vec<(ServerName<'static>, Outcome)>>,
@@ -347,13 +362,17 @@ pub(crate) struct ServerVerifier {
 
 impl ServerVerifier {
     pub(crate) fn new(
-        anchors: Anchors,
+        trust: Trust,
         clock: Arc<dyn TimeSource>,
         policy: TimePolicy,
         keep_chains: bool,
     ) -> Self {
         let chains = keep_chains.then(|| spin::Mutex::new(Vec::new()));
-        Self { anchors, clock, policy, outcomes: spin::Mutex::new(Vec::new()), chains }
+        Self { trust, clock, policy, outcomes: spin::Mutex::new(Vec::new()), chains }
+    }
+
+    fn raw_keys(&self) -> bool {
+        matches!(self.trust, Trust::KeyPins { raw: true, .. })
     }
 
     /// The chain `name` presented last, when chains are kept.
@@ -367,7 +386,8 @@ impl ServerVerifier {
         let chain = self.presented_chain(name)?;
         let decision = self.policy.decide(self.clock.now());
         let time = decision.clone().unwrap_or(ValidityTime::Skip);
-        let mut report = explain(&self.anchors, &chain, name, time);
+        let Trust::Chain(anchors) = &self.trust else { return None };
+        let mut report = explain(anchors, &chain, name, time);
         report.checks.insert(
             0,
             Check {
@@ -419,10 +439,7 @@ impl ServerVerifier {
 
 impl fmt::Debug for ServerVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerVerifier")
-            .field("anchors", &self.anchors.as_slice().len())
-            .field("policy", &self.policy)
-            .finish()
+        f.debug_struct("ServerVerifier").field("trust", &self.trust).field("policy", &self.policy).finish()
     }
 }
 
@@ -436,16 +453,23 @@ impl ServerCertVerifier for ServerVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.keep_chain(server_name, end_entity, intermediates);
-        let time = match self.policy.decide(self.clock.now()) {
-            Ok(time) => time,
-            Err(e) => {
-                self.record(server_name, Outcome::Time(e));
-                return Err(rustls::Error::InvalidCertificate(
-                    CertificateError::ApplicationVerificationFailure,
-                ));
+        let verdict = match &self.trust {
+            Trust::Chain(anchors) => {
+                let time = match self.policy.decide(self.clock.now()) {
+                    Ok(time) => time,
+                    Err(e) => {
+                        self.record(server_name, Outcome::Time(e));
+                        return Err(rustls::Error::InvalidCertificate(
+                            CertificateError::ApplicationVerificationFailure,
+                        ));
+                    }
+                };
+                verify_server_chain(anchors, end_entity, intermediates, server_name, time)
             }
+            // A pinned key is the identity: no dates are consulted, so no clock is needed.
+            Trust::KeyPins { pins, raw } => pinned::verify(pins, end_entity, *raw, server_name),
         };
-        match verify_server_chain(&self.anchors, end_entity, intermediates, server_name, time) {
+        match verdict {
             Ok(peer) => {
                 self.record(server_name, Outcome::Verified(peer));
                 Ok(ServerCertVerified::assertion())
@@ -482,7 +506,20 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if self.raw_keys() {
+            let spki = pki_types::SubjectPublicKeyInfoDer::from(cert.as_ref());
+            return rustls::crypto::verify_tls13_signature_with_raw_key(
+                message,
+                &spki,
+                dss,
+                &crate::crypto::SIGNATURE_ALGORITHMS,
+            );
+        }
         rustls::crypto::verify_tls13_signature(message, cert, dss, &crate::crypto::SIGNATURE_ALGORITHMS)
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.raw_keys()
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

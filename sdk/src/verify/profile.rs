@@ -179,7 +179,14 @@ fn check_leaf(
 /// Key algorithm and strength: RSA 2048 bits or more (a multiple of 8), ECDSA on P-256 or P-384,
 /// or Ed25519. Nothing else.
 pub(crate) fn check_key(cert: &Certificate, subject: &str) -> Result<(), TrustError> {
-    let spki = &cert.tbs_certificate.subject_public_key_info;
+    check_spki(&cert.tbs_certificate.subject_public_key_info, subject)
+}
+
+/// [`check_key`] for a bare SubjectPublicKeyInfo (raw public keys, pinned keys).
+pub(crate) fn check_spki(
+    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+    subject: &str,
+) -> Result<(), TrustError> {
     let alg = spki.algorithm.oid;
     if alg == RSA {
         let key = spki.subject_public_key.as_bytes().and_then(|k| rsa::pkcs1::RsaPublicKey::from_der(k).ok());

@@ -54,6 +54,11 @@ suite!(
     bundle_pin_mismatch_names_the_path,
     bundle_deny_list_refuses_a_valid_chain,
     explain_shows_the_presented_chain_and_each_check,
+    raw_public_key_server_round_trips,
+    raw_public_key_other_key_is_refused,
+    raw_public_key_client_identity,
+    pinned_self_signed_server_is_accepted_by_key,
+    pinned_key_overrides_nothing_but_names_the_key,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -718,5 +723,132 @@ async fn explain_shows_the_presented_chain_and_each_check(env: &Env) -> CaseResu
     ] {
         check!(report.contains(needle), "the explanation lacks {needle:?}:\n{report}");
     }
+    Ok(())
+}
+
+fn gnutls(
+    env: &Env,
+    name: &str,
+    mode: anchormq_testbed::gnutls::Mode,
+) -> Result<anchormq_testbed::gnutls::GnutlsServer, String> {
+    anchormq_testbed::gnutls::GnutlsServer::start(&env.broker.work_dir().join(name), mode)
+}
+
+/// Writes a line and reads it back from an echo server.
+async fn echo<S: Read + Write>(tls: &mut S, line: &[u8]) -> CaseResult
+where
+    S::Error: std::fmt::Debug,
+{
+    tls.write_all(line).await.map_err(|e| format!("write: {e:?}"))?;
+    tls.flush().await.map_err(|e| format!("flush: {e:?}"))?;
+    let back = mqtt::read_exact(tls, line.len(), 64).await?;
+    check!(back == line, "echo returned {back:?}");
+    Ok(())
+}
+
+async fn raw_public_key_server_round_trips(env: &Env) -> CaseResult {
+    let server = gnutls(env, "rpk", anchormq_testbed::gnutls::Mode::RawKey)?;
+    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .raw_public_keys([[0x55; 32], pin])
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls = anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend())
+        .await
+        .map_err(|e| format!("{e}\n{}", server.log()))?;
+    check!(tls.info().peer.validity().is_none(), "a raw key has no validity window");
+    check!(tls.info().peer.anchor_subject().contains("pinned key"), "peer {}", tls.info().peer);
+    echo(&mut tls, b"hello over a raw public key\n").await
+}
+
+async fn raw_public_key_other_key_is_refused(env: &Env) -> CaseResult {
+    let server = gnutls(env, "rpk-other", anchormq_testbed::gnutls::Mode::RawKey)?;
+    let cfg =
+        TlsConfig::builder(&OS_ENTROPY).raw_public_keys([[0x55; 32]]).build().map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    match anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend()).await {
+        Ok(_) => Err("a raw public key that is not pinned was accepted".into()),
+        Err(Error::Trust(TrustError::KeyNotPinned { presented, .. })) => {
+            let expected = format!(
+                "sha256:{}",
+                anchormq::trust::Hex(&anchormq::verify::sha256(&server.server_spki_der))
+            );
+            check!(presented == expected, "presented {presented}, expected {expected}");
+            Ok(())
+        }
+        Err(e) => Err(format!("expected KeyNotPinned, got {e:?}")),
+    }
+}
+
+async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
+    let server = gnutls(env, "rpk-mutual", anchormq_testbed::gnutls::Mode::RawKeyMutual)?;
+    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let (key, spki) = server.client_key.clone();
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
+    let with_key = TlsConfig::builder(&OS_ENTROPY)
+        .raw_public_keys([pin])
+        .client_raw_public_key(spki, Arc::new(signer))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls = anchormq_std::connect_tls(&with_key, "127.0.0.1", server.port, "rpk.local", buffers.lend())
+        .await
+        .map_err(|e| format!("{e}\n{}", server.log()))?;
+    echo(&mut tls, b"mutual raw keys\n").await?;
+    // Without our key the server refuses, and says so with an alert.
+    let without =
+        TlsConfig::builder(&OS_ENTROPY).raw_public_keys([pin]).build().map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let refused = match anchormq_std::connect_tls(
+        &without,
+        "127.0.0.1",
+        server.port,
+        "rpk.local",
+        buffers.lend(),
+    )
+    .await
+    {
+        Err(e) => Some(e),
+        Ok(mut tls) => echo(&mut tls, b"x\n").await.err().map(|e| Error::Tls(TlsError::Engine { reason: e })),
+    };
+    check!(matches!(refused, Some(Error::Tls(_))), "a client without a key was served: {refused:?}");
+    Ok(())
+}
+
+async fn pinned_self_signed_server_is_accepted_by_key(env: &Env) -> CaseResult {
+    let server = gnutls(env, "selfsigned", anchormq_testbed::gnutls::Mode::SelfSigned)?;
+    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let cfg = TlsConfig::builder(&OS_ENTROPY).pinned_server_key([pin]).build().map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "selfsigned.local", buffers.lend())
+            .await
+            .map_err(|e| format!("{e}\n{}", server.log()))?;
+    check!(tls.info().peer.leaf_subject().contains("selfsigned.local"), "peer {}", tls.info().peer);
+    echo(&mut tls, b"pinned\n").await?;
+    // The same kind of broker with another key is refused.
+    let other = gnutls(env, "selfsigned-other", anchormq_testbed::gnutls::Mode::SelfSigned)?;
+    let mut buffers = HostBuffers::new();
+    match anchormq_std::connect_tls(&cfg, "127.0.0.1", other.port, "selfsigned.local", buffers.lend()).await {
+        Err(Error::Trust(TrustError::KeyNotPinned { .. })) => Ok(()),
+        Err(e) => Err(format!("expected KeyNotPinned, got {e:?}")),
+        Ok(_) => Err("a self-signed broker with another key was accepted".into()),
+    }
+}
+
+async fn pinned_key_overrides_nothing_but_names_the_key(env: &Env) -> CaseResult {
+    // Mosquitto's regular chain, trusted by its server key alone (no anchors configured).
+    let pin = openssl_spki_sha256(&env.pki.server.cert);
+    let cfg = TlsConfig::builder(&OS_ENTROPY).pinned_server_key([pin]).build().map_err(|e| e.to_string())?;
+    let mut buffers = HostBuffers::new();
+    let mut tls =
+        open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+    connack_ok(&mut tls, "wire-keypin").await?;
+    let both = TlsConfig::builder(&OS_ENTROPY).anchors(anchors(env)).pinned_server_key([pin]).build();
+    check!(
+        matches!(both, Err(anchormq::ConfigError::ConflictingTrust)),
+        "anchors and pins together: {both:?}"
+    );
     Ok(())
 }

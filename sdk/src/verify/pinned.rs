@@ -1,0 +1,60 @@
+//! Trust by public key alone: a pinned server key (a self-signed or private-CA broker, trusted by
+//! its SPKI digest) or an RFC 7250 raw public key.
+//!
+//! Never: looks at names, issuers or dates: the pinned key *is* the identity, which is why it
+//! must be configured explicitly. Weak keys are still refused.
+//!
+//! Implements: RFC 7250 (raw public keys in TLS 1.3), RFC 7469 §2.4 (SPKI fingerprints).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use der::{Decode, Encode};
+use pki_types::{CertificateDer, ServerName};
+use x509_cert::Certificate;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+use super::{VerifiedPeer, name_text, profile, sha256};
+use crate::error::TrustError;
+use crate::time::ValidityTime;
+use crate::trust::Hex;
+
+/// Accepts the server when its key's SHA-256 SPKI digest is one of `pins`.
+pub(crate) fn verify(
+    pins: &[[u8; 32]],
+    end_entity: &CertificateDer<'_>,
+    raw: bool,
+    server_name: &ServerName<'_>,
+) -> Result<VerifiedPeer, TrustError> {
+    let (spki_der, subject): (Vec<u8>, String) = if raw {
+        (end_entity.as_ref().to_vec(), "raw public key".to_string())
+    } else {
+        let cert = Certificate::from_der(end_entity).map_err(|_| TrustError::Invalid {
+            reason: "the server's certificate is not valid DER".to_string(),
+        })?;
+        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| {
+            TrustError::Invalid { reason: "the server's public key does not encode".to_string() }
+        })?;
+        (spki, cert.tbs_certificate.subject.to_string())
+    };
+    let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der).map_err(|_| TrustError::Invalid {
+        reason: "the server's public key is not valid DER".to_string(),
+    })?;
+    let digest = sha256(&spki_der);
+    if !pins.contains(&digest) {
+        return Err(TrustError::KeyNotPinned {
+            presented: format!("sha256:{}", Hex(&digest)),
+            pins: pins.iter().map(|p| format!("sha256:{}", Hex(p))).collect(),
+        });
+    }
+    profile::check_spki(&spki, &subject)?;
+    Ok(VerifiedPeer {
+        server_name: name_text(server_name),
+        leaf_sha256: sha256(end_entity),
+        leaf_subject: subject,
+        anchor_subject: format!("pinned key sha256:{}", Hex(&digest)),
+        window: None,
+        checked_at: ValidityTime::Skip,
+    })
+}
