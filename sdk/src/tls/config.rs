@@ -16,6 +16,14 @@ use crate::time::{NoClock, TimePolicy, TimeSource, TimelessAcknowledged};
 use crate::tls::SessionCache;
 use crate::verify::{Anchors, Explanation, ServerVerifier, Trust};
 
+/// The protocol versions offered: TLS 1.3, and TLS 1.2 with the `tls12` feature.
+const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[
+    &rustls::version::TLS13,
+    #[cfg(feature = "tls12")]
+    &rustls::version::TLS12,
+];
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
 /// How every connection made with it is secured. Cheap to share; build it once.
 #[derive(Clone)]
 pub struct TlsConfig {
@@ -191,15 +199,7 @@ impl TlsConfigBuilder {
             dates_unused: matches!(trust, Trust::KeyPins { .. }),
         });
         // Raw public keys exist in TLS 1.3 only (rustls negotiates them nowhere else).
-        let versions: &[&rustls::SupportedProtocolVersion] = if raw_server {
-            &[&rustls::version::TLS13]
-        } else {
-            &[
-                &rustls::version::TLS13,
-                #[cfg(feature = "tls12")]
-                &rustls::version::TLS12,
-            ]
-        };
+        let versions = if raw_server { TLS13_ONLY } else { VERSIONS };
         let verifier =
             Arc::new(ServerVerifier::new(trust.clone(), self.clock.clone(), self.policy, self.keep_chains));
         let wants_client = ClientConfig::builder_with_details(provider, clock)

@@ -5,6 +5,7 @@
 //! `mosquitto` at run time.
 
 pub mod broker;
+pub mod gnutls;
 pub mod pki;
 
 pub use broker::{Broker, BrokerError, Listener};
