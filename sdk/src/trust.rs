@@ -67,11 +67,12 @@ impl fmt::Display for Hex<'_> {
 pub struct BundleAnchor<'a> {
     /// The anchor's subject (the Name's contents, as rustls-webpki keeps it).
     pub subject: &'a [u8],
-    /// The anchor's SubjectPublicKeyInfo DER.
+    /// The anchor's SubjectPublicKeyInfo contents (without the SEQUENCE header, as
+    /// rustls-pki-types' `TrustAnchor` holds it).
     pub spki: &'a [u8],
-    /// DER NameConstraints, if the anchor has them.
+    /// The NameConstraints contents (without the SEQUENCE header), if the anchor has them.
     pub name_constraints: Option<&'a [u8]>,
-    /// The anchor certificate's notAfter (informational: webpki does not date-check anchors).
+    /// The anchor certificate's notAfter: a path ending at an expired anchor is refused.
     pub not_after: UnixTime,
 }
 
@@ -132,6 +133,10 @@ pub enum BundleError {
     NoAnchors,
     /// Bytes remain after the last section.
     TrailingBytes,
+    /// Flags or reserved bytes are set, which version 1 does not define.
+    ReservedBits,
+    /// The header's earliest expiry is not the earliest anchor expiry.
+    InconsistentExpiry,
 }
 
 impl fmt::Display for BundleError {
@@ -155,6 +160,12 @@ impl fmt::Display for BundleError {
             }
             Self::NoAnchors => f.write_str("the trust bundle holds no trust anchor"),
             Self::TrailingBytes => f.write_str("the trust bundle has bytes after its last section"),
+            Self::ReservedBits => {
+                f.write_str("the trust bundle sets flags or reserved bytes that version 1 does not define")
+            }
+            Self::InconsistentExpiry => f.write_str(
+                "the trust bundle's earliest expiry disagrees with its anchors: it was not built by anchormq",
+            ),
         }
     }
 }
@@ -219,8 +230,9 @@ impl<'a> Bundle<'a> {
         if version != VERSION {
             return Err(BundleError::UnsupportedVersion { found: version });
         }
-        let _flags = r.u8()?;
-        let _reserved = r.u16()?;
+        if r.u8()? != 0 || r.u16()? != 0 {
+            return Err(BundleError::ReservedBits);
+        }
         let created = r.time()?;
         let earliest_expiry = r.time()?;
         r.section = "label";
@@ -260,7 +272,12 @@ impl<'a> Bundle<'a> {
         if !r.rest.is_empty() {
             return Err(BundleError::TrailingBytes);
         }
-        Ok(Self { bytes, label, created, earliest_expiry, anchors, pins, deny })
+        let bundle = Self { bytes, label, created, earliest_expiry, anchors, pins, deny };
+        let earliest = bundle.anchors().map(|a| a.not_after.as_secs()).min();
+        if earliest != Some(earliest_expiry.as_secs()) {
+            return Err(BundleError::InconsistentExpiry);
+        }
+        Ok(bundle)
     }
 
     /// The bundle's label, for example `aws-iot`.
@@ -282,6 +299,11 @@ impl<'a> Bundle<'a> {
     /// The raw bytes.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
+    }
+    /// The bundle's SHA-256 checksum (its last 32 bytes): what a device can log to say which
+    /// bundle it runs.
+    pub fn checksum(&self) -> &'a [u8] {
+        self.bytes.get(self.bytes.len().saturating_sub(CHECKSUM_LEN)..).unwrap_or_default()
     }
 
     /// The anchors.
@@ -334,9 +356,9 @@ impl fmt::Debug for Bundle<'_> {
 pub struct OwnedAnchor {
     /// The subject (Name contents).
     pub subject: Vec<u8>,
-    /// The SubjectPublicKeyInfo DER.
+    /// The SubjectPublicKeyInfo contents (without the SEQUENCE header).
     pub spki: Vec<u8>,
-    /// DER NameConstraints, if any.
+    /// The NameConstraints contents (without the SEQUENCE header), if any.
     pub name_constraints: Option<Vec<u8>>,
     /// The certificate's notAfter.
     pub not_after: UnixTime,
@@ -513,6 +535,7 @@ mod tests {
         assert_eq!(b.pins().collect::<Vec<_>>(), vec![[6; 32]]);
         assert_eq!(b.deny_list().collect::<Vec<_>>(), vec![Deny::Certificate([7; 32]), Deny::Spki([8; 32])]);
         assert_eq!(b.size(), bytes.len());
+        assert_eq!(b.checksum(), &bytes[bytes.len() - 32..]);
     }
 
     #[test]
@@ -542,6 +565,12 @@ mod tests {
         let mut v2 = body.clone();
         v2[4] = 2;
         assert_eq!(Bundle::parse(&reseal(v2)).unwrap_err(), BundleError::UnsupportedVersion { found: 2 });
+        let mut flags = body.clone();
+        flags[5] = 1;
+        assert_eq!(Bundle::parse(&reseal(flags)).unwrap_err(), BundleError::ReservedBits);
+        let mut expiry = body.clone();
+        expiry[23] ^= 1;
+        assert_eq!(Bundle::parse(&reseal(expiry)).unwrap_err(), BundleError::InconsistentExpiry);
         let mut extra = body.clone();
         extra.push(0);
         assert_eq!(Bundle::parse(&reseal(extra)).unwrap_err(), BundleError::TrailingBytes);

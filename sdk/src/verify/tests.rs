@@ -239,3 +239,24 @@ fn explanation_shows_every_failing_check_and_the_verdict() {
     let empty = explain(&pki.anchors, &[], &name("b.example"), at(BASE));
     assert!(empty.verdict.is_err());
 }
+
+#[test]
+fn leaf_key_usage_must_allow_signing_and_not_issuing() {
+    use rcgen::KeyUsagePurpose;
+    let pki = ca();
+    for (usages, needle) in [
+        (vec![KeyUsagePurpose::KeyAgreement], "digitalSignature"),
+        (vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign], "keyCertSign"),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![String::from("b.example")]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = usages;
+        params.not_before = time(BASE);
+        params.not_after = time(BASE + 90 * DAY);
+        let cert = params.signed_by(&key, &pki.issuer).unwrap().der().clone();
+        let e =
+            verify_server_chain(&pki.anchors, &cert, &[], &name("b.example"), at(BASE + DAY)).unwrap_err();
+        assert!(matches!(&e, TrustError::KeyUsage { problem, .. } if problem.contains(needle)), "{e:?}");
+    }
+}

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How the server authenticates, and what it asks of the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// A raw public key; the client is not asked for anything.
     RawKey,
@@ -15,6 +15,13 @@ pub enum Mode {
     RawKeyMutual,
     /// A self-signed X.509 certificate for `selfsigned.local`.
     SelfSigned,
+    /// A given certificate chain (PEM, leaf first) and its key (PEM).
+    Chain {
+        /// The chain file.
+        chain: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
 }
 
 /// A running `gnutls-serv --echo`, killed on drop.
@@ -82,7 +89,11 @@ impl GnutlsServer {
             .port();
         let mut cmd = Command::new("gnutls-serv");
         cmd.args(["--echo", "--port", &port.to_string()]);
-        match mode {
+        match &mode {
+            Mode::Chain { chain, key } => {
+                cmd.arg("--x509certfile").arg(chain).arg("--x509keyfile").arg(key);
+                cmd.arg("--priority=NORMAL:-VERS-ALL:+VERS-TLS1.3");
+            }
             Mode::RawKey | Mode::RawKeyMutual => {
                 cmd.arg("--rawpkfile").arg(dir.join("server.pub.pem"));
                 cmd.arg("--rawpkkeyfile").arg(dir.join("server.key.pem"));

@@ -59,6 +59,9 @@ suite!(
     raw_public_key_client_identity,
     pinned_self_signed_server_is_accepted_by_key,
     pinned_key_overrides_nothing_but_names_the_key,
+    key_usage_keycertsign_leaf_is_refused,
+    weak_rsa_leaf_is_refused,
+    sha1_signed_leaf_is_refused,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -849,6 +852,51 @@ async fn pinned_key_overrides_nothing_but_names_the_key(env: &Env) -> CaseResult
     check!(
         matches!(both, Err(anchormq::ConfigError::ConflictingTrust)),
         "anchors and pins together: {both:?}"
+    );
+    Ok(())
+}
+
+/// Serves a certificate with one wrong property from gnutls-serv and returns the refusal.
+async fn odd(env: &Env, oddity: anchormq_testbed::odd::Oddity) -> Result<Error<std::io::Error>, String> {
+    let dir = env.broker.work_dir().join(format!("odd-{oddity:?}"));
+    let cert = anchormq_testbed::odd::issue(&env.pki, &dir, oddity)?;
+    let mode = anchormq_testbed::gnutls::Mode::Chain { chain: cert.chain, key: cert.key };
+    let server = anchormq_testbed::gnutls::GnutlsServer::start(&dir.join("server"), mode)?;
+    let mut buffers = HostBuffers::new();
+    match anchormq_std::connect_tls(&system(env), "127.0.0.1", server.port, "localhost", buffers.lend()).await
+    {
+        Ok(_) => Err(format!("{oddity:?}: accepted")),
+        Err(e) => {
+            println!("    refused as expected: {e}");
+            Ok(e)
+        }
+    }
+}
+
+async fn key_usage_keycertsign_leaf_is_refused(env: &Env) -> CaseResult {
+    let e = odd(env, anchormq_testbed::odd::Oddity::KeyCertSign).await?;
+    check!(
+        matches!(&e, Error::Trust(TrustError::KeyUsage { problem, .. }) if problem.contains("keyCertSign")),
+        "expected a keyCertSign KeyUsage error, got {e:?}"
+    );
+    Ok(())
+}
+
+async fn weak_rsa_leaf_is_refused(env: &Env) -> CaseResult {
+    let e = odd(env, anchormq_testbed::odd::Oddity::WeakRsa).await?;
+    check!(
+        matches!(&e, Error::Trust(TrustError::WeakRsaKey { bits: 1024, .. })),
+        "expected WeakRsaKey of 1024 bits, got {e:?}"
+    );
+    check!(e.to_string().contains("1024-bit RSA key"), "sentence: {e}");
+    Ok(())
+}
+
+async fn sha1_signed_leaf_is_refused(env: &Env) -> CaseResult {
+    let e = odd(env, anchormq_testbed::odd::Oddity::Sha1).await?;
+    check!(
+        matches!(&e, Error::Trust(TrustError::Sha1Signature { subject }) if subject.contains("localhost")),
+        "expected Sha1Signature, got {e:?}"
     );
     Ok(())
 }
