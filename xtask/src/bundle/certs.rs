@@ -64,14 +64,6 @@ impl Cert {
         self.parsed.tbs_certificate.subject.to_string()
     }
 
-    pub fn issuer(&self) -> String {
-        self.parsed.tbs_certificate.issuer.to_string()
-    }
-
-    pub fn not_before(&self) -> UnixTime {
-        UnixTime::since_unix_epoch(self.parsed.tbs_certificate.validity.not_before.to_unix_duration())
-    }
-
     pub fn not_after(&self) -> UnixTime {
         UnixTime::since_unix_epoch(self.parsed.tbs_certificate.validity.not_after.to_unix_duration())
     }

@@ -1,15 +1,15 @@
-//! `bundle verify`: a server chain checked against a bundle by the SDK's own verifier, with every
-//! presented certificate printed first so a refusal can be read against the chain.
+//! `bundle verify`: a server chain checked against a bundle by the SDK's own verifier, printed as
+//! `anchormq::verify::explain` reports it: every presented certificate, each check's outcome,
+//! and the verdict.
 //!
-//! Never: verifies with anything but `anchormq::verify::verify_server_chain`, or softens its
-//! answer: a refusal prints the SDK's sentence and exits non-zero.
+//! Never: verifies with anything but the SDK's verifier, or softens its answer: a refusal prints
+//! the SDK's sentence and exits non-zero.
 
 use std::path::Path;
 use std::time::Duration;
 
-use anchormq::time::{TimeBasis, ValidityTime, fmt_unix};
-use anchormq::trust::Hex;
-use anchormq::verify::{Anchors, verify_server_chain};
+use anchormq::time::{TimeBasis, ValidityTime};
+use anchormq::verify::{Anchors, explain};
 use anchormq::{CertificateDer, ServerName, UnixTime};
 
 use super::{certs, count, load_bundle, now};
@@ -32,28 +32,19 @@ pub(super) fn cmd_verify(bundle_path: &Path, chain_path: &Path, host: &str, time
         Some(text) => parse_rfc3339(text)?,
         None => now(),
     };
-    for (i, cert) in chain.iter().enumerate() {
-        let role = if i == 0 { "server certificate" } else { "intermediate" };
-        println!("[{i}] {role}");
-        println!("    subject  {}", cert.subject());
-        println!("    issuer   {}", cert.issuer());
-        println!("    valid    {} to {}", fmt_unix(cert.not_before()), fmt_unix(cert.not_after()));
-        println!("    sha256   {}", Hex(&cert.sha256()));
+    let ders: Vec<CertificateDer<'_>> =
+        chain.iter().map(|c| CertificateDer::from(c.der.as_slice())).collect();
+    if ders.is_empty() {
+        return Err("the chain file holds no certificate".into());
     }
-    let (leaf, intermediates) = chain.split_first().ok_or("the chain file holds no certificate")?;
-    let intermediates: Vec<CertificateDer<'_>> =
-        intermediates.iter().map(|c| CertificateDer::from(c.der.as_slice())).collect();
     let time = ValidityTime::At { time: at, basis: TimeBasis::Source };
-    let leaf = CertificateDer::from(leaf.der.as_slice());
-    match verify_server_chain(&anchors, &leaf, &intermediates, &server_name, time) {
-        Ok(peer) => {
-            println!("verified: {peer}");
-            Ok(())
-        }
-        Err(e) => {
-            println!("refused: {e}");
-            Err(format!("the chain in {} was refused for {host}", chain_path.display()))
-        }
+    // The same report `telemetry --explain` prints: every certificate, every check, the verdict
+    // (which is `verify_server_chain`'s, the code path the TLS engines use).
+    let report = explain(&anchors, &ders, &server_name, time);
+    println!("{report}");
+    match report.verdict {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("the chain in {} was refused for {host}", chain_path.display())),
     }
 }
 
