@@ -42,6 +42,39 @@
 //! suites (AES-GCM, ChaCha20-Poly1305): forward secrecy and no CBC padding oracles. Nothing
 //! older is ever offered.
 //!
+//! ## What a server certificate must be
+//! Beyond RFC 5280 path validation (rustls-webpki), [`crate::verify`] reads the extensions itself:
+//! - the leaf's key usage, when present, must include digitalSignature (TLS 1.3 and ECDHE sign
+//!   with it) and must not include keyCertSign (a server key that can issue certificates is a
+//!   liability); EKU, when present, must include serverAuth and must not be
+//!   anyExtendedKeyUsage;
+//! - keys are RSA of 2048 bits or more, ECDSA on P-256 or P-384, or Ed25519 — each refusal has
+//!   its own error (`WeakRsaKey`, `UnsupportedCurve`, `UnsupportedKey`), and SHA-1 signatures
+//!   are refused as `Sha1Signature`;
+//! - structural rules (zero serials, critical key identifiers, malformed AIA, SAN criticality,
+//!   underscores in DNS names, name constraints in leaves) are refused as `Profile` errors
+//!   naming the rule;
+//! - a path that ends at an expired anchor, or at an anchor certificate that is not a CA, is
+//!   refused (webpki never looks at anchors).
+//!
+//! The x509-limbo suite runs through the same code (`cargo xtask limbo`); every place where
+//! anchormq disagrees with it is listed with a reason in `xtask/limbo/divergences.json`.
+//!
+//! ## Pins, deny-lists and trusting a key alone
+//! A trust bundle ([`crate::trust`]) may carry SHA-256 SPKI pins (a certificate on the validated
+//! path must match one) and a deny-list (a presented certificate or key that matches is refused
+//! however valid its chain). A broker with a self-signed certificate can be trusted by its key
+//! alone (`TlsConfigBuilder::pinned_server_key`), as can an RFC 7250 raw public key
+//! (`raw_public_keys`): then names, issuers and dates are not consulted, because the pinned key
+//! *is* the identity — which is why it must be configured explicitly, and why anchors and pins
+//! cannot be combined.
+//!
+//! ## Diagnosing a refusal
+//! Every error's `Display` is a sentence with the values and the likely fix. For the whole
+//! picture, `TlsConfigBuilder::keep_presented_chains` keeps what servers present and
+//! `TlsConfig::explain_last` reports every certificate and every check (the same report
+//! `cargo xtask bundle verify` prints).
+//!
 //! ## Secrets
 //! Private keys are reached through [`crate::crypto::Signer`]; the software implementation
 //! zeroises its key on drop and never prints it.
