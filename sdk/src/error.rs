@@ -251,8 +251,18 @@ pub enum TlsError {
     WriteAfterClose,
     /// Randomness was unavailable.
     NoRandomness,
-    /// A resumed session carried no record of the verification that created it.
+    /// A resumed session carried no record of the verification that created it, or a server
+    /// finished a handshake without the certificate and signature it needed.
     MissingVerification,
+    /// The broker did not accept the pre-shared key: it does not know the identity, or holds a
+    /// different key for it.
+    PskRefused {
+        /// The identity offered.
+        identity: String,
+        /// The alert the broker sent, if any (otherwise it answered with keys not derived from
+        /// this PSK).
+        alert: Option<String>,
+    },
     /// Any other engine failure.
     Engine {
         /// The engine's description.
@@ -570,6 +580,14 @@ impl fmt::Display for TlsError {
             Self::MissingVerification => f.write_str(
                 "a resumed session has no record of a verified peer, so it was refused",
             ),
+            Self::PskRefused { identity, alert } => {
+                write!(f, "the broker did not accept the pre-shared key for identity \"{identity}\"")?;
+                match alert {
+                    Some(alert) => write!(f, " (it sent the alert {alert})")?,
+                    None => f.write_str(" (it answered with keys not derived from it)")?,
+                }
+                f.write_str(": check that the identity and key match the broker's psk_file")
+            }
             Self::Engine { reason } => write!(f, "the TLS engine failed: {reason}"),
         }
     }
@@ -579,7 +597,11 @@ impl fmt::Display for MqttError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Refused { reason_code } => {
-                write!(f, "the broker refused the connection with reason code 0x{reason_code:02x}")
+                write!(f, "the broker refused the connection with reason code 0x{reason_code:02x}")?;
+                match connack_reason(*reason_code) {
+                    Some((name, fix)) => write!(f, " ({name}): {fix}"),
+                    None => Ok(()),
+                }
             }
             Self::Protocol { reason } => write!(f, "the broker broke the MQTT protocol: {reason}"),
             Self::Rejected { reason_code } => {
@@ -627,6 +649,27 @@ impl TrustError {
     pub(crate) fn at_index(self, index: usize) -> ConfigError {
         ConfigError::UnsuitableAnchor { index, reason: alloc::format!("{self}") }
     }
+}
+
+/// The name MQTT v5.0 §3.2.2.2 gives a CONNACK reason code, and what to do about it.
+fn connack_reason(code: u8) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        0x80 => ("unspecified error", "see the broker's log"),
+        0x81 => ("malformed packet", "this is a client bug: report it"),
+        0x82 => ("protocol error", "this is a client bug: report it"),
+        0x84 => ("unsupported protocol version", "the broker does not speak MQTT v5"),
+        0x85 => ("client identifier not valid", "choose another client id"),
+        0x86 => ("bad user name or password", "check the credentials"),
+        0x87 => ("not authorized", "check the credentials and the broker's access control"),
+        0x88 => ("server unavailable", "try again later"),
+        0x89 => ("server busy", "try again later"),
+        0x8a => ("banned", "ask the broker's operator"),
+        0x8c => ("bad authentication method", "check the authentication settings"),
+        0x95 => ("packet too large", "send smaller messages"),
+        0x97 => ("quota exceeded", "send less often"),
+        0x9f => ("connection rate exceeded", "connect less often"),
+        _ => return None,
+    })
 }
 
 macro_rules! impl_error {

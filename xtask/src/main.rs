@@ -1,12 +1,13 @@
 //! `cargo xtask`: developer and CI commands for the anchormq workspace.
 
 mod bundle;
+mod demo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
-use anchormq_testbed::{Broker, Listener, Pki, pki};
+use anchormq_testbed::{Broker, Pki, pki};
 use clap::{Parser, Subcommand};
 
 /// Developer and CI tasks for anchormq.
@@ -36,9 +37,11 @@ enum Cmd {
     },
     /// Everything CI checks: formatting, lints, tests, embedded build.
     Test,
-    /// Connect the `tls-connect` example to a local TLS 1.3 broker.
+    /// Run the examples against a local broker: a verified connection, telemetry through the
+    /// supervisor watched by mosquitto_sub, and a wrong-host refusal.
     Demo,
-    /// Measure handshakes against a local broker: bytes on the wire and peak heap.
+    /// Measure against a local broker: handshake bytes and heap, MQTT QoS 1 throughput next to
+    /// mosquitto_pub, and reconnect attempts during a broker outage.
     Bench,
     /// Run the x509-limbo suite through anchormq's verifier.
     Limbo {
@@ -62,7 +65,7 @@ fn main() -> ExitCode {
         Cmd::Pki { out } => cmd_pki(&root.join(out)),
         Cmd::Broker { pki, dir } => cmd_broker(&root.join(pki), &root.join(dir)),
         Cmd::Test => cmd_test(&root),
-        Cmd::Demo => cmd_demo(&root),
+        Cmd::Demo => demo::run(&root),
         Cmd::Bench => cmd_bench(&root),
         Cmd::Limbo { data } => cmd_limbo(&root.join(data)),
         Cmd::Bundle { command } => bundle::run(&root, command),
@@ -217,7 +220,7 @@ fn cmd_test(root: &Path) -> Result {
             }),
         ),
         (
-            "clippy (workspace, tls12)",
+            "clippy (workspace, tls12 + embedded-tls)",
             Box::new(|| {
                 cargo_all(
                     root,
@@ -226,7 +229,7 @@ fn cmd_test(root: &Path) -> Result {
                         "--workspace",
                         "--all-targets",
                         "--features",
-                        "anchormq/tls12",
+                        "anchormq/tls12,anchormq/embedded-tls,anchormq-std/embedded-tls",
                         "--",
                         "-D",
                         "warnings",
@@ -254,6 +257,8 @@ fn cmd_test(root: &Path) -> Result {
                         &["test", "--workspace"],
                         &["test", "-p", "anchormq", "--features", "tls12"],
                         &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
+                        &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
+                        &["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine"],
                     ],
                 )
             }),
@@ -263,7 +268,19 @@ fn cmd_test(root: &Path) -> Result {
             Box::new(|| {
                 cargo_all(
                     root,
-                    &[&["build", "-p", "anchormq", "--no-default-features", "--target", RISCV_TARGETS[0]]],
+                    &[
+                        &["build", "-p", "anchormq", "--no-default-features", "--target", RISCV_TARGETS[0]],
+                        &[
+                            "build",
+                            "-p",
+                            "anchormq",
+                            "--no-default-features",
+                            "--features",
+                            "embedded-tls",
+                            "--target",
+                            RISCV_TARGETS[0],
+                        ],
+                    ],
                 )
             }),
         ),
@@ -287,24 +304,6 @@ fn cmd_test(root: &Path) -> Result {
     Ok(())
 }
 
-// ---------------------------------------------------------------- demo ----
-
-fn cmd_demo(root: &Path) -> Result {
-    let demo_dir = root.join("target").join("demo");
-    let pki = pki::generate(&demo_dir.join("pki")).map_err(|e| format!("generating PKI: {e}"))?;
-    println!("PKI in {}", pki.dir.display());
-    let mut broker = start_broker(&pki, &demo_dir.join("broker"))?;
-    let result = run_demo_client(root, &pki, &broker);
-    if result.is_err() {
-        eprintln!("broker log: {}", broker.log_path(Listener::Tls13).display());
-    }
-    broker.stop().map_err(|e| format!("stopping broker: {e}"))?;
-    println!("broker stopped");
-    result
-}
-
-/// The demo itself: the `tls-connect` example against the TLS 1.3 listener.
-/// All demo wiring lives here.
 fn cmd_limbo(data: &Path) -> Result {
     let exceptions = data.with_file_name("webpki-exceptions.json");
     let report = anchormq_limbo::run(data, &exceptions)?;
@@ -316,44 +315,14 @@ fn cmd_limbo(data: &Path) -> Result {
 }
 
 fn cmd_bench(root: &Path) -> Result {
-    let args = ["run", "--release", "-q", "-p", "anchormq-std", "--example", "handshake_stats"];
-    println!("$ cargo {}", args.join(" "));
-    let status = run(root, cargo(), &args)?;
-    if status.success() { Ok(()) } else { Err(format!("bench failed ({status})")) }
-}
-
-fn run_demo_client(root: &Path, pki: &Pki, broker: &Broker) -> Result {
-    let ca = pki.root.cert.to_string_lossy().into_owned();
-    let tls_connect = |listener: Listener| -> Result<ExitStatus> {
-        let address = broker.addr(listener).to_string();
-        let args = [
-            "run",
-            "-q",
-            "-p",
-            "tls-connect",
-            "--",
-            "--broker",
-            &address,
-            "--server-name",
-            "localhost",
-            "--ca",
-            &ca,
-        ];
+    ensure_mosquitto(root)?;
+    for example in ["handshake_stats", "mqtt_throughput"] {
+        let args = ["run", "--release", "-q", "-p", "anchormq-std", "--example", example];
         println!("\n$ cargo {}", args.join(" "));
-        run(root, cargo(), &args)
-    };
-    let status = tls_connect(Listener::Tls13)?;
-    if !status.success() {
-        return Err(format!("demo: tls-connect failed ({status})"));
+        let status = run(root, cargo(), &args)?;
+        if !status.success() {
+            return Err(format!("bench {example} failed ({status})"));
+        }
     }
-    println!("demo: tls-connect succeeded");
-    // The other half of the story: a broker with the wrong certificate is refused, and the
-    // error says why.
-    println!("\nNow the same against a broker whose certificate names another host:");
-    let status = tls_connect(Listener::WrongHost)?;
-    if status.success() {
-        return Err("demo: the wrong-host broker was accepted".to_owned());
-    }
-    println!("demo: the wrong-host broker was refused, as it must be");
     Ok(())
 }

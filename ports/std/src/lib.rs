@@ -1,7 +1,13 @@
 //! anchormq on hosts: tokio TCP sockets, the system clock and OS randomness.
 //!
-//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`] and the [`connect_tls`] convenience.
+//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`connect_tls`] convenience, and
+//! the MQTT layer's port ([`mqtt`]: connectors for the supervisor, its sleep).
 //! Never: weakens anything the SDK decides; it only supplies what a host has.
+//!
+//! Linking this crate also links embassy-time's `std` driver, the clock minimq's keepalive
+//! reads (see `anchormq::mqtt`), so host programs need nothing more.
+
+pub mod mqtt;
 
 use std::io;
 use std::time::SystemTime;
@@ -11,6 +17,8 @@ use anchormq::time::{TimeSource, UnixTime};
 use anchormq::tls::{MIN_RX_BUFFER, TlsBuffers, TlsConfig, TlsStream};
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::TcpStream;
+// minimq reads embassy-time's clock; its `std` feature (this crate's dependency) is the driver.
+use embassy_time as _;
 
 /// A TCP connection as an `embedded_io_async` transport.
 pub type Transport = FromTokio<TcpStream>;

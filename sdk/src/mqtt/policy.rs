@@ -8,7 +8,7 @@
 
 use super::backoff::Backoff;
 use crate::Error;
-use crate::error::MqttError;
+use crate::error::{MqttError, TlsError};
 
 /// How the [`super::Supervisor`] stays connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,12 @@ impl Policy {
             Error::Trust(_) | Error::Time(_) if self.retry_untrusted => Verdict::Retry,
             Error::Trust(_) | Error::Time(_) => Verdict::StopUntrusted,
             Error::Config(_) | Error::Resource(_) => Verdict::StopFatal,
+            // A broker that refuses our pre-shared key refuses it every time, like bad
+            // credentials: it is never hammered.
+            Error::Tls(TlsError::PskRefused { .. }) => match self.on_refusal {
+                RefusalPolicy::Stop => Verdict::StopRefused,
+                RefusalPolicy::RetryAtCap => Verdict::RetryAtCap,
+            },
             Error::Mqtt(MqttError::Refused { reason_code }) if refusal_is_final(*reason_code) => {
                 match self.on_refusal {
                     RefusalPolicy::Stop => Verdict::StopRefused,
@@ -161,5 +167,10 @@ mod tests {
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Disconnected)), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::ConnectTimeout { ms: 5 })), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Protocol { reason: "x" })), Verdict::Retry);
+        let psk = || {
+            Error::Tls(TlsError::PskRefused { identity: "d".into(), alert: Some("handshake_failure".into()) })
+        };
+        assert_eq!(verdict(&p, psk()), Verdict::RetryAtCap);
+        assert_eq!(verdict(&Policy::default(), psk()), Verdict::StopRefused);
     }
 }

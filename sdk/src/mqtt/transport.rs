@@ -2,8 +2,8 @@
 //! a port waits.
 //!
 //! Owns: [`Transport`] (a byte stream that can also be closed cleanly and say whether its TLS
-//! session was resumed), its implementations for [`TlsStream`] and for plain streams
-//! ([`Plain`]), [`Connect`] and [`Sleep`].
+//! session was resumed), its implementations for [`TlsStream`], [`AnyStream`] (and the
+//! embedded-tls stream) and for plain streams ([`Plain`]), [`Connect`] and [`Sleep`].
 //!
 //! Never: opens sockets, reads clocks or decides anything about trust: ports implement these
 //! traits, and a `TlsStream` only exists after `verify` accepted the broker.
@@ -14,7 +14,9 @@ use embedded_io_async::{ErrorType, Read, Write};
 
 use super::config::Endpoint;
 use crate::Error;
-use crate::tls::TlsStream;
+#[cfg(feature = "embedded-tls")]
+use crate::tls::EmbeddedStream;
+use crate::tls::{AnyStream, TlsStream};
 
 /// A stream the MQTT client reads and writes: `embedded_io_async::Read + Write`, plus a clean
 /// close and a way to fold the stream's errors into [`Error`].
@@ -55,6 +57,35 @@ impl<T: Read + Write> Transport for TlsStream<'_, T> {
 
     fn tls_resumed(&self) -> bool {
         self.info().resumed
+    }
+}
+
+impl<'b, T: Read + Write + 'b> Transport for AnyStream<'b, T> {
+    type PortError = T::Error;
+
+    fn lift(error: Error<T::Error>) -> Error<T::Error> {
+        error
+    }
+
+    async fn close(&mut self) -> Result<(), Error<T::Error>> {
+        AnyStream::close(self).await
+    }
+
+    fn tls_resumed(&self) -> bool {
+        self.resumed()
+    }
+}
+
+#[cfg(feature = "embedded-tls")]
+impl<'b, T: Read + Write + 'b> Transport for EmbeddedStream<'b, T> {
+    type PortError = T::Error;
+
+    fn lift(error: Error<T::Error>) -> Error<T::Error> {
+        error
+    }
+
+    async fn close(&mut self) -> Result<(), Error<T::Error>> {
+        EmbeddedStream::close(self).await
     }
 }
 

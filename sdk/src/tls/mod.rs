@@ -1,19 +1,31 @@
 //! The engine-neutral secure stream: a transport goes in, a verified TLS stream comes out.
 //!
 //! Owns: [`TlsConfig`] (anchors, time, resumption, client identity), [`connect`], [`TlsStream`]
-//! (an `embedded_io_async::Read + Write` over any transport that is one), and [`SessionCache`].
+//! (an `embedded_io_async::Read + Write` over any transport that is one), [`SessionCache`], and
+//! the engine choice: [`Engine`], [`connect_any`], [`AnyStream`], [`Authenticated`].
 //!
 //! Never: parses certificates itself (that is [`crate::verify`]), talks MQTT, derives the server
-//! name from the socket address, or opens a stream without a [`VerifiedPeer`] proof.
+//! name from the socket address, or opens a stream without a proof ([`VerifiedPeer`], or for a
+//! PSK profile [`PskPeer`]).
 //!
 //! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
 //! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption.
+//! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
+//! an external PSK); [`connect_any`] and [`AnyStream`] let callers not care which engine runs.
 
+mod any;
 mod config;
+#[cfg(feature = "embedded-tls")]
+pub mod embedded;
 mod resumption;
 mod stream;
 
+pub use any::{AnyStream, Authenticated, Engine, PskPeer, connect_any};
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
+#[cfg(feature = "embedded-tls")]
+pub use embedded::{
+    EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
+};
 pub use resumption::SessionCache;
 pub use stream::{ConnectionInfo, ProtocolVersion, TlsBuffers, TlsStream, Traffic, connect};
 

@@ -61,8 +61,10 @@ fn listeners_serve_what_they_claim() {
         (Listener::UnknownCa, "TLSv1.3", 21),    // unable to verify the first certificate
         (Listener::NoServerAuth, "TLSv1.3", 26), // unsuitable certificate purpose
         (Listener::CaAsLeaf, "TLSv1.3", 0),      // OpenSSL accepts a CA:TRUE leaf; checked below
+        (Listener::TlsAuth, "TLSv1.3", 0),
     ];
-    assert_eq!(expectations.len(), Listener::ALL.len() - 1); // all but Plain
+    // All but Plain (no TLS) and Psk (no certificate to probe; the engine suite covers it).
+    assert_eq!(expectations.len(), Listener::ALL.len() - 2);
     for (listener, only_version, verify_code) in expectations {
         let flag = match only_version {
             "TLSv1.3" => "-tls1_3",
@@ -162,7 +164,7 @@ fn stop_and_start_again_keep_ports() {
     let (_tmp, _pki, mut broker) = setup("restart");
     let before: Vec<(Listener, u16)> = broker.listeners().to_vec();
     let runs = |b: &Broker| b.count_in_log(" running");
-    assert_eq!(runs(&broker), 3); // main, tls12, tls11
+    assert_eq!(runs(&broker), 4); // main, tls12, tls11, auth
     assert!(broker.is_running());
 
     broker.stop().unwrap();
@@ -181,11 +183,11 @@ fn stop_and_start_again_keep_ports() {
             "{listener} not accepting after start_again"
         );
     }
-    assert_eq!(runs(&broker), 6);
+    assert_eq!(runs(&broker), 8);
 
     broker.restart().unwrap();
     assert_eq!(broker.listeners(), &before[..]);
-    assert_eq!(runs(&broker), 9);
+    assert_eq!(runs(&broker), 12);
     assert!(TcpStream::connect(broker.addr(Listener::Tls13)).is_ok());
 
     // Dropping the broker kills it.

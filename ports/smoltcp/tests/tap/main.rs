@@ -1,0 +1,197 @@
+//! anchormq-smoltcp on a real TAP link: a smoltcp stack at 192.168.69.1 resolves the broker by
+//! name, opens TLS (explicit server name `localhost`) and publishes telemetry at QoS 1 through
+//! the MQTT supervisor, while the link goes down and up again; another one takes its address,
+//! router and DNS server from a DHCP lease.
+//!
+//! Everything runs in a private network namespace: the binary re-runs itself under
+//! `unshare --net`, so the TAP device, its 192.168.69.0/24 addresses, the broker and the
+//! witness never touch the machine's own network, and the kernel removes the namespace (and any
+//! device left in it) when the run ends, however it ends. Inside, the harness creates the TAP
+//! device with `ip tuntap add`, deletes it at the end, starts Mosquitto with the testbed (on
+//! the namespace's loopback), and offers the broker on the TAP address through a TCP forwarder,
+//! beside a small DNS and a small DHCP responder (`net.rs`).
+//! Deliveries are counted by an independent `mosquitto_sub`.
+//!
+//! Output like the other harnesses: `test <name> ... ok|FAILED`, a final
+//! `tap: N passed, M failed`, non-zero exit on failure. Without root (no namespace, no TAP
+//! device) or without Mosquitto it fails and says why; it never skips. Arguments that do not
+//! start with `-` filter cases by substring.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+mod cases;
+mod net;
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+
+use anchormq::tls::TlsConfig;
+use anchormq::verify::Anchors;
+use anchormq_std::{OS_ENTROPY, SystemClock};
+use anchormq_testbed::broker::{Broker, Listener};
+use anchormq_testbed::pki::{self, Pki};
+// minimq's keepalive reads embassy-time's clock; its `std` feature is the host driver.
+use embassy_time as _;
+
+/// Set in the re-run inside the namespace.
+const IN_NETNS: &str = "ANCHORMQ_TAP_NETNS";
+
+/// What every case gets.
+#[allow(missing_debug_implementations)]
+pub struct Env {
+    pub pki: Pki,
+    pub broker: Broker,
+    pub tap: net::Tap,
+    /// Queries the host's DNS responder answered.
+    pub dns: Arc<net::DnsCounts>,
+    /// DHCPACKs the host's DHCP responder sent.
+    pub dhcp_acks: Arc<std::sync::atomic::AtomicUsize>,
+    anchors: Anchors,
+}
+
+impl Env {
+    /// A TLS configuration trusting the test root, with its own session cache.
+    pub fn tls_config(&self) -> TlsConfig {
+        TlsConfig::builder(&OS_ENTROPY)
+            .anchors(self.anchors.clone())
+            .time_source(Arc::new(SystemClock))
+            .build()
+            .expect("TLS configuration")
+    }
+}
+
+pub type CaseResult = Result<(), String>;
+pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
+
+fn main() -> ExitCode {
+    if std::env::var_os(IN_NETNS).is_none() {
+        return run_in_namespace();
+    }
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    net::quiet_tuntap_panics();
+    // One current-thread runtime for the whole run: the forwarder and the DNS responder it
+    // spawns in `setup` serve every case.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let env = match runtime.block_on(setup(&work)) {
+        Ok(env) => env,
+        Err(e) => {
+            println!("tap: cannot set up the TAP link and the broker: {e}");
+            println!("tap: 0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut passed, mut failed) = (0usize, Vec::new());
+    for (name, case) in cases::ALL {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(case(&env))));
+        let took = started.elapsed();
+        match outcome {
+            Ok(Ok(())) => {
+                println!("test {name} ... ok ({took:.1?})");
+                passed += 1;
+            }
+            Ok(Err(message)) => {
+                println!("test {name} ... FAILED ({took:.1?})\n    {message}");
+                failed.push(*name);
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED (panicked)");
+                failed.push(*name);
+            }
+        }
+        // A case that failed half-way may have left the link down.
+        let _ = env.tap.set_link(true);
+    }
+    drop(runtime);
+    // Broker first, then the TAP device (Env's fields drop in order).
+    drop(env);
+    if failed.is_empty() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        println!("failed cases: {}; broker logs kept in {}", failed.join(", "), work.display());
+    }
+    println!("tap: {passed} passed, {} failed", failed.len());
+    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Runs this binary again in a new network namespace, passing its output through. If the
+/// re-run could not start (no `unshare`, no privilege), says so and fails.
+fn run_in_namespace() -> ExitCode {
+    let fail = |why: String| {
+        println!("tap: {why}");
+        println!("tap: 0 passed, 1 failed");
+        ExitCode::FAILURE
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(format!("cannot find the test binary: {e}")),
+    };
+    let child = Command::new("unshare")
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(IN_NETNS, "1")
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            return fail(format!(
+                "cannot run `unshare --net` (util-linux) for a private network namespace: {e}"
+            ));
+        }
+    };
+    let mut concluded = false;
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+        concluded |= line.starts_with("tap: ") && line.contains(" passed, ");
+        println!("{line}");
+    }
+    let status = child.wait();
+    match status {
+        Ok(status) if status.success() && concluded => ExitCode::SUCCESS,
+        Ok(_) if concluded => ExitCode::FAILURE,
+        Ok(status) => fail(format!(
+            "the run in a private network namespace ended without a result ({status}); `unshare --net` \
+             needs root (or CAP_SYS_ADMIN), and the test needs /dev/net/tun"
+        )),
+        Err(e) => fail(format!("waiting for the namespaced run: {e}")),
+    }
+}
+
+async fn setup(work: &Path) -> Result<Env, String> {
+    for tool in ["mosquitto_sub", "ip"] {
+        if anchormq_testbed::find_program(tool).is_none() {
+            return Err(format!("{tool} is not installed (apt-get install -y mosquitto-clients iproute2)"));
+        }
+    }
+    // The namespace starts with its loopback down: the broker listens there.
+    net::ip(&["link", "set", "lo", "up"])?;
+    let tap = net::Tap::create(&format!("amqtap{}", std::process::id() % 100_000))?;
+    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
+    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
+    let certs = anchormq_std::read_pem_certificates(&pki.trust_anchors).map_err(|e| e.to_string())?;
+    let anchors = Anchors::from_certificates(&certs).map_err(|e| e.to_string())?;
+    net::forward(cases::FORWARD_PORT, broker.addr(Listener::Tls13)).await?;
+    let (_, dns) = net::dns_responder().await?;
+    let dhcp_acks = net::dhcp_responder(&tap.name).await?;
+    Ok(Env { pki, broker, tap, dns, dhcp_acks, anchors })
+}
+
+/// Fails a case with a message when `cond` is false.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}

@@ -1,0 +1,523 @@
+//! The cases. Each returns `Err(message)` with the values that disagreed.
+
+use std::mem::discriminant;
+use std::time::Duration;
+
+use anchormq::mqtt::{Buffers, Client, Config, QoS};
+use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, connect_any};
+use anchormq::{ConfigError, Error, TlsError, TrustError};
+use anchormq_std::Transport;
+use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
+use embedded_io_async::{Read, Write};
+use tokio::time::timeout;
+
+use crate::proxy::{self, Mode};
+use crate::support::*;
+use crate::{CaseFn, CaseResult, Env, HeapMark, check};
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
+    };
+}
+
+suite!(
+    psk_config_is_checked_before_connecting,
+    psk_right_key_carries_mqtt,
+    psk_wrong_key_is_refused,
+    psk_unknown_identity_is_refused,
+    certificates_on_embedded_carry_mqtt,
+    rsa_chain_on_embedded,
+    trust_failures_match_across_engines,
+    psk_listener_refuses_a_certificate_profile,
+    fragment_1024_large_message_through_2k_buffer,
+    fragment_1024_smallest_buffer,
+    fragment_length_and_certificates,
+    cancelled_reads_are_safe_with_staging,
+    cancelled_read_mid_record_fails_clearly_without_staging,
+    corrupted_handshake_bytes_never_panic,
+    server_key_update_is_a_clean_error,
+    mqtt_client_runs_on_the_embedded_stream,
+    handshake_cost,
+);
+
+// ---- cases ----
+
+async fn psk_config_is_checked_before_connecting(_env: &Env) -> CaseResult {
+    let e = Psk::new("", PSK_KEY).unwrap_err();
+    check!(e == ConfigError::ClientIdentity { reason: "the PSK identity is empty" }, "{e:?}");
+    let e = Psk::new(PSK_IDENTITY, &PSK_KEY[..15]).unwrap_err();
+    check!(
+        e.to_string() == "the client identity is unusable: the PSK key is shorter than 16 bytes (128 bits)",
+        "sentence: {e}"
+    );
+    let shown = format!("{:?}", Psk::new(PSK_IDENTITY, PSK_KEY).unwrap());
+    check!(shown.contains("redacted") && !shown.contains("not-a-secret"), "Debug shows {shown}");
+    Ok(())
+}
+
+async fn psk_right_key_carries_mqtt(env: &Env) -> CaseResult {
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, None);
+    let mut bufs = big();
+    let mut tls = open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let Authenticated::Psk(peer) = tls.authenticated() else {
+        return Err(format!("authenticated as {:?}", tls.authenticated()));
+    };
+    check!(peer.identity() == PSK_IDENTITY.as_bytes(), "identity {peer:?}");
+    connack_ok(&mut tls, "engine-psk").await?;
+    check!(env.broker.count_in_log("engine-psk") >= 1, "the broker never logged client engine-psk");
+    tls.close().await.map_err(|e| e.to_string())
+}
+
+fn expect_psk_refused(e: &Error<std::io::Error>) -> CaseResult {
+    let Error::Tls(TlsError::PskRefused { identity, alert }) = e else {
+        return Err(format!("expected PskRefused, got {e:?}"));
+    };
+    println!("    identity {identity:?}, alert {alert:?}");
+    let text = e.to_string();
+    check!(
+        text.contains("did not accept the pre-shared key for identity") && text.contains("psk_file"),
+        "sentence: {text}"
+    );
+    Ok(())
+}
+
+async fn psk_wrong_key_is_refused(env: &Env) -> CaseResult {
+    let config = psk_config(PSK_IDENTITY, b"0123456789abcdef0123456789abcdef", None);
+    let e = refused(env, Listener::Psk, Engine::Embedded(&config), "localhost").await?;
+    expect_psk_refused(&e)?;
+    check!(
+        matches!(&e, Error::Tls(TlsError::PskRefused { alert: Some(a), .. }) if a == "illegal_parameter"),
+        "OpenSSL answers a binder that does not verify with illegal_parameter: {e:?}"
+    );
+    Ok(())
+}
+
+async fn psk_unknown_identity_is_refused(env: &Env) -> CaseResult {
+    let config = psk_config("nobody-knows-me", &PSK_KEY, None);
+    let e = refused(env, Listener::Psk, Engine::Embedded(&config), "localhost").await?;
+    expect_psk_refused(&e)?;
+    check!(
+        matches!(&e, Error::Tls(TlsError::PskRefused { identity, .. }) if identity == "nobody-knows-me"),
+        "{e:?}"
+    );
+    Ok(())
+}
+
+async fn certificates_on_embedded_carry_mqtt(env: &Env) -> CaseResult {
+    let config = cert_config(env, None);
+    let mut bufs = big();
+    let mut tls = open(env, Listener::Tls13, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let Authenticated::Certificate(peer) = tls.authenticated() else {
+        return Err(format!("authenticated as {:?}", tls.authenticated()));
+    };
+    check!(peer.server_name() == "localhost", "peer {peer}");
+    check!(peer.anchor_subject().contains("anchormq test root"), "anchor {}", peer.anchor_subject());
+    println!("    {peer}");
+    connack_ok(&mut tls, "engine-cert").await?;
+    tls.close().await.map_err(|e| e.to_string())?;
+    // An IP address is a server name too (no SNI is sent for it).
+    let mut bufs = big();
+    let tls = open(env, Listener::Tls13, Engine::Embedded(&config), "127.0.0.1", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    check!(
+        matches!(tls.authenticated(), Authenticated::Certificate(p) if p.server_name() == "127.0.0.1"),
+        "ip"
+    );
+    Ok(())
+}
+
+async fn rsa_chain_on_embedded(env: &Env) -> CaseResult {
+    // RSA chain: PKCS#1 certificate signatures, an RSA-PSS CertificateVerify.
+    let config = cert_config(env, None);
+    let mut bufs = big();
+    let mut tls = open(env, Listener::Tls13Rsa, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let Authenticated::Certificate(peer) = tls.authenticated() else {
+        return Err("no certificate proof".into());
+    };
+    check!(peer.anchor_subject().contains("RSA"), "anchor {}", peer.anchor_subject());
+    connack_ok(&mut tls, "engine-rsa").await
+}
+
+async fn trust_failures_match_across_engines(env: &Env) -> CaseResult {
+    let embedded = cert_config(env, None);
+    let rustls = rustls_config(env);
+    // One table, both engines: the same TrustError variant from the same verifier.
+    let table: &[(Listener, &str, &str)] = &[
+        (Listener::WrongHost, "localhost", "NameMismatch"),
+        (Listener::WrongHost, "127.0.0.1", "NameMismatch"),
+        (Listener::UnknownCa, "localhost", "UnknownIssuer"),
+        (Listener::Expired, "localhost", "Expired"),
+        (Listener::NotYetValid, "localhost", "NotYetValid"),
+        (Listener::NoServerAuth, "localhost", "NotForServerAuth"),
+        (Listener::CaAsLeaf, "localhost", "CaUsedAsLeaf"),
+    ];
+    for (listener, name, want) in table {
+        let mut errors = Vec::new();
+        for engine in [Engine::Rustls(&rustls), Engine::Embedded(&embedded)] {
+            let e = refused(env, *listener, engine, name).await?;
+            let Error::Trust(t) = e else {
+                return Err(format!("{listener}: expected a TrustError, got {e:?}"));
+            };
+            let variant = format!("{t:?}");
+            check!(variant.starts_with(want), "{listener} {name}: expected {want}, got {variant}");
+            errors.push(t);
+        }
+        check!(
+            discriminant(&errors[0]) == discriminant(&errors[1]),
+            "{listener}: rustls said {:?}, embedded-tls said {:?}",
+            errors[0],
+            errors[1]
+        );
+        // Everything but the instant checked (taken a moment apart) is identical.
+        if !matches!(errors[0], TrustError::Expired { .. } | TrustError::NotYetValid { .. }) {
+            check!(errors[0] == errors[1], "{listener}: {:?} != {:?}", errors[0], errors[1]);
+        }
+    }
+    Ok(())
+}
+
+async fn psk_listener_refuses_a_certificate_profile(env: &Env) -> CaseResult {
+    // The PSK listener has no certificate: a certificate profile cannot succeed there.
+    let config = cert_config(env, None);
+    let e = refused(env, Listener::Psk, Engine::Embedded(&config), "localhost").await?;
+    check!(matches!(e, Error::Tls(_)), "expected a TLS error, got {e:?}");
+    Ok(())
+}
+
+async fn fragment_1024_large_message_through_2k_buffer(env: &Env) -> CaseResult {
+    publish_big(env).await?;
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let mut bufs = Bufs::new(2_048, 1_024);
+    let mut tls = open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let AnyStream::Embedded(inner) = &tls else { return Err("not the embedded engine".into()) };
+    check!(!inner.info().cancel_safe_reads, "2 KiB is below the cancel-safe size {}", config.rx_buffer(true));
+    receive_big(&mut tls, "engine-frag-2k").await
+}
+
+async fn fragment_1024_smallest_buffer(env: &Env) -> CaseResult {
+    // The smallest receive buffer accepted (1 041 bytes) still receives the 3 000-byte message:
+    // proof that Mosquitto honours the fragment length.
+    publish_big(env).await?;
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let mut small = Bufs::new(config.rx_buffer(false) - 1, 1_024);
+    let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(Listener::Psk))
+        .await
+        .map_err(|e| e.to_string())?;
+    match connect_any(Engine::Embedded(&config), "localhost", io, small.lend()).await {
+        Err(Error::Resource(anchormq::ResourceError::ReceiveBuffer { needed: 1_041, got: 1_040 })) => {}
+        other => {
+            return Err(format!("a 1 040-byte buffer must be refused up front, got {:?}", other.map(|_| ())));
+        }
+    }
+    let mut bufs = Bufs::new(config.rx_buffer(false), 1_024);
+    let mut tls = open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    receive_big(&mut tls, "engine-frag-min").await
+}
+
+async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
+    // 2 048- and 4 096-byte fragments hold the whole ECDSA certificate flight.
+    for fragment in [MaxFragmentLength::Bytes2048, MaxFragmentLength::Bytes4096] {
+        let config = cert_config(env, Some(fragment));
+        let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+        let mut tls = open(env, Listener::Tls13, Engine::Embedded(&config), "localhost", bufs.lend())
+            .await
+            .map_err(|e| format!("{fragment:?}: {e}"))?;
+        connack_ok(&mut tls, "engine-cert-frag").await?;
+    }
+    // With 512-byte fragments the Certificate message spans records, which embedded-tls cannot
+    // reassemble: a clean error that names the cause.
+    let config = cert_config(env, Some(MaxFragmentLength::Bytes512));
+    let e = refused(env, Listener::Tls13, Engine::Embedded(&config), "localhost").await?;
+    check!(
+        matches!(&e, Error::Tls(TlsError::Protocol { reason }) if reason.contains("split its certificate across records")),
+        "expected the fragment-length hint, got {e:?}"
+    );
+    Ok(())
+}
+
+/// Reads the SUBACK and the big PUBLISH through many cancelled reads; returns how many reads
+/// were cancelled, or the stream's error.
+async fn receive_big_cancelling(
+    tls: &mut AnyStream<'_, Transport>,
+    id: &str,
+) -> Result<Result<usize, Error<std::io::Error>>, String> {
+    connack_ok(tls, id).await?;
+    tls.write_all(&subscribe_packet(BIG_TOPIC)).await.map_err(|e| format!("SUBSCRIBE: {e:?}"))?;
+    let (mut bytes, mut cancelled, mut buf) = (Vec::new(), 0usize, [0u8; 512]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((0x90, _, rest)) = split_packet(&bytes)
+            && let Some((kind, body, _)) = split_packet(rest)
+        {
+            check_big(kind, body)?;
+            return Ok(Ok(cancelled));
+        }
+        check!(tokio::time::Instant::now() < deadline, "no complete PUBLISH in 20 s ({} bytes)", bytes.len());
+        match timeout(Duration::from_millis(1), tls.read(&mut buf)).await {
+            Err(_) => cancelled += 1,
+            Ok(Ok(0)) => return Err(format!("stream ended after {} bytes", bytes.len())),
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return Ok(Err(e)),
+        }
+    }
+}
+
+async fn cancelled_reads_are_safe_with_staging(env: &Env) -> CaseResult {
+    publish_big(env).await?;
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let addr = proxy::start(
+        env.broker.addr(Listener::Psk),
+        Mode::Trickle { chunk: 64, gap: Duration::from_millis(3) },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+    let mut tls = open_at(addr, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let AnyStream::Embedded(inner) = &tls else { return Err("not the embedded engine".into()) };
+    check!(inner.info().cancel_safe_reads, "{} bytes must be the cancel-safe size", config.rx_buffer(true));
+    let cancelled =
+        receive_big_cancelling(&mut tls, "engine-cancel-staged").await?.map_err(|e| e.to_string())?;
+    println!("    {cancelled} reads cancelled; the message arrived intact");
+    check!(cancelled > 10, "only {cancelled} reads were cancelled: the test did not exercise cancellation");
+    Ok(())
+}
+
+async fn cancelled_read_mid_record_fails_clearly_without_staging(env: &Env) -> CaseResult {
+    publish_big(env).await?;
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let addr = proxy::start(
+        env.broker.addr(Listener::Psk),
+        Mode::Trickle { chunk: 64, gap: Duration::from_millis(3) },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut bufs = Bufs::new(2_048, 1_024);
+    let mut tls = open_at(addr, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    match receive_big_cancelling(&mut tls, "engine-cancel-direct").await? {
+        Ok(n) => Err(format!("{n} cancelled reads and no error: a record body must have been interrupted")),
+        Err(e) => {
+            println!("    {e}");
+            check!(
+                matches!(&e, Error::Tls(TlsError::Engine { reason }) if reason.contains("cancelled while a record was half received")),
+                "expected the cancellation error, got {e:?}"
+            );
+            // The stream stays failed.
+            let again = tls.read(&mut [0u8; 8]).await;
+            check!(again.is_err(), "a failed stream must keep failing, got {again:?}");
+            Ok(())
+        }
+    }
+}
+
+async fn corrupted_handshake_bytes_never_panic(env: &Env) -> CaseResult {
+    // One flipped bit at every offset of the broker's handshake flight (ServerHello,
+    // ChangeCipherSpec, the encrypted flight), one connection each. A panic fails the case through
+    // the harness. Success is expected only where TLS 1.3 ignores the bits: legacy record
+    // versions and the ChangeCipherSpec body.
+    let cert = cert_config(env, None);
+    let psk = psk_config(PSK_IDENTITY, &PSK_KEY, None);
+    for (label, listener, engine) in [
+        ("certificates", Listener::Tls13, Engine::Embedded(&cert)),
+        ("psk", Listener::Psk, Engine::Embedded(&psk)),
+    ] {
+        let mut bufs = big();
+        let flight = open(env, listener, engine, "localhost", bufs.lend())
+            .await
+            .map_err(|e| e.to_string())?
+            .handshake_traffic()
+            .received as usize;
+        let (mut connected, mut refused_count, mut hung) = (Vec::new(), 0, 0);
+        for offset in 0..flight {
+            let addr =
+                proxy::start(env.broker.addr(listener), Mode::Flip(offset)).map_err(|e| e.to_string())?;
+            let mut bufs = big();
+            match timeout(Duration::from_secs(2), open_at(addr, engine, "localhost", bufs.lend())).await {
+                Ok(Ok(_)) => connected.push(offset),
+                Ok(Err(_)) => refused_count += 1,
+                Err(_) => hung += 1,
+            }
+        }
+        println!(
+            "    {label}: {flight} flips: {refused_count} refused, {hung} waited for bytes that never came, connected at offsets {connected:?}"
+        );
+        check!(connected.len() <= 12, "{label}: too many corrupted handshakes connected: {connected:?}");
+    }
+    Ok(())
+}
+
+async fn server_key_update_is_a_clean_error(env: &Env) -> CaseResult {
+    // OpenSSL's s_server sends a KeyUpdate when it reads "k" on its standard input (Mosquitto
+    // never does). embedded-tls cannot follow it: the stream must end with an error, not a panic.
+    use tokio::io::AsyncWriteExt as _;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let key: String = PSK_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let mut server = tokio::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &port.to_string(),
+            "-tls1_3",
+            "-nocert",
+            "-psk",
+            &key,
+            "-psk_identity",
+            PSK_IDENTITY,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("openssl s_server: {e}"))?;
+    let _ = env;
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, None);
+    let mut bufs = big();
+    let mut tls = None;
+    for _ in 0..100 {
+        if let Ok(io) = anchormq_std::tcp_connect("127.0.0.1", port).await {
+            tls = Some(
+                connect_any(Engine::Embedded(&config), "localhost", io, bufs.lend())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut tls = tls.ok_or("s_server never listened")?;
+    tls.write_all(b"hello").await.map_err(|e| e.to_string())?;
+    let stdin = server.stdin.as_mut().ok_or("no stdin")?;
+    stdin.write_all(b"k\n").await.map_err(|e| e.to_string())?;
+    stdin.flush().await.map_err(|e| e.to_string())?;
+    let outcome =
+        timeout(Duration::from_secs(5), tls.read(&mut [0u8; 64])).await.map_err(|_| "no KeyUpdate in 5 s")?;
+    println!("    after the server's KeyUpdate: {outcome:?}");
+    check!(
+        matches!(&outcome, Err(Error::Tls(TlsError::Protocol { reason })) if reason.contains("KeyUpdate")),
+        "expected a protocol error naming KeyUpdate, got {outcome:?}"
+    );
+    Ok(())
+}
+
+async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {
+    let err = |e: Error<std::io::Error>| e.to_string();
+    let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+    let stream =
+        open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend()).await.map_err(err)?;
+    let mqtt = Config::new("127.0.0.1", env.broker.port(Listener::Psk), "engine-client");
+    let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 1_024]);
+    let mut client = Client::new(&mqtt, Buffers { rx: &mut rx, tx: &mut tx }).map_err(|e| e.to_string())?;
+    let mut conn = client.connect(stream).await.map_err(err)?;
+    let token =
+        conn.publish("engine/client", b"over embedded-tls", QoS::AtLeastOnce, false).await.map_err(err)?;
+    let token = token.ok_or("QoS 1 publish without a token")?;
+    timeout(Duration::from_secs(10), async {
+        while conn.status(&token) == anchormq::mqtt::OpStatus::Pending {
+            conn.poll().await?;
+        }
+        Ok::<(), Error<std::io::Error>>(())
+    })
+    .await
+    .map_err(|_| "no PUBACK in 10 s")?
+    .map_err(err)?;
+    conn.disconnect().await.map_err(err)?;
+    let log = env.broker.log_for(Listener::Psk);
+    check!(
+        log.contains("Received DISCONNECT from engine-client"),
+        "the broker did not see a clean DISCONNECT"
+    );
+    Ok(())
+}
+
+async fn handshake_cost(env: &Env) -> CaseResult {
+    // Heap: the counting allocator's high-water mark above the level before `connect` (the
+    // socket is already open). Buffers: the caller-owned record buffers. Futures: what an
+    // executor must reserve for the engine's `connect` and for the stream (where embedded-tls
+    // keeps its key schedule).
+    let embedded_cert = cert_config(env, None);
+    let embedded_cert_4k = cert_config(env, Some(MaxFragmentLength::Bytes4096));
+    let embedded_psk = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let rustls = rustls_config(env);
+    let runs: [(&str, Listener, Engine<'_>, usize, usize); 5] = [
+        ("embedded-tls PSK, 1 KiB fragments", Listener::Psk, Engine::Embedded(&embedded_psk), 1_041, 1_024),
+        (
+            "embedded-tls PSK, 1 KiB fragments, cancel-safe",
+            Listener::Psk,
+            Engine::Embedded(&embedded_psk),
+            2_082,
+            1_024,
+        ),
+        (
+            "embedded-tls certificates (ECDSA chain)",
+            Listener::Tls13,
+            Engine::Embedded(&embedded_cert),
+            16_401,
+            1_024,
+        ),
+        (
+            "embedded-tls certificates, 4 KiB fragments",
+            Listener::Tls13,
+            Engine::Embedded(&embedded_cert_4k),
+            4_113,
+            1_024,
+        ),
+        (
+            "rustls certificates (ECDSA chain)",
+            Listener::Tls13,
+            Engine::Rustls(&rustls),
+            anchormq::tls::MIN_RX_BUFFER,
+            16_896,
+        ),
+    ];
+    for (label, listener, engine, rx, tx) in runs {
+        let mut bufs = Bufs::new(rx, tx);
+        let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(listener))
+            .await
+            .map_err(|e| e.to_string())?;
+        let heap = HeapMark::start();
+        let (mut tls, future_size) = match engine {
+            Engine::Embedded(config) => {
+                let future = anchormq::tls::embedded::connect(config, "localhost", io, bufs.lend());
+                let size = std::mem::size_of_val(&future);
+                (AnyStream::Embedded(future.await.map_err(|e| format!("{label}: {e}"))?), size)
+            }
+            Engine::Rustls(config) => {
+                let future = anchormq::tls::connect(config, "localhost", io, bufs.lend());
+                let size = std::mem::size_of_val(&future);
+                (AnyStream::Rustls(future.await.map_err(|e| format!("{label}: {e}"))?), size)
+            }
+            _ => return Err("unknown engine".into()),
+        };
+        let peak = heap.peak_since();
+        let t = tls.handshake_traffic();
+        let stream_size = match &tls {
+            AnyStream::Embedded(s) => std::mem::size_of_val(s),
+            AnyStream::Rustls(s) => std::mem::size_of_val(s),
+            _ => 0,
+        };
+        println!(
+            "    {label}: handshake {} B sent + {} B received; buffers {rx} + {tx} B; heap peak {peak} B during connect; connect future {future_size} B; stream {stream_size} B",
+            t.sent, t.received
+        );
+        connack_ok(&mut tls, "engine-cost").await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! The engine-neutral entry point: pick an engine by configuration, get one stream type back.
+//!
+//! Owns: [`Engine`] (which engine runs, with its configuration), [`connect_any`], [`AnyStream`]
+//! (delegates `Read`, `Write`, close and the MQTT `Transport` to the engine's stream) and
+//! [`Authenticated`] (what the broker proved: a verified chain or knowledge of a PSK).
+//!
+//! Never: adds behaviour of its own: every check and every byte is the engine's.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use embedded_io_async::{ErrorType, Read, Write};
+
+use crate::error::Error;
+#[cfg(feature = "embedded-tls")]
+use crate::tls::embedded::{self, EmbeddedConfig, EmbeddedStream};
+use crate::tls::{TlsBuffers, TlsConfig, TlsStream, Traffic};
+use crate::verify::VerifiedPeer;
+
+/// Which TLS engine secures a connection, with its configuration.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Engine<'c> {
+    /// rustls 0.23 (TLS 1.3, TLS 1.2 with the `tls12` feature; certificates, mutual TLS,
+    /// resumption). Needs a receive buffer of [`crate::tls::MIN_RX_BUFFER`].
+    Rustls(&'c TlsConfig),
+    /// embedded-tls 0.19 (TLS 1.3; certificates or an external PSK; max_fragment_length).
+    #[cfg(feature = "embedded-tls")]
+    Embedded(&'c EmbeddedConfig),
+}
+
+/// A secure stream from either engine: `embedded_io_async::Read + Write` and an
+/// [`crate::mqtt::Transport`], so the MQTT client runs on it unchanged.
+// Not boxed: a device keeps one stream, and boxing would move it to the heap for every
+// connection; the variants differ by a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
+pub enum AnyStream<'b, T: Read + Write + 'b> {
+    /// A rustls stream.
+    Rustls(TlsStream<'b, T>),
+    /// An embedded-tls stream.
+    #[cfg(feature = "embedded-tls")]
+    Embedded(EmbeddedStream<'b, T>),
+}
+
+/// What the broker proved during the handshake. Only the engines build these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authenticated {
+    /// Its certificate chain passed [`crate::verify::verify_server_chain`] and it signed the
+    /// handshake with the certificate's key.
+    Certificate(VerifiedPeer),
+    /// It completed a handshake keyed with the pre-shared key of this identity.
+    Psk(PskPeer),
+}
+
+/// Proof that the broker holds the pre-shared key of an identity.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PskPeer {
+    identity: Vec<u8>,
+}
+
+/// Opens a secure connection to `server_name` over `io` with the engine `engine` names.
+///
+/// # Errors
+/// What the engine's own `connect` reports: [`crate::tls::connect`] for rustls,
+/// [`crate::tls::embedded::connect`] for embedded-tls.
+pub async fn connect_any<'b, T: Read + Write + 'b>(
+    engine: Engine<'_>,
+    server_name: &str,
+    io: T,
+    buffers: TlsBuffers<'b>,
+) -> Result<AnyStream<'b, T>, Error<T::Error>> {
+    match engine {
+        Engine::Rustls(config) => {
+            crate::tls::connect(config, server_name, io, buffers).await.map(AnyStream::Rustls)
+        }
+        #[cfg(feature = "embedded-tls")]
+        Engine::Embedded(config) => {
+            embedded::connect(config, server_name, io, buffers).await.map(AnyStream::Embedded)
+        }
+    }
+}
+
+impl PskPeer {
+    // Only the embedded-tls engine speaks PSK.
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
+    pub(crate) fn new(identity: &[u8]) -> Self {
+        Self { identity: identity.to_vec() }
+    }
+
+    /// The identity whose key the broker proved it holds.
+    pub fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+}
+
+impl fmt::Debug for PskPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PskPeer").field("identity", &String::from_utf8_lossy(&self.identity)).finish()
+    }
+}
+
+impl fmt::Display for Authenticated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Certificate(peer) => write!(f, "{peer}"),
+            Self::Psk(peer) => write!(
+                f,
+                "the holder of the pre-shared key for identity \"{}\"",
+                String::from_utf8_lossy(&peer.identity)
+            ),
+        }
+    }
+}
+
+impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
+    /// What the broker proved.
+    pub fn authenticated(&self) -> Authenticated {
+        match self {
+            Self::Rustls(s) => Authenticated::Certificate(s.info().peer.clone()),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.info().peer.clone(),
+        }
+    }
+
+    /// Bytes exchanged by the handshake.
+    pub fn handshake_traffic(&self) -> Traffic {
+        match self {
+            Self::Rustls(s) => s.info().handshake,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.info().handshake,
+        }
+    }
+
+    /// Bytes exchanged over the transport so far, handshake included.
+    pub fn traffic(&self) -> Traffic {
+        match self {
+            Self::Rustls(s) => s.traffic(),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.traffic(),
+        }
+    }
+
+    /// Whether the handshake resumed an earlier session (only rustls resumes).
+    pub fn resumed(&self) -> bool {
+        match self {
+            Self::Rustls(s) => s.info().resumed,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(_) => false,
+        }
+    }
+
+    /// Sends close_notify and flushes it.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] if the close_notify cannot be sent.
+    pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
+        match self {
+            Self::Rustls(s) => s.close().await,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.close().await,
+        }
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Rustls(s) => s.into_inner(),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.into_inner(),
+        }
+    }
+}
+
+impl<'b, T: Read + Write + 'b> ErrorType for AnyStream<'b, T> {
+    type Error = Error<T::Error>;
+}
+
+impl<'b, T: Read + Write + 'b> Read for AnyStream<'b, T> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        match self {
+            Self::Rustls(s) => s.read(buf).await,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.read(buf).await,
+        }
+    }
+}
+
+impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        match self {
+            Self::Rustls(s) => s.write(buf).await,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.write(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        match self {
+            Self::Rustls(s) => s.flush().await,
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => s.flush().await,
+        }
+    }
+}
+
+impl<'b, T: Read + Write + 'b> fmt::Debug for AnyStream<'b, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rustls(s) => f.debug_tuple("Rustls").field(s).finish(),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(s) => f.debug_tuple("Embedded").field(s).finish(),
+        }
+    }
+}

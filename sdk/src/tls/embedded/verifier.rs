@@ -1,0 +1,304 @@
+//! What embedded-tls asks its crypto provider for: randomness and a verifier, both anchormq's.
+//!
+//! Owns: [`Provider`] (always hands out a [`Verifier`], so embedded-tls's "no verifier, accept
+//! anything" path is unreachable), [`Verifier`] (the server's chain through
+//! [`verify_server_chain`], then its CertificateVerify signature with
+//! [`crate::crypto::SIGNATURE_ALGORITHMS`]) and [`EntropyRng`] ([`Entropy`] as a `CryptoRngCore`).
+//!
+//! Never: uses embedded-tls's own certificate checks, accepts a certificate under the PSK
+//! profile, or reports a server as verified unless both its chain and its signature over the
+//! handshake were checked.
+//!
+//! Implements: RFC 8446 §4.4.2 (Certificate), §4.4.3 (CertificateVerify: the signed content is
+//! 64 spaces, the context string, a zero byte and the transcript hash up to Certificate).
+
+use alloc::vec::Vec;
+
+use embedded_tls::alert::{AlertDescription, AlertLevel};
+use embedded_tls::{
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
+    TlsCipherSuite, TlsError as EngineError, TlsVerifier,
+};
+use p256::elliptic_curve::rand_core::{CryptoRng, CryptoRngCore, RngCore};
+use pki_types::{CertificateDer, ServerName};
+use rustls::SignatureScheme;
+use sha2::Digest;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Entropy, EntropyError};
+use crate::error::{TimeError, TlsError, TrustError};
+use crate::time::{TimePolicy, TimeSource};
+use crate::verify::{Anchors, VerifiedPeer, verify_server_chain};
+
+/// The one cipher suite this engine offers (TLS_AES_128_GCM_SHA256, RFC 8446 §9.1).
+pub(super) type Suite = Aes128GcmSha256;
+
+/// Why verification refused the server; the engine only sees an alert.
+#[derive(Debug, Clone)]
+pub(super) enum Refusal {
+    Trust(TrustError),
+    Time(TimeError),
+    Tls(TlsError),
+}
+
+/// What the verifier checks against.
+pub(super) enum Expect<'c> {
+    /// A certificate chain to these anchors, valid for this name at the policy's time.
+    Certificates {
+        anchors: &'c Anchors,
+        name: ServerName<'static>,
+        clock: &'c dyn TimeSource,
+        policy: TimePolicy,
+    },
+    /// No certificate at all: the pre-shared key authenticates the server.
+    Psk,
+}
+
+/// anchormq's verifier in embedded-tls's shape.
+pub(super) struct Verifier<'c> {
+    expect: Expect<'c>,
+    /// The verified chain's proof, its leaf (for the signature) and the transcript hash up to
+    /// and including the Certificate message.
+    peer: Option<VerifiedPeer>,
+    leaf: Option<Vec<u8>>,
+    transcript: Option<[u8; 32]>,
+    signed: bool,
+    pub(super) refusal: Option<Refusal>,
+}
+
+/// The crypto provider handed to embedded-tls.
+pub(super) struct Provider<'c> {
+    pub(super) rng: EntropyRng,
+    pub(super) verifier: Verifier<'c>,
+}
+
+/// [`Entropy`] as the `CryptoRngCore` embedded-tls draws its ClientHello random and ephemeral
+/// P-256 key from.
+///
+/// `RngCore::fill_bytes` cannot fail, so a 32-byte seed is drawn (fallibly) before the handshake:
+/// if the entropy source fails later, output comes from HMAC-SHA256(seed, counter) instead, which
+/// is still unpredictable. Never panics, never returns constant bytes (the P-256 key generation
+/// would loop forever on them).
+pub(super) struct EntropyRng {
+    entropy: &'static dyn Entropy,
+    seed: Zeroizing<[u8; 32]>,
+    counter: u64,
+}
+
+impl<'c> Verifier<'c> {
+    pub(super) fn new(expect: Expect<'c>) -> Self {
+        Self { expect, peer: None, leaf: None, transcript: None, signed: false, refusal: None }
+    }
+
+    /// The proof, if the chain and the handshake signature were both verified.
+    pub(super) fn proof(&self) -> Option<&VerifiedPeer> {
+        self.peer.as_ref().filter(|_| self.signed)
+    }
+
+    fn refuse(&mut self, refusal: Refusal, alert: AlertDescription) -> EngineError {
+        self.refusal = Some(refusal);
+        EngineError::AbortHandshake(AlertLevel::Fatal, alert)
+    }
+
+    fn protocol(&mut self, reason: &str, alert: AlertDescription) -> EngineError {
+        let reason = alloc::string::ToString::to_string(reason);
+        self.refuse(Refusal::Tls(TlsError::Protocol { reason }), alert)
+    }
+}
+
+impl TlsVerifier<Suite> for Verifier<'_> {
+    fn set_hostname_verification(&mut self, _hostname: &str) -> Result<(), EngineError> {
+        // The name checked is the one anchormq parsed before the handshake (`Expect`), never the
+        // string embedded-tls hands back; for IP addresses it sends no SNI at all.
+        Ok(())
+    }
+
+    fn verify_certificate(
+        &mut self,
+        transcript: &<Suite as TlsCipherSuite>::Hash,
+        cert: CertificateRef<'_>,
+    ) -> Result<(), EngineError> {
+        let (anchors, name, clock, policy) = match &self.expect {
+            Expect::Psk => {
+                return Err(self.protocol(
+                    "the broker sent a certificate in a pre-shared-key handshake",
+                    AlertDescription::UnexpectedMessage,
+                ));
+            }
+            Expect::Certificates { anchors, name, clock, policy } => {
+                (*anchors, name.clone(), *clock, *policy)
+            }
+        };
+        if self.leaf.is_some() {
+            return Err(
+                self.protocol("the broker sent a second Certificate", AlertDescription::UnexpectedMessage)
+            );
+        }
+        let mut chain = Vec::with_capacity(cert.entries.len());
+        for entry in &cert.entries {
+            match entry {
+                CertificateEntryRef::X509(der) => chain.push(CertificateDer::from(*der)),
+                CertificateEntryRef::RawPublicKey(_) => {
+                    return Err(self.protocol(
+                        "the broker sent a raw public key, which was not negotiated",
+                        AlertDescription::UnsupportedCertificate,
+                    ));
+                }
+            }
+        }
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            let refusal = Refusal::Trust(TrustError::Invalid {
+                reason: alloc::string::ToString::to_string("the broker sent an empty certificate chain"),
+            });
+            return Err(self.refuse(refusal, AlertDescription::DecodeError));
+        };
+        let time = match policy.decide(clock.now()) {
+            Ok(time) => time,
+            Err(e) => return Err(self.refuse(Refusal::Time(e), AlertDescription::CertificateUnknown)),
+        };
+        match verify_server_chain(anchors, leaf, intermediates, &name, time) {
+            Ok(peer) => {
+                self.peer = Some(peer);
+                self.leaf = Some(leaf.to_vec());
+                self.transcript = Some(transcript.clone().finalize().into());
+                Ok(())
+            }
+            Err(e) => {
+                let alert = match &e {
+                    TrustError::Expired { .. } => AlertDescription::CertificateExpired,
+                    TrustError::UnknownIssuer { .. } => AlertDescription::UnknownCa,
+                    TrustError::Revoked { .. } => AlertDescription::CertificateRevoked,
+                    TrustError::UnsupportedAlgorithm | TrustError::UnsupportedKey { .. } => {
+                        AlertDescription::UnsupportedCertificate
+                    }
+                    _ => AlertDescription::BadCertificate,
+                };
+                Err(self.refuse(Refusal::Trust(e), alert))
+            }
+        }
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), EngineError> {
+        let (Some(leaf), Some(hash), Some(_)) = (&self.leaf, &self.transcript, &self.peer) else {
+            return Err(self.protocol(
+                "the broker sent CertificateVerify without a verified Certificate",
+                AlertDescription::UnexpectedMessage,
+            ));
+        };
+        let scheme = SignatureScheme::from(verify.signature_scheme.as_u16());
+        // RFC 8446 §4.4.3: PKCS#1 v1.5 and SHA-1 never sign a TLS 1.3 handshake, and the ECDSA
+        // schemes bind the curve, which is why only the first algorithm of each mapping is used.
+        let tls13 = matches!(
+            scheme,
+            SignatureScheme::ECDSA_NISTP256_SHA256
+                | SignatureScheme::ECDSA_NISTP384_SHA384
+                | SignatureScheme::ED25519
+                | SignatureScheme::RSA_PSS_SHA256
+                | SignatureScheme::RSA_PSS_SHA384
+                | SignatureScheme::RSA_PSS_SHA512
+        );
+        let alg = crate::crypto::SIGNATURE_ALGORITHMS
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .and_then(|(_, algs)| algs.first())
+            .filter(|_| tls13);
+        let Some(alg) = alg else {
+            return Err(self.refuse(
+                Refusal::Trust(TrustError::UnsupportedAlgorithm),
+                AlertDescription::IllegalParameter,
+            ));
+        };
+        let mut message = Vec::with_capacity(130);
+        message.extend_from_slice(&[0x20; 64]);
+        message.extend_from_slice(b"TLS 1.3, server CertificateVerify\x00");
+        message.extend_from_slice(hash);
+        let der = CertificateDer::from(leaf.as_slice());
+        let checked = webpki::EndEntityCert::try_from(&der)
+            .map_err(|_| ())
+            .and_then(|ee| ee.verify_signature(*alg, &message, verify.signature).map_err(|_| ()));
+        match checked {
+            Ok(()) => {
+                self.signed = true;
+                Ok(())
+            }
+            Err(()) => {
+                Err(self.refuse(Refusal::Trust(TrustError::BadSignature), AlertDescription::DecryptError))
+            }
+        }
+    }
+}
+
+impl CryptoProvider for Provider<'_> {
+    type CipherSuite = Suite;
+    // This engine never signs (no client certificates); embedded-tls still needs a type here.
+    type Signature = [u8; 0];
+
+    fn rng(&mut self) -> impl CryptoRngCore {
+        &mut self.rng
+    }
+
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Suite>, EngineError> {
+        // Always ours, for every profile: embedded-tls skips verification when this fails.
+        Ok(&mut self.verifier)
+    }
+}
+
+impl EntropyRng {
+    /// Draws the fallback seed.
+    ///
+    /// # Errors
+    /// [`EntropyError`] when the source cannot produce the seed: nothing has been sent yet.
+    pub(super) fn new(entropy: &'static dyn Entropy) -> Result<Self, EntropyError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        entropy.fill(seed.as_mut())?;
+        Ok(Self { entropy, seed, counter: 0 })
+    }
+
+    fn fallback(&mut self, dest: &mut [u8]) {
+        use hmac::{Mac, SimpleHmac};
+        for chunk in dest.chunks_mut(32) {
+            self.counter = self.counter.wrapping_add(1);
+            let Ok(mut mac) = SimpleHmac::<sha2::Sha256>::new_from_slice(self.seed.as_ref()) else {
+                return;
+            };
+            mac.update(&self.counter.to_be_bytes());
+            let block = mac.finalize().into_bytes();
+            let n = chunk.len().min(block.len());
+            if let (Some(d), Some(s)) = (chunk.get_mut(..n), block.get(..n)) {
+                d.copy_from_slice(s);
+            }
+        }
+    }
+}
+
+impl RngCore for EntropyRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if self.entropy.fill(dest).is_err() {
+            self.fallback(dest);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), p256::elliptic_curve::rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for EntropyRng {}
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;
