@@ -356,6 +356,7 @@ impl<T> Error<T> {
     }
 
     /// A copy of the error without its transport part, or `None` for a transport error.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
     pub(crate) fn detached(&self) -> Option<Error<core::convert::Infallible>> {
         Some(match self {
             Self::Config(e) => Error::Config(e.clone()),

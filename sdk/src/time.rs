@@ -63,6 +63,7 @@ pub enum TimePolicy {
 pub struct TimelessAcknowledged(());
 
 impl TimelessAcknowledged {
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
     pub(crate) const fn new() -> Self {
         Self(())
     }
@@ -129,6 +130,7 @@ impl TimePolicy {
 
     /// The time rustls itself should use for bookkeeping (ticket ages), or `None` when the policy
     /// allows no time at all.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
     pub(crate) fn engine_time(&self, source: Option<UnixTime>) -> Option<UnixTime> {
         match self.decide(source) {
             Ok(ValidityTime::At { time, .. }) => Some(time),

@@ -270,6 +270,8 @@ fn cmd_test(root: &Path) -> Result {
                     root,
                     &[
                         &["build", "-p", "anchormq", "--no-default-features", "--target", RISCV_TARGETS[0]],
+                        // The default features include the rustls engine: no_std, but it needs CAS.
+                        &["build", "-p", "anchormq", "--features", "tls12", "--target", RISCV_TARGETS[0]],
                         &[
                             "build",
                             "-p",

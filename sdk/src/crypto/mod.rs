@@ -7,30 +7,45 @@
 //! Never does TLS protocol logic, certificate parsing or I/O (rustls and webpki
 //! do), never offers CBC, static-RSA or non-ECDHE suites, and never uses `unsafe`.
 
+#[cfg(feature = "rustls")]
 use alloc::boxed::Box;
+#[cfg(feature = "rustls")]
 use alloc::vec::Vec;
 use core::fmt;
 
+#[cfg(feature = "rustls")]
 use rustls::SupportedCipherSuite;
+#[cfg(feature = "rustls")]
 use rustls::crypto::{CryptoProvider, GetRandomFailed, SecureRandom};
 
+#[cfg(feature = "rustls")]
 mod aead;
+#[cfg(feature = "rustls")]
 mod hash;
+#[cfg(feature = "rustls")]
 mod hmac;
+#[cfg(feature = "rustls")]
 mod kx;
+#[cfg(feature = "rustls")]
 mod sign;
 #[cfg(feature = "tls12")]
 mod tls12;
+#[cfg(feature = "rustls")]
 mod tls13;
 mod verify;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "rustls"))]
 mod handshake_tests;
+// The vector parser is used by every engine's tests; the entropies only by rustls's.
 #[cfg(test)]
+#[cfg_attr(not(feature = "rustls"), allow(dead_code))]
 mod testutil;
 
+#[cfg(feature = "rustls")]
 pub use sign::{KeyError, SignError, Signer, SoftwareSigner, signing_key};
+#[cfg(feature = "rustls")]
 pub use verify::SIGNATURE_ALGORITHMS;
+pub use verify::{ALGORITHMS, tls13_algorithm};
 
 /// Randomness for TLS: implemented by each port (OS RNG on hosts, TRNG on devices).
 pub trait Entropy: Send + Sync {
@@ -61,6 +76,7 @@ impl core::error::Error for EntropyError {}
 /// Because rustls needs `&'static` components, each call leaks one small
 /// allocation (a few pointers): build a provider once per configuration (e.g. at
 /// start-up), not per connection.
+#[cfg(feature = "rustls")]
 pub fn provider(entropy: &'static dyn Entropy) -> CryptoProvider {
     let parts: &'static ProviderParts = Box::leak(Box::new(ProviderParts {
         random: EntropyRandom(entropy),
@@ -76,6 +92,7 @@ pub fn provider(entropy: &'static dyn Entropy) -> CryptoProvider {
     }
 }
 
+#[cfg(feature = "rustls")]
 /// All supported cipher suites, most preferred first (TLS 1.3 before TLS 1.2).
 fn cipher_suites() -> Vec<SupportedCipherSuite> {
     let tls13 = [
@@ -90,6 +107,7 @@ fn cipher_suites() -> Vec<SupportedCipherSuite> {
     tls13.iter().chain(tls12).copied().collect()
 }
 
+#[cfg(feature = "rustls")]
 /// The provider components that need the port's entropy; leaked once per
 /// [`provider`] call so rustls can hold `&'static` references to them.
 struct ProviderParts {
@@ -98,22 +116,25 @@ struct ProviderParts {
     secp256r1: kx::Secp256r1,
 }
 
+#[cfg(feature = "rustls")]
 /// [`Entropy`] as rustls's `SecureRandom`.
 struct EntropyRandom(&'static dyn Entropy);
 
+#[cfg(feature = "rustls")]
 impl fmt::Debug for EntropyRandom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("anchormq Entropy")
     }
 }
 
+#[cfg(feature = "rustls")]
 impl SecureRandom for EntropyRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
         self.0.fill(buf).map_err(|_| GetRandomFailed)
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "rustls"))]
 #[allow(
     clippy::unwrap_used,
     clippy::expect_used,

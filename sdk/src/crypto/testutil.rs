@@ -80,21 +80,21 @@ pub(crate) fn parse(text: &str) -> Vec<Case> {
 
 /// Deterministic, NOT random, entropy for tests: a counter-based byte stream.
 #[derive(Debug)]
-pub(crate) struct TestEntropy(spin::Mutex<u64>);
+pub(crate) struct TestEntropy(core::sync::atomic::AtomicU64);
 
 impl TestEntropy {
     pub(crate) const fn new() -> Self {
-        Self(spin::Mutex::new(0x0123_4567_89ab_cdef))
+        Self(core::sync::atomic::AtomicU64::new(0x0123_4567_89ab_cdef))
     }
 }
 
 impl Entropy for TestEntropy {
     fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        let mut state = self.0.lock();
+        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
         for b in dest.iter_mut() {
             // splitmix64 step: well mixed, but deterministic and NOT secure.
-            *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = *state;
+            let state = self.0.fetch_add(GAMMA, core::sync::atomic::Ordering::Relaxed).wrapping_add(GAMMA);
+            let mut z = state;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             *b = (z ^ (z >> 31)) as u8;

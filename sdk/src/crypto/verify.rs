@@ -10,7 +10,9 @@ use core::fmt;
 use pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
+#[cfg(feature = "rustls")]
 use rustls::SignatureScheme;
+#[cfg(feature = "rustls")]
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use sha2::Digest;
 use signature::Verifier;
@@ -21,25 +23,45 @@ pub(crate) const RSA_MIN_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits.
 pub(crate) const RSA_MAX_BITS: usize = 4096;
 
-/// The signature verification algorithms anchormq supports.
+/// The signature verification algorithms anchormq supports, for certificate paths
+/// (rustls-webpki) on every engine.
+pub static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    &ECDSA_P256_SHA256,
+    &ECDSA_P256_SHA384,
+    &ECDSA_P384_SHA256,
+    &ECDSA_P384_SHA384,
+    &ED25519,
+    &RSA_PKCS1_SHA256,
+    &RSA_PKCS1_SHA384,
+    &RSA_PKCS1_SHA512,
+    &RSA_PSS_SHA256,
+    &RSA_PSS_SHA384,
+    &RSA_PSS_SHA512,
+];
+
+/// The algorithm that verifies a TLS 1.3 CertificateVerify signed with the scheme whose IANA
+/// code point is `scheme` (RFC 8446 §4.2.3). PKCS#1 v1.5 and SHA-1 never sign a TLS 1.3
+/// handshake, and the ECDSA schemes bind the curve, so each scheme has exactly one algorithm.
+pub fn tls13_algorithm(scheme: u16) -> Option<&'static dyn SignatureVerificationAlgorithm> {
+    Some(match scheme {
+        0x0403 => &ECDSA_P256_SHA256,
+        0x0503 => &ECDSA_P384_SHA384,
+        0x0807 => &ED25519,
+        0x0804 => &RSA_PSS_SHA256,
+        0x0805 => &RSA_PSS_SHA384,
+        0x0806 => &RSA_PSS_SHA512,
+        _ => return None,
+    })
+}
+
+/// The signature verification algorithms anchormq supports, as rustls wants them.
 ///
 /// `mapping` is in preference order (advertised to the peer in that order). For
 /// TLS 1.3 only the first algorithm of each entry is used; TLS 1.2's ECDSA schemes
 /// do not bind the curve, so they also accept the other curve.
+#[cfg(feature = "rustls")]
 pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
-    all: &[
-        &ECDSA_P256_SHA256,
-        &ECDSA_P256_SHA384,
-        &ECDSA_P384_SHA256,
-        &ECDSA_P384_SHA384,
-        &ED25519,
-        &RSA_PKCS1_SHA256,
-        &RSA_PKCS1_SHA384,
-        &RSA_PKCS1_SHA512,
-        &RSA_PSS_SHA256,
-        &RSA_PSS_SHA384,
-        &RSA_PSS_SHA512,
-    ],
+    all: ALGORITHMS,
     mapping: &[
         (SignatureScheme::ECDSA_NISTP256_SHA256, &[&ECDSA_P256_SHA256, &ECDSA_P384_SHA256]),
         (SignatureScheme::ECDSA_NISTP384_SHA384, &[&ECDSA_P384_SHA384, &ECDSA_P256_SHA384]),
@@ -337,7 +359,7 @@ mod tests {
     #[test]
     fn garbage_inputs_never_panic() {
         let inputs: [&[u8]; 5] = [&[], &[0], &[0x30, 0x81], &[0xff; 70], &[0x04; 65]];
-        for alg in SIGNATURE_ALGORITHMS.all {
+        for alg in ALGORITHMS {
             for key in inputs {
                 for sig in inputs {
                     assert!(alg.verify_signature(key, b"m", sig).is_err());
@@ -347,6 +369,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "rustls")]
     fn mapping_covers_the_advertised_schemes() {
         let schemes = SIGNATURE_ALGORITHMS.supported_schemes();
         assert_eq!(

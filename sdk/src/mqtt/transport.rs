@@ -14,9 +14,12 @@ use embedded_io_async::{ErrorType, Read, Write};
 
 use super::config::Endpoint;
 use crate::Error;
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+use crate::tls::AnyStream;
 #[cfg(feature = "embedded-tls")]
 use crate::tls::EmbeddedStream;
-use crate::tls::{AnyStream, TlsStream};
+#[cfg(feature = "rustls")]
+use crate::tls::TlsStream;
 
 /// A stream the MQTT client reads and writes: `embedded_io_async::Read + Write`, plus a clean
 /// close and a way to fold the stream's errors into [`Error`].
@@ -44,6 +47,7 @@ pub trait Transport: Read + Write {
     }
 }
 
+#[cfg(feature = "rustls")]
 impl<T: Read + Write> Transport for TlsStream<'_, T> {
     type PortError = T::Error;
 
@@ -60,6 +64,7 @@ impl<T: Read + Write> Transport for TlsStream<'_, T> {
     }
 }
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 impl<'b, T: Read + Write + 'b> Transport for AnyStream<'b, T> {
     type PortError = T::Error;
 

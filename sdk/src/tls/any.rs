@@ -15,7 +15,9 @@ use embedded_io_async::{ErrorType, Read, Write};
 use crate::error::Error;
 #[cfg(feature = "embedded-tls")]
 use crate::tls::embedded::{self, EmbeddedConfig, EmbeddedStream};
-use crate::tls::{TlsBuffers, TlsConfig, TlsStream, Traffic};
+use crate::tls::{TlsBuffers, Traffic};
+#[cfg(feature = "rustls")]
+use crate::tls::{TlsConfig, TlsStream};
 use crate::verify::VerifiedPeer;
 
 /// Which TLS engine secures a connection, with its configuration.
@@ -24,6 +26,7 @@ use crate::verify::VerifiedPeer;
 pub enum Engine<'c> {
     /// rustls 0.23 (TLS 1.3, TLS 1.2 with the `tls12` feature; certificates, mutual TLS,
     /// resumption). Needs a receive buffer of [`crate::tls::MIN_RX_BUFFER`].
+    #[cfg(feature = "rustls")]
     Rustls(&'c TlsConfig),
     /// embedded-tls 0.19 (TLS 1.3; certificates or an external PSK; max_fragment_length).
     #[cfg(feature = "embedded-tls")]
@@ -38,6 +41,7 @@ pub enum Engine<'c> {
 #[non_exhaustive]
 pub enum AnyStream<'b, T: Read + Write + 'b> {
     /// A rustls stream.
+    #[cfg(feature = "rustls")]
     Rustls(TlsStream<'b, T>),
     /// An embedded-tls stream.
     #[cfg(feature = "embedded-tls")]
@@ -72,6 +76,7 @@ pub async fn connect_any<'b, T: Read + Write + 'b>(
     buffers: TlsBuffers<'b>,
 ) -> Result<AnyStream<'b, T>, Error<T::Error>> {
     match engine {
+        #[cfg(feature = "rustls")]
         Engine::Rustls(config) => {
             crate::tls::connect(config, server_name, io, buffers).await.map(AnyStream::Rustls)
         }
@@ -118,6 +123,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// What the broker proved.
     pub fn authenticated(&self) -> Authenticated {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => Authenticated::Certificate(s.info().peer.clone()),
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.info().peer.clone(),
@@ -127,6 +133,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// Bytes exchanged by the handshake.
     pub fn handshake_traffic(&self) -> Traffic {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.info().handshake,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.info().handshake,
@@ -136,6 +143,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// Bytes exchanged over the transport so far, handshake included.
     pub fn traffic(&self) -> Traffic {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.traffic(),
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.traffic(),
@@ -145,6 +153,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// Whether the handshake resumed an earlier session (only rustls resumes).
     pub fn resumed(&self) -> bool {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.info().resumed,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(_) => false,
@@ -157,6 +166,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// [`Error::Transport`] if the close_notify cannot be sent.
     pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.close().await,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.close().await,
@@ -166,6 +176,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
     /// Gives the transport back.
     pub fn into_inner(self) -> T {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.into_inner(),
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.into_inner(),
@@ -180,6 +191,7 @@ impl<'b, T: Read + Write + 'b> ErrorType for AnyStream<'b, T> {
 impl<'b, T: Read + Write + 'b> Read for AnyStream<'b, T> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.read(buf).await,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.read(buf).await,
@@ -190,6 +202,7 @@ impl<'b, T: Read + Write + 'b> Read for AnyStream<'b, T> {
 impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.write(buf).await,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.write(buf).await,
@@ -198,6 +211,7 @@ impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
 
     async fn flush(&mut self) -> Result<(), Self::Error> {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.flush().await,
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => s.flush().await,
@@ -208,6 +222,7 @@ impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
 impl<'b, T: Read + Write + 'b> fmt::Debug for AnyStream<'b, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "rustls")]
             Self::Rustls(s) => f.debug_tuple("Rustls").field(s).finish(),
             #[cfg(feature = "embedded-tls")]
             Self::Embedded(s) => f.debug_tuple("Embedded").field(s).finish(),

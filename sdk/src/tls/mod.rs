@@ -13,23 +13,49 @@
 //! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
 //! an external PSK); [`connect_any`] and [`AnyStream`] let callers not care which engine runs.
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 mod any;
+#[cfg(feature = "rustls")]
 mod config;
 #[cfg(feature = "embedded-tls")]
 pub mod embedded;
+#[cfg(feature = "rustls")]
 mod resumption;
+#[cfg(feature = "rustls")]
 mod stream;
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 pub use any::{AnyStream, Authenticated, Engine, PskPeer, connect_any};
+#[cfg(feature = "rustls")]
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 #[cfg(feature = "embedded-tls")]
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
 };
+#[cfg(feature = "rustls")]
 pub use resumption::SessionCache;
-pub use stream::{ConnectionInfo, ProtocolVersion, TlsBuffers, TlsStream, Traffic, connect};
+#[cfg(feature = "rustls")]
+pub use stream::{ConnectionInfo, ProtocolVersion, TlsStream, connect};
 
 pub use crate::verify::VerifiedPeer;
+
+/// The caller-owned buffers of one connection.
+#[derive(Debug)]
+pub struct TlsBuffers<'b> {
+    /// Receives ciphertext: at least [`MIN_RX_BUFFER`] bytes.
+    pub rx: &'b mut [u8],
+    /// Holds records until the transport takes them: at least [`crate::tls::MIN_TX_BUFFER`].
+    pub tx: &'b mut [u8],
+}
+
+/// Bytes that crossed the transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes written to the transport.
+    pub sent: u64,
+    /// Bytes read from the transport.
+    pub received: u64,
+}
 
 /// The receive buffer must hold one whole TLS record: 16 KiB of plaintext plus the largest
 /// expansion a peer may add (RFC 8446 §5.2) plus the 5-byte header.

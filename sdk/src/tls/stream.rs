@@ -20,26 +20,8 @@ use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, Insufficien
 use rustls::{AlertDescription, HandshakeKind};
 
 use crate::error::{ConfigError, Error, ResourceError, TimeError, TlsError, TrustError};
-use crate::tls::{MIN_RX_BUFFER, TlsConfig};
+use crate::tls::{MIN_RX_BUFFER, TlsBuffers, TlsConfig, Traffic};
 use crate::verify::{Outcome, ServerVerifier, VerifiedPeer};
-
-/// The caller-owned buffers of one connection.
-#[derive(Debug)]
-pub struct TlsBuffers<'b> {
-    /// Receives ciphertext: at least [`MIN_RX_BUFFER`] bytes.
-    pub rx: &'b mut [u8],
-    /// Holds records until the transport takes them: at least [`crate::tls::MIN_TX_BUFFER`].
-    pub tx: &'b mut [u8],
-}
-
-/// Bytes that crossed the transport.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Bytes written to the transport.
-    pub sent: u64,
-    /// Bytes read from the transport.
-    pub received: u64,
-}
 
 /// The negotiated protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Owns: [`Provider`] (always hands out a [`Verifier`], so embedded-tls's "no verifier, accept
 //! anything" path is unreachable), [`Verifier`] (the server's chain through
 //! [`verify_server_chain`], then its CertificateVerify signature with
-//! [`crate::crypto::SIGNATURE_ALGORITHMS`]) and [`EntropyRng`] ([`Entropy`] as a `CryptoRngCore`).
+//! [`crate::crypto::tls13_algorithm`]) and [`EntropyRng`] ([`Entropy`] as a `CryptoRngCore`).
 //!
 //! Never: uses embedded-tls's own certificate checks, accepts a certificate under the PSK
 //! profile, or reports a server as verified unless both its chain and its signature over the
@@ -21,7 +21,6 @@ use embedded_tls::{
 };
 use p256::elliptic_curve::rand_core::{CryptoRng, CryptoRngCore, RngCore};
 use pki_types::{CertificateDer, ServerName};
-use rustls::SignatureScheme;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
@@ -185,24 +184,9 @@ impl TlsVerifier<Suite> for Verifier<'_> {
                 AlertDescription::UnexpectedMessage,
             ));
         };
-        let scheme = SignatureScheme::from(verify.signature_scheme.as_u16());
         // RFC 8446 §4.4.3: PKCS#1 v1.5 and SHA-1 never sign a TLS 1.3 handshake, and the ECDSA
-        // schemes bind the curve, which is why only the first algorithm of each mapping is used.
-        let tls13 = matches!(
-            scheme,
-            SignatureScheme::ECDSA_NISTP256_SHA256
-                | SignatureScheme::ECDSA_NISTP384_SHA384
-                | SignatureScheme::ED25519
-                | SignatureScheme::RSA_PSS_SHA256
-                | SignatureScheme::RSA_PSS_SHA384
-                | SignatureScheme::RSA_PSS_SHA512
-        );
-        let alg = crate::crypto::SIGNATURE_ALGORITHMS
-            .mapping
-            .iter()
-            .find(|(s, _)| *s == scheme)
-            .and_then(|(_, algs)| algs.first())
-            .filter(|_| tls13);
+        // schemes bind the curve: `tls13_algorithm` knows exactly the schemes TLS 1.3 allows.
+        let alg = crate::crypto::tls13_algorithm(verify.signature_scheme.as_u16());
         let Some(alg) = alg else {
             return Err(self.refuse(
                 Refusal::Trust(TrustError::UnsupportedAlgorithm),
@@ -216,7 +200,7 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         let der = CertificateDer::from(leaf.as_slice());
         let checked = webpki::EndEntityCert::try_from(&der)
             .map_err(|_| ())
-            .and_then(|ee| ee.verify_signature(*alg, &message, verify.signature).map_err(|_| ()));
+            .and_then(|ee| ee.verify_signature(alg, &message, verify.signature).map_err(|_| ()));
         match checked {
             Ok(()) => {
                 self.signed = true;
