@@ -21,12 +21,19 @@
 //! `register_send_waker`, `register_query_waker`).
 //!
 //! ```text
-//! let stack = Stack::new(device, iface, &mut socket_storage, Config { addressing, dns_queries: &mut queries, port_seed })?;
+//! let iface = Interface::new(iface_config, &mut device, clock.now());
+//! let stack = Stack::new(device, iface, &mut socket_storage, Config { addressing: Addressing::Dhcp, port_seed })?;
+//! stack.enable_dns(&mut dns_query_slots)?;
 //! let socket = stack.tcp_socket(&mut tcp_rx, &mut tcp_tx)?;
-//! let connector = TlsConnector::new(&stack, socket, tls_config, "broker.example.com", TlsBuffers { rx, tx })?;
+//! let connector = TlsConnector::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
 //! let mut supervisor = Supervisor::new(&mqtt_config, buffers, outbox, connector, sleep, entropy, policy)?;
 //! select(stack.run(&mut clock), supervisor.run(&mut app)).await;
 //! ```
+//!
+//! # Noticing a dead link
+//! smoltcp retransmits forever unless told otherwise; [`TcpOptions::timeout`] (30 s by default)
+//! turns unacknowledged data into [`NetError::ConnectionLost`], which the supervisor answers by
+//! reconnecting. An idle connection is covered by MQTT's keepalive.
 //!
 //! Implements: RFC 793/9293 TCP, RFC 1035 DNS (A records) and RFC 2131 DHCPv4 through smoltcp
 //! 0.13; the transport contract of `anchormq::mqtt::Transport`.

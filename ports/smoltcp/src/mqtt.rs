@@ -1,68 +1,78 @@
 //! The MQTT layer's port on smoltcp: how [`anchormq::mqtt::Supervisor`] opens streams.
 //!
-//! Owns: [`TlsConnector`] (resolve the broker, TCP connect on its socket slot, then a verified
-//! TLS stream for the server name it was built with) and [`PlainConnector`] (TCP only, for
-//! links secured below TCP and for tests).
+//! Owns: [`TlsConnector`] (resolve the broker, TCP connect on its socket slot, then a secure
+//! stream for the server name it was built with, with whichever engine the application chose:
+//! rustls or embedded-tls) and [`PlainConnector`] (TCP only, for links secured below TCP and for
+//! tests).
 //!
 //! Never: derives the server name from the broker address, allocates (record buffers and socket
-//! buffers are the caller's), or decides about trust: the `TlsConfig` does. The supervisor's
-//! [`anchormq::mqtt::Sleep`] is the platform's (an embassy-time timer on devices), not ours.
+//! buffers are the caller's), or decides about trust: the engine's configuration does. The
+//! supervisor's [`anchormq::mqtt::Sleep`] is the platform's (an embassy-time timer on devices).
 
 use core::fmt;
 
+use anchormq::Error;
 use anchormq::mqtt::{Connect, Endpoint, Plain};
-use anchormq::tls::{TlsBuffers, TlsConfig, TlsStream};
-use anchormq::{ConfigError, Error, ServerName};
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+use anchormq::tls::{AnyStream, Engine, TlsBuffers};
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+use anchormq::{ConfigError, ServerName};
 use smoltcp::phy::Device;
 
 use crate::error::NetError;
 use crate::tcp::{TcpSocket, TcpStream};
 
-/// The stream a [`TlsConnector`] opens: TLS over a smoltcp TCP connection.
-pub type TlsTransport<'c, 'a, D> = TlsStream<'c, TcpStream<'c, 'a, D>>;
+/// The stream a [`TlsConnector`] opens: TLS (either engine) over a smoltcp TCP connection.
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub type TlsTransport<'c, 'a, D> = AnyStream<'c, TcpStream<'c, 'a, D>>;
 
-/// Opens verified TLS streams to the broker over one TCP socket slot.
+/// Opens secure streams to the broker over one TCP socket slot.
 ///
 /// It lends its socket slot and record buffers to one stream at a time (the supervisor drops a
-/// stream before asking for the next). Every stream is verified for the server name given to
-/// [`TlsConnector::new`], whatever the broker [`Endpoint`] says: dialling an address (or a name
-/// that resolves to one) does not change the name the certificate must carry.
+/// stream before asking for the next). Every stream is authenticated for the server name given
+/// to [`TlsConnector::new`], whatever the broker [`Endpoint`] says: dialling an address (or a
+/// name that resolves to one) does not change the name the certificate must carry. With
+/// rustls, a reconnect resumes the TLS session when its configuration has a session cache.
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 pub struct TlsConnector<'s, 'a, D: Device> {
     socket: TcpSocket<'s, 'a, D>,
-    config: TlsConfig,
+    engine: Engine<'s>,
     server_name: &'s str,
     rx: &'s mut [u8],
     tx: &'s mut [u8],
 }
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 impl<D: Device> fmt::Debug for TlsConnector<'_, '_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConnector")
             .field("socket", &self.socket)
+            .field("engine", &self.engine)
             .field("server_name", &self.server_name)
             .field("rx", &self.rx.len())
             .field("tx", &self.tx.len())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 impl<'s, 'a, D: Device> TlsConnector<'s, 'a, D> {
-    /// A connector on `socket` verifying every broker certificate against `config` for
-    /// `server_name`, with `buffers` as the TLS record buffers of each connection.
+    /// A connector on `socket` securing every connection with `engine` for `server_name`, with
+    /// `buffers` as the TLS record buffers of each connection.
     ///
     /// # Errors
     /// [`ConfigError::InvalidServerName`] when `server_name` is neither a DNS name nor an IP
-    /// address. Buffer sizes are checked by [`anchormq::tls::connect`] at the first connect.
+    /// address. Buffer sizes are checked by the engine at the first connect.
     pub fn new(
         socket: TcpSocket<'s, 'a, D>,
-        config: TlsConfig,
+        engine: Engine<'s>,
         server_name: &'s str,
         buffers: TlsBuffers<'s>,
     ) -> Result<Self, ConfigError> {
         if ServerName::try_from(server_name).is_err() {
             return Err(ConfigError::InvalidServerName { name: server_name.into() });
         }
-        Ok(Self { socket, config, server_name, rx: buffers.rx, tx: buffers.tx })
+        Ok(Self { socket, engine, server_name, rx: buffers.rx, tx: buffers.tx })
     }
 
     /// The name every broker certificate must be valid for.
@@ -70,12 +80,13 @@ impl<'s, 'a, D: Device> TlsConnector<'s, 'a, D> {
         self.server_name
     }
 
-    /// The TLS configuration (its session cache makes reconnects resume).
-    pub fn tls_config(&self) -> &TlsConfig {
-        &self.config
+    /// The engine and its configuration.
+    pub fn engine(&self) -> Engine<'s> {
+        self.engine
     }
 }
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 impl<'a, D: Device> Connect for TlsConnector<'_, 'a, D> {
     type Error = NetError;
     type Stream<'c>
@@ -87,7 +98,7 @@ impl<'a, D: Device> Connect for TlsConnector<'_, 'a, D> {
         let address = self.socket.stack().resolve(&broker.host).await.map_err(Error::Transport)?;
         let tcp = self.socket.connect((address, broker.port)).await.map_err(Error::Transport)?;
         let buffers = TlsBuffers { rx: &mut *self.rx, tx: &mut *self.tx };
-        anchormq::tls::connect(&self.config, self.server_name, tcp, buffers).await
+        anchormq::tls::connect_any(self.engine, self.server_name, tcp, buffers).await
     }
 }
 

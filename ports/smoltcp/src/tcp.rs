@@ -240,3 +240,168 @@ impl<D: Device> Drop for TcpStream<'_, '_, D> {
         self.stack.wake_runner();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    extern crate std;
+
+    use std::vec;
+
+    use embedded_io_async::{Read, Write};
+    use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketStorage};
+    use smoltcp::phy::{Loopback, Medium};
+    use smoltcp::socket::tcp;
+    use smoltcp::time::Instant;
+    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+    use super::*;
+    use crate::{Addressing, Clock, Config, StaticConfig};
+
+    /// Virtual time: the loopback device has no receive signal, so every wait is one
+    /// millisecond at most, and time only moves when the runner waits.
+    struct TestClock(i64);
+
+    impl Clock for TestClock {
+        fn now(&mut self) -> Instant {
+            Instant::from_millis(self.0)
+        }
+
+        async fn wait_until(&mut self, deadline: Option<Instant>) {
+            let next = deadline.map_or(self.0 + 1, |d| d.total_millis().clamp(self.0, self.0 + 1));
+            self.0 = next.max(self.0 + 1);
+            tokio::task::yield_now().await;
+        }
+    }
+
+    const LOCAL: Ipv4Address = Ipv4Address::new(127, 0, 0, 1);
+    const PORT: u16 = 1883;
+
+    fn stack<'a>(storage: &'a mut [SocketStorage<'a>]) -> Stack<'a, Loopback> {
+        let mut device = Loopback::new(Medium::Ethernet);
+        let config = IfaceConfig::new(EthernetAddress([0x02, 0, 0, 0, 0, 1]).into());
+        let iface = Interface::new(config, &mut device, Instant::ZERO);
+        let fixed = StaticConfig { address: Ipv4Cidr::new(LOCAL, 8), gateway: None, dns_servers: &[] };
+        Stack::new(device, iface, storage, Config { addressing: Addressing::Static(fixed), port_seed: 7 })
+            .unwrap()
+    }
+
+    /// A listening server socket on the same stack, driven by hand.
+    fn listen<'a>(stack: &Stack<'a, Loopback>, rx: &'a mut [u8], tx: &'a mut [u8]) -> SocketHandle {
+        stack.with(|_, _, sockets| {
+            let mut server = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+            server.listen(PORT).unwrap();
+            sockets.add(server)
+        })
+    }
+
+    fn server<R>(
+        stack: &Stack<'_, Loopback>,
+        handle: SocketHandle,
+        f: impl FnOnce(&mut tcp::Socket<'_>) -> R,
+    ) -> R {
+        stack.with(|_, _, sockets| f(sockets.get_mut::<tcp::Socket<'_>>(handle)))
+    }
+
+    fn run<F: core::future::Future>(stack: &Stack<'_, Loopback>, work: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let mut clock = TestClock(0);
+            tokio::select! {
+                never = stack.run(&mut clock) => match never {},
+                out = work => out,
+            }
+        })
+    }
+
+    #[test]
+    fn data_then_end_of_stream_at_the_peers_fin() {
+        let (mut srx, mut stx, mut crx, mut ctx) =
+            (vec![0u8; 1024], vec![0u8; 1024], vec![0u8; 1024], vec![0u8; 1024]);
+        let mut storage = [SocketStorage::EMPTY; 2];
+        let stack = stack(&mut storage);
+        let srv = listen(&stack, &mut srx, &mut stx);
+        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        run(&stack, async {
+            let mut stream = socket.connect((LOCAL, PORT)).await.unwrap();
+            stream.write_all(b"ping").await.unwrap();
+            stream.flush().await.unwrap();
+            let mut got = [0u8; 4];
+            while server(&stack, srv, |s| s.recv_queue()) < 4 {
+                tokio::task::yield_now().await;
+            }
+            server(&stack, srv, |s| s.recv_slice(&mut got)).unwrap();
+            assert_eq!(&got, b"ping");
+            server(&stack, srv, |s| {
+                s.send_slice(b"pong").unwrap();
+                s.close();
+            });
+            let mut buf = [0u8; 16];
+            let mut read = vec![];
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                read.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(read, b"pong");
+            // Still at the end, not an error, when asked again.
+            assert_eq!(stream.read(&mut buf).await, Ok(0));
+        });
+    }
+
+    #[test]
+    fn a_reset_is_an_error_not_an_end_of_stream() {
+        let (mut srx, mut stx, mut crx, mut ctx) =
+            (vec![0u8; 1024], vec![0u8; 1024], vec![0u8; 1024], vec![0u8; 1024]);
+        let mut storage = [SocketStorage::EMPTY; 2];
+        let stack = stack(&mut storage);
+        let srv = listen(&stack, &mut srx, &mut stx);
+        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        run(&stack, async {
+            let mut stream = socket.connect((LOCAL, PORT)).await.unwrap();
+            while server(&stack, srv, |s| s.state()) != tcp::State::Established {
+                tokio::task::yield_now().await;
+            }
+            server(&stack, srv, |s| s.abort());
+            let mut buf = [0u8; 16];
+            assert_eq!(stream.read(&mut buf).await, Err(NetError::ConnectionLost));
+            assert_eq!(stream.write(b"late").await, Err(NetError::ConnectionLost));
+        });
+    }
+
+    #[test]
+    fn nobody_listening_fails_the_connect() {
+        let (mut crx, mut ctx) = (vec![0u8; 256], vec![0u8; 256]);
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let stack = stack(&mut storage);
+        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        let refused = run(&stack, async { socket.connect((LOCAL, PORT)).await.map(|_| ()) });
+        assert_eq!(refused, Err(NetError::ConnectFailed));
+    }
+
+    #[test]
+    fn a_full_storage_is_an_error_not_a_panic() {
+        let (mut a, mut b, mut c, mut d) = (vec![0u8; 64], vec![0u8; 64], vec![0u8; 64], vec![0u8; 64]);
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let stack = stack(&mut storage);
+        let _first = stack.tcp_socket(&mut a, &mut b).unwrap();
+        assert_eq!(stack.tcp_socket(&mut c, &mut d).map(|_| ()), Err(NetError::NoSocketSlot { capacity: 1 }));
+    }
+
+    #[test]
+    fn local_ports_stay_in_the_dynamic_range_and_move_on() {
+        let mut storage = [SocketStorage::EMPTY; 1];
+        let stack = stack(&mut storage);
+        let first = stack.next_local_port().unwrap();
+        assert_eq!(first, 49_152 + 7);
+        let mut last = first;
+        for _ in 0..20_000 {
+            let port = stack.next_local_port().unwrap();
+            assert!(port >= 49_152, "{port}");
+            assert_ne!(port, last);
+            last = port;
+        }
+    }
+}

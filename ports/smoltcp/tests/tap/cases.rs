@@ -13,7 +13,7 @@ use anchormq::mqtt::{
     Application, Backoff, Buffers, Config, Connect, Control, Endpoint, Event, Message, Outbox, Overflow,
     Policy, QoS, SessionMode, Sleep, Stopped, Supervisor,
 };
-use anchormq::tls::{MIN_RX_BUFFER, TlsBuffers};
+use anchormq::tls::{Engine, MIN_RX_BUFFER, TlsBuffers};
 use anchormq_smoltcp::mqtt::TlsConnector;
 use anchormq_smoltcp::smoltcp::iface::{self, Interface, SocketStorage};
 use anchormq_smoltcp::smoltcp::time::Duration as NetDuration;
@@ -62,8 +62,8 @@ fn random<T: Default + AsMut<[u8]>>() -> T {
 
 /// A stack on the TAP device with two socket slots to spare, and the host clock that runs it:
 /// at [`DEVICE`]/24 with gateway and DNS server [`HOST`], or with DHCP (one more slot).
-fn stack(env: &Env, dhcp: bool) -> Result<(Stack<'static, LinkDevice>, HostClock), String> {
-    let mut device = LinkDevice::open(&env.tap.name)?;
+async fn stack(env: &Env, dhcp: bool) -> Result<(Stack<'static, LinkDevice>, HostClock), String> {
+    let mut device = LinkDevice::open(&env.tap.name).await?;
     let mut clock = device.clock().map_err(err)?;
     let mac = EthernetAddress([0x02, 0x00, 0x61, 0x6d, 0x71, if dhcp { 0x02 } else { 0x01 }]);
     let mut config = iface::Config::new(mac.into());
@@ -102,7 +102,7 @@ async fn with_runner<T>(
 async fn resolves_the_broker_by_name_over_the_tap(env: &Env) -> CaseResult {
     // This case runs the runner as a task of its own (the others share one task with it): two
     // tasks of one single-threaded executor, as on embassy.
-    let (stack, mut clock) = stack(env, false)?;
+    let (stack, mut clock) = stack(env, false).await?;
     let stack = Rc::new(stack);
     let before = env.dns.answered.load(std::sync::atomic::Ordering::Relaxed);
     let tasks = tokio::task::LocalSet::new();
@@ -138,12 +138,13 @@ async fn resolves_the_broker_by_name_over_the_tap(env: &Env) -> CaseResult {
 }
 
 async fn dhcp_lease_gives_address_router_and_dns(env: &Env) -> CaseResult {
-    let (stack, mut clock) = stack(env, true)?;
+    let (stack, mut clock) = stack(env, true).await?;
     check!(!stack.is_configured(), "configured before any DHCP exchange: {:?}", stack.ipv4_cidr());
     let acks = env.dhcp_acks.load(std::sync::atomic::Ordering::Relaxed);
     let socket = stack.tcp_socket(leak(vec![0u8; 4096]), leak(vec![0u8; 4096])).map_err(err)?;
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
-    let mut connector = TlsConnector::new(socket, env.tls_config(), "localhost", buffers).map_err(err)?;
+    let tls = env.tls_config();
+    let mut connector = TlsConnector::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let (lease, servers, opened) = with_runner(&stack, &mut clock, 30, async {
         stack.wait_configured().await;
         let lease = stack.ipv4_cidr();
@@ -227,13 +228,14 @@ struct Outage {
 /// checks that `mosquitto_sub` received every number.
 async fn telemetry(env: &Env, id: &'static str, total: u32, outage: bool) -> Result<Report, String> {
     let witness = Witness::start(env, &format!("witness-{id}")).await?;
-    let (stack, mut clock) = stack(env, false)?;
+    let (stack, mut clock) = stack(env, false).await?;
     let mut socket = stack.tcp_socket(leak(vec![0u8; 8 * 1024]), leak(vec![0u8; 8 * 1024])).map_err(err)?;
     // A dead link is noticed when written data stays unacknowledged for 3 s.
     socket.set_options(TcpOptions { timeout: Some(NetDuration::from_secs(3)), ..TcpOptions::default() });
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     // The broker is dialled by name (resolved to 192.168.69.100) and verified as `localhost`.
-    let connector = TlsConnector::new(socket, env.tls_config(), "localhost", buffers).map_err(err)?;
+    let tls = env.tls_config();
+    let connector = TlsConnector::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let config = leak(
         Config::new(BROKER_NAME, FORWARD_PORT, id)
             .session(SessionMode::Persistent { expiry_secs: 300 })

@@ -91,10 +91,32 @@ pub struct LinkDevice {
 }
 
 impl LinkDevice {
-    pub fn open(name: &str) -> Result<LinkDevice, String> {
+    /// Attaches to the TAP device and waits until the host side carries frames.
+    ///
+    /// Attaching turns the carrier on, but the kernel enables transmission on the host side
+    /// only when its link watcher runs (up to a second later); until then it silently drops
+    /// what the host sends (a DHCPOFFER, say). Its operational state turns UP at that moment.
+    pub async fn open(name: &str) -> Result<LinkDevice, String> {
         let inner =
             TunTapInterface::new(name, Medium::Ethernet).map_err(|e| format!("opening TAP {name}: {e}"))?;
-        Ok(LinkDevice { inner: Rc::new(RefCell::new(inner)) })
+        // `ip`, not /sys: sysfs still shows the namespace this process was started in.
+        let mut state = String::new();
+        for _ in 0..500 {
+            let out = Command::new("ip").args(["-o", "link", "show", "dev", name]).output();
+            let out = out.map_err(|e| format!("running ip link show: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            state = text
+                .split(" state ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("?")
+                .to_string();
+            if state == "UP" {
+                return Ok(LinkDevice { inner: Rc::new(RefCell::new(inner)) });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(format!("{name} is still in state {state} 5 s after attaching to it"))
     }
 
     /// The runner's clock, woken when this device has frames to read.
@@ -297,9 +319,7 @@ pub async fn dhcp_responder(tap: &str) -> Result<Arc<AtomicUsize>, String> {
             let Some((reply, ack)) = dhcp_reply(&buf[..n]) else {
                 continue;
             };
-            let r = socket.send_to(&reply, (Ipv4Addr::BROADCAST, 68)).await;
-            eprintln!("DHCPDBG {:?} ack={ack} send={r:?}", std::time::SystemTime::now());
-            if r.is_ok() && ack {
+            if socket.send_to(&reply, (Ipv4Addr::BROADCAST, 68)).await.is_ok() && ack {
                 sent.fetch_add(1, Ordering::Relaxed);
             }
         }
