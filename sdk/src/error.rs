@@ -67,6 +67,15 @@ pub enum ConfigError {
         /// Why, as a sentence.
         reason: String,
     },
+    /// The chosen engine cannot run the chosen security profile.
+    UnsupportedProfile {
+        /// The profile.
+        profile: &'static str,
+        /// The engine.
+        engine: &'static str,
+        /// Why, and what to choose instead.
+        reason: &'static str,
+    },
     /// A certificate revocation list could not be decoded.
     BadCrl {
         /// Position of the list in the list given.
@@ -421,6 +430,9 @@ impl fmt::Display for ConfigError {
             Self::ClientIdentity { reason } => write!(f, "the client identity is unusable: {reason}"),
             Self::UnsuitableAnchor { index, reason } => {
                 write!(f, "trust anchor #{index} cannot be an anchor: {reason}")
+            }
+            Self::UnsupportedProfile { profile, engine, reason } => {
+                write!(f, "the {engine} engine cannot run the {profile} profile: {reason}")
             }
             Self::BadCrl { index } => {
                 write!(f, "certificate revocation list #{index} is not a valid DER CRL")

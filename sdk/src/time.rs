@@ -109,6 +109,13 @@ impl TimePolicy {
         Self::Timeless(token)
     }
 
+    /// **Dangerous: certificates are accepted whatever their validity dates.** The same policy
+    /// `TlsConfigBuilder::dangerous().skip_validity_windows()` sets, for code that describes
+    /// security with a [`crate::tls::SecurityProfile`]. See the manual's "Time" chapter.
+    pub const fn dangerous_timeless() -> Self {
+        Self::Timeless(TimelessAcknowledged::new())
+    }
+
     /// Apply the policy to what the source says.
     ///
     /// # Errors

@@ -23,18 +23,18 @@ use anchormq::mqtt::{
     QoS, Stopped, Supervisor,
 };
 use anchormq::time::{TimePolicy, UnixTime};
-use anchormq::tls::TlsConfig;
+use anchormq::tls::{EngineChoice, EngineConfig, Environment, MaxFragmentLength, Psk, SecurityProfile};
 use anchormq::trust::Bundle;
 use anchormq::verify::Anchors;
 use anchormq::{Error, MqttError};
-use anchormq_std::mqtt::{Meter, TlsConnector, TokioSleep};
+use anchormq_std::mqtt::{AnyConnector, Meter, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use clap::Parser;
 use pki_types::pem::PemObject;
 
 #[derive(Parser, Debug)]
 #[command(about = "Publish telemetry to an MQTT broker over verified TLS, as a device would")]
-#[command(group = clap::ArgGroup::new("trust").required(true).args(["ca", "bundle"]))]
+#[command(group = clap::ArgGroup::new("trust").required(true).args(["ca", "bundle", "psk_identity", "server_spki_sha256"]))]
 struct Args {
     /// Broker address, HOST:PORT.
     #[arg(long)]
@@ -54,6 +54,22 @@ struct Args {
     /// The client certificate's private key (PKCS#8 PEM, ECDSA P-256 or P-384).
     #[arg(long, requires = "client_cert")]
     client_key: Option<PathBuf>,
+    /// PSK identity (TLS 1.3 external PSK with key exchange; embedded-tls engine).
+    #[arg(long, requires = "psk_hex", conflicts_with_all = ["ca", "bundle", "server_spki_sha256"])]
+    psk_identity: Option<String>,
+    /// The PSK as hex (at least 16 bytes).
+    #[arg(long, requires = "psk_identity")]
+    psk_hex: Option<String>,
+    /// Trust the broker by its key alone: SHA-256 of its SubjectPublicKeyInfo, hex; repeatable.
+    #[arg(long, conflicts_with_all = ["ca", "bundle"])]
+    server_spki_sha256: Vec<String>,
+    /// rustls | embedded-tls | auto (embedded-tls for PSK or --max-fragment, rustls otherwise).
+    #[arg(long, default_value = "auto")]
+    engine: String,
+    /// Ask the broker for records of at most this many bytes: 512, 1024, 2048 or 4096
+    /// (embedded-tls engine).
+    #[arg(long)]
+    max_fragment: Option<u16>,
     /// require | floor:RFC3339 | timeless
     #[arg(long, default_value = "require")]
     time_policy: String,
@@ -115,8 +131,13 @@ async fn run(args: &Args) -> Result<(), String> {
         .ok_or_else(|| format!("--broker {:?} is not HOST:PORT", args.broker))?;
     let qos = QoS::from_u8(args.qos).ok_or("--qos must be 0, 1 or 2")?;
     let topic = args.topic.clone().unwrap_or_else(|| format!("devices/{}/telemetry", args.client_id));
-    let tls = tls_config(args)?;
-    let connector = TlsConnector::new(tls.clone(), args.server_name.as_str()).map_err(|e| e.to_string())?;
+    let engine = engine_config(args)?;
+    // A rustls configuration shares its verifier (and the chains it keeps) with its clones.
+    let explain = match (&engine, args.explain) {
+        (EngineConfig::Rustls(config), true) => Some(config.clone()),
+        _ => None,
+    };
+    let connector = AnyConnector::new(engine, args.server_name.as_str()).map_err(|e| e.to_string())?;
     let meter = connector.meter();
 
     let mut config = Config::new(host, port, args.client_id.as_str()).keepalive_secs(args.keepalive);
@@ -137,8 +158,11 @@ async fn run(args: &Args) -> Result<(), String> {
     let mut device = Device::new(args, topic, qos, meter);
     let stopped = supervisor.run(&mut device).await;
     device.summary();
-    if args.explain {
-        match tls.explain_last(&args.server_name) {
+    if args.explain && explain.is_none() {
+        println!("explain: only the rustls engine keeps the presented chain");
+    }
+    if let Some(explain) = &explain {
+        match explain.explain_last(&args.server_name) {
             Some(report) => println!("{report}"),
             None => {
                 println!("explain: the broker presented no certificate chain (no TLS handshake got that far)")
@@ -156,45 +180,95 @@ async fn run(args: &Args) -> Result<(), String> {
     }
 }
 
-/// The TLS configuration the flags describe.
-fn tls_config(args: &Args) -> Result<TlsConfig, String> {
-    let anchors = match &args.bundle {
+static CLOCK: SystemClock = SystemClock;
+
+/// The security profile and engine the flags describe.
+fn engine_config(args: &Args) -> Result<EngineConfig, String> {
+    let profile = if let (Some(identity), Some(hex)) = (&args.psk_identity, &args.psk_hex) {
+        let key = decode_hex(hex).ok_or("--psk-hex is not hexadecimal")?;
+        SecurityProfile::Psk(Psk::new(identity.as_bytes(), key).map_err(|e| e.to_string())?)
+    } else if !args.server_spki_sha256.is_empty() {
+        let pins = args
+            .server_spki_sha256
+            .iter()
+            .map(|h| decode_hex(h).and_then(|b| <[u8; 32]>::try_from(b).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("--server-spki-sha256 takes 64 hexadecimal digits")?;
+        SecurityProfile::PinnedServerKey { spki_sha256: pins }
+    } else {
+        SecurityProfile::Certificates { anchors: anchors(args)?, client: client_identity(args)? }
+    };
+    let max_fragment = match args.max_fragment {
+        None => None,
+        Some(512) => Some(MaxFragmentLength::Bytes512),
+        Some(1024) => Some(MaxFragmentLength::Bytes1024),
+        Some(2048) => Some(MaxFragmentLength::Bytes2048),
+        Some(4096) => Some(MaxFragmentLength::Bytes4096),
+        Some(other) => return Err(format!("--max-fragment {other}: use 512, 1024, 2048 or 4096")),
+    };
+    let engine = match (args.engine.as_str(), &profile) {
+        ("rustls", _) if max_fragment.is_some() => {
+            return Err("--max-fragment needs the embedded-tls engine (rustls cannot ask for it)".into());
+        }
+        ("rustls", _) => EngineChoice::Rustls,
+        ("embedded-tls", _) => EngineChoice::EmbeddedTls { max_fragment },
+        ("auto", SecurityProfile::Psk(_)) => EngineChoice::EmbeddedTls { max_fragment },
+        ("auto", _) if max_fragment.is_some() => EngineChoice::EmbeddedTls { max_fragment },
+        ("auto", _) => EngineChoice::Rustls,
+        (other, _) => return Err(format!("--engine {other:?}: use rustls, embedded-tls or auto")),
+    };
+    let policy = match args.time_policy.as_str() {
+        "require" => TimePolicy::RequireTime,
+        "timeless" => TimePolicy::dangerous_timeless(),
+        other => match other.strip_prefix("floor:") {
+            Some(when) => TimePolicy::FloorAt(parse_rfc3339(when)?),
+            None => {
+                return Err(format!("unknown time policy {other:?}: use require, floor:RFC3339 or timeless"));
+            }
+        },
+    };
+    let env =
+        Environment { entropy: &OS_ENTROPY, clock: &CLOCK, policy, keep_presented_chains: args.explain };
+    profile.build(engine, env).map_err(|e| format!("the TLS configuration is unusable: {e}"))
+}
+
+/// The trust anchors from --bundle or --ca.
+fn anchors(args: &Args) -> Result<Anchors, String> {
+    match &args.bundle {
         Some(path) => {
             // Anchors borrow the bundle for the program's life: leak its bytes once.
             let bytes: &'static [u8] =
                 std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?.leak();
             let bundle = Bundle::parse(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            Anchors::from_bundle(&bundle).map_err(|e| format!("{}: {e}", path.display()))?
+            Anchors::from_bundle(&bundle).map_err(|e| format!("{}: {e}", path.display()))
         }
         None => {
             let mut certs = Vec::new();
             for path in &args.ca {
                 certs.extend(anchormq_std::read_pem_certificates(path).map_err(|e| e.to_string())?);
             }
-            Anchors::from_certificates(&certs).map_err(|e| e.to_string())?
+            Anchors::from_certificates(&certs).map_err(|e| e.to_string())
         }
-    };
-    let mut builder = TlsConfig::builder(&OS_ENTROPY).anchors(anchors).time_source(Arc::new(SystemClock));
-    builder = match args.time_policy.as_str() {
-        "require" => builder.time_policy(TimePolicy::RequireTime),
-        "timeless" => builder.dangerous().skip_validity_windows(),
-        other => match other.strip_prefix("floor:") {
-            Some(when) => builder.time_policy(TimePolicy::FloorAt(parse_rfc3339(when)?)),
-            None => {
-                return Err(format!("unknown time policy {other:?}: use require, floor:RFC3339 or timeless"));
-            }
-        },
-    };
-    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
-        let chain = anchormq_std::read_pem_certificates(cert).map_err(|e| e.to_string())?;
-        let signer = SoftwareSigner::from_pkcs8_der(read_pkcs8(key)?.secret_pkcs8_der())
-            .map_err(|e| format!("{}: {e}", key.display()))?;
-        builder = builder.client_identity(chain, Arc::new(signer));
     }
-    if args.explain {
-        builder = builder.keep_presented_chains();
+}
+
+/// --client-cert and --client-key, if given.
+fn client_identity(args: &Args) -> Result<Option<ClientIdentity>, String> {
+    let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) else { return Ok(None) };
+    let chain = anchormq_std::read_pem_certificates(cert).map_err(|e| e.to_string())?;
+    let signer = SoftwareSigner::from_pkcs8_der(read_pkcs8(key)?.secret_pkcs8_der())
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    Ok(Some((chain, Arc::new(signer))))
+}
+
+type ClientIdentity = (Vec<anchormq::CertificateDer<'static>>, Arc<dyn anchormq::crypto::Signer>);
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
     }
-    builder.build().map_err(|e| format!("the TLS configuration is unusable: {e}"))
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 fn read_pkcs8(path: &Path) -> Result<pki_types::PrivatePkcs8KeyDer<'static>, String> {

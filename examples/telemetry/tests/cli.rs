@@ -45,6 +45,57 @@ fn publishes_and_explains_a_refusal() {
     for needle in ["[0] server: CN=wrong.example", "FAIL  server name in the SANs", "verdict: refused"] {
         assert!(out.contains(needle), "--explain lacks {needle:?}:\n{out}");
     }
+    // The other profiles and the second engine, through the same flags.
+    let psk_hex: String = anchormq_testbed::broker::PSK_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let psk = |hex: &str| {
+        Command::new(env!("CARGO_BIN_EXE_telemetry"))
+            .args([
+                "--broker",
+                &format!("127.0.0.1:{}", broker.port(Listener::Psk)),
+                "--server-name",
+                "localhost",
+            ])
+            .args(["--psk-identity", anchormq_testbed::broker::PSK_IDENTITY, "--psk-hex", hex])
+            .args(["--count", "2", "--interval-ms", "50", "--max-attempts", "1", "--max-fragment", "1024"])
+            .output()
+            .expect("running telemetry")
+    };
+    let ok = psk(&psk_hex);
+    assert!(ok.status.success(), "PSK run failed: {}", String::from_utf8_lossy(&ok.stderr));
+    let wrong = psk(&"ab".repeat(32));
+    assert!(!wrong.status.success(), "a wrong PSK was accepted");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("pre-shared key"), "{err}");
+
+    let spki = spki_sha256_hex(&pki.server.cert);
+    let pinned = Command::new(env!("CARGO_BIN_EXE_telemetry"))
+        .args([
+            "--broker",
+            &format!("127.0.0.1:{}", broker.port(Listener::Tls13)),
+            "--server-name",
+            "localhost",
+        ])
+        .args(["--server-spki-sha256", &spki, "--count", "2", "--interval-ms", "50", "--max-attempts", "1"])
+        .output()
+        .expect("running telemetry");
+    assert!(pinned.status.success(), "pinned-key run failed: {}", String::from_utf8_lossy(&pinned.stderr));
+
+    let small =
+        telemetry(&broker, Listener::Tls13, &pki.trust_anchors, &["--count", "2", "--max-fragment", "4096"]);
+    assert!(small.status.success(), "embedded-tls run failed: {}", String::from_utf8_lossy(&small.stderr));
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo, computed by openssl.
+fn spki_sha256_hex(cert: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r",
+            cert.display()
+        ))
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }

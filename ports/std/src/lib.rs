@@ -59,6 +59,12 @@ impl HostBuffers {
         Self { rx: vec![0; MIN_RX_BUFFER].into(), tx: vec![0; 16_384 + 512].into() }
     }
 
+    /// Buffers of the given sizes (the embedded-tls engine with a small max_fragment_length
+    /// needs much less).
+    pub fn with_sizes(rx: usize, tx: usize) -> Self {
+        Self { rx: vec![0; rx].into(), tx: vec![0; tx].into() }
+    }
+
     /// Lends them to one connection.
     pub fn lend(&mut self) -> TlsBuffers<'_> {
         TlsBuffers { rx: &mut self.rx, tx: &mut self.tx }

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anchormq::mqtt::{Connect, Endpoint, Plain, Sleep};
+#[cfg(feature = "embedded-tls")]
+use anchormq::tls::{AnyStream, EngineConfig};
 use anchormq::tls::{TlsConfig, TlsStream};
 use anchormq::{ConfigError, Error, ServerName};
 use embedded_io_async::{ErrorType, Read, Write};
@@ -76,6 +78,66 @@ impl Connect for TlsConnector {
         let tls = anchormq::tls::connect(&self.config, &self.server_name, io, self.buffers.lend()).await?;
         self.meter.0.handshakes.fetch_add(1, Ordering::Relaxed);
         if tls.info().resumed {
+            self.meter.0.resumed.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(tls)
+    }
+}
+
+/// Opens verified streams with either TLS engine, from a [`SecurityProfile`] built for it.
+///
+/// Like [`TlsConnector`], but the engine is chosen at run time ([`EngineConfig`]): rustls for
+/// certificates, pinned keys and raw public keys, embedded-tls for PSK and small records.
+#[cfg(feature = "embedded-tls")]
+#[derive(Debug)]
+pub struct AnyConnector {
+    config: EngineConfig,
+    server_name: String,
+    buffers: HostBuffers,
+    meter: Meter,
+}
+
+#[cfg(feature = "embedded-tls")]
+impl AnyConnector {
+    /// A connector for `config`, verifying (or authenticating) the broker as `server_name`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidServerName`] for a name that is neither DNS nor IP.
+    pub fn new(config: EngineConfig, server_name: impl Into<String>) -> Result<Self, ConfigError> {
+        let server_name = server_name.into();
+        if ServerName::try_from(server_name.as_str()).is_err() {
+            return Err(ConfigError::InvalidServerName { name: server_name });
+        }
+        // embedded-tls reads are cancel-safe (minimq cancels reads at keepalive deadlines) only
+        // with room for two whole records.
+        let buffers = match &config {
+            EngineConfig::Embedded(embedded) => {
+                HostBuffers::with_sizes(embedded.rx_buffer(true), 16_384 + 512)
+            }
+            _ => HostBuffers::new(),
+        };
+        Ok(Self { config, server_name, buffers, meter: Meter::default() })
+    }
+
+    /// A handle on the counts of every stream this connector opens.
+    pub fn meter(&self) -> Meter {
+        self.meter.clone()
+    }
+}
+
+#[cfg(feature = "embedded-tls")]
+impl Connect for AnyConnector {
+    type Error = io::Error;
+    type Stream<'a> = AnyStream<'a, Metered<Transport>>;
+
+    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<io::Error>> {
+        let tcp = tcp_connect(&broker.host, broker.port).await.map_err(Error::Transport)?;
+        self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
+        let io = Metered::new(tcp, self.meter.clone());
+        let engine = self.config.engine();
+        let tls = anchormq::tls::connect_any(engine, &self.server_name, io, self.buffers.lend()).await?;
+        self.meter.0.handshakes.fetch_add(1, Ordering::Relaxed);
+        if tls.resumed() {
             self.meter.0.resumed.fetch_add(1, Ordering::Relaxed);
         }
         Ok(tls)

@@ -20,6 +20,8 @@ mod config;
 #[cfg(feature = "embedded-tls")]
 pub mod embedded;
 #[cfg(feature = "rustls")]
+mod profile;
+#[cfg(feature = "rustls")]
 mod resumption;
 #[cfg(feature = "rustls")]
 mod stream;
@@ -32,6 +34,8 @@ pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
 };
+#[cfg(feature = "rustls")]
+pub use profile::{EngineChoice, EngineConfig, Environment, SecurityProfile};
 #[cfg(feature = "rustls")]
 pub use resumption::SessionCache;
 #[cfg(feature = "rustls")]

@@ -1,0 +1,268 @@
+//! One description of a connection's security, whichever engine runs it.
+//!
+//! Owns: [`SecurityProfile`] (certificates, pinned server key, raw public keys, PSK),
+//! [`EngineChoice`], [`Environment`], and [`SecurityProfile::build`], which turns a profile into
+//! an engine configuration or refuses, before anything is sent, a combination that cannot work.
+//!
+//! Never: weakens a profile to fit an engine: a profile an engine cannot run is a
+//! [`ConfigError::UnsupportedProfile`], not a fallback.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use pki_types::{CertificateDer, UnixTime};
+
+use crate::crypto::{Entropy, Signer};
+use crate::error::ConfigError;
+use crate::time::{TimePolicy, TimeSource};
+#[cfg(feature = "embedded-tls")]
+use crate::tls::{EmbeddedConfig, MaxFragmentLength, Psk};
+use crate::tls::{Engine, TlsConfig};
+use crate::verify::Anchors;
+
+/// How the broker is trusted and how this client proves who it is.
+#[non_exhaustive]
+pub enum SecurityProfile {
+    /// A certificate chain to these anchors (a trust bundle), and optionally this client's own
+    /// certificate (mutual TLS).
+    Certificates {
+        /// The anchors the broker's chain must end at.
+        anchors: Anchors,
+        /// This client's certificate chain and the signer that holds its key.
+        client: Option<(Vec<CertificateDer<'static>>, Arc<dyn Signer>)>,
+    },
+    /// The broker's key alone, presented in a certificate (a self-signed or private-CA broker):
+    /// SHA-256 digests of acceptable SubjectPublicKeyInfos.
+    PinnedServerKey {
+        /// The acceptable keys.
+        spki_sha256: Vec<[u8; 32]>,
+    },
+    /// RFC 7250 raw public keys: the broker's key must be pinned; optionally this client's own
+    /// key (its SubjectPublicKeyInfo DER and signer).
+    RawPublicKeys {
+        /// The acceptable broker keys.
+        server_spki_sha256: Vec<[u8; 32]>,
+        /// This client's raw key.
+        own: Option<(Vec<u8>, Arc<dyn Signer>)>,
+    },
+    /// A TLS 1.3 external pre-shared key with key exchange (`psk_dhe_ke`).
+    #[cfg(feature = "embedded-tls")]
+    Psk(Psk),
+}
+
+/// Which engine runs the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineChoice {
+    /// rustls: certificates, mutual TLS, pinned keys, raw public keys, resumption.
+    Rustls,
+    /// embedded-tls: certificates (anchormq's verifier) and PSK, with an optional
+    /// max_fragment_length for small receive buffers.
+    #[cfg(feature = "embedded-tls")]
+    EmbeddedTls {
+        /// The largest record the broker may send, if limited.
+        max_fragment: Option<MaxFragmentLength>,
+    },
+}
+
+/// What the port provides to every profile.
+#[derive(Clone, Copy)]
+pub struct Environment {
+    /// Randomness.
+    pub entropy: &'static dyn Entropy,
+    /// The clock.
+    pub clock: &'static dyn TimeSource,
+    /// What verification does with the clock (a timeless policy comes only from a step named
+    /// dangerous).
+    pub policy: TimePolicy,
+    /// Keep the chains brokers present, for [`EngineConfig::explain_last`] (diagnostics; costs
+    /// heap; rustls engine).
+    pub keep_presented_chains: bool,
+}
+
+/// A profile built for one engine.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EngineConfig {
+    /// For rustls.
+    Rustls(TlsConfig),
+    /// For embedded-tls.
+    #[cfg(feature = "embedded-tls")]
+    Embedded(EmbeddedConfig),
+}
+
+impl EngineConfig {
+    /// Every check on the chain `server_name` presented last, when the profile was built with
+    /// [`Environment::keep_presented_chains`] (rustls engine only).
+    pub fn explain_last(&self, server_name: &str) -> Option<crate::verify::Explanation> {
+        match self {
+            Self::Rustls(config) => config.explain_last(server_name),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(_) => None,
+        }
+    }
+
+    /// The engine to hand to [`crate::tls::connect_any`].
+    pub fn engine(&self) -> Engine<'_> {
+        match self {
+            Self::Rustls(config) => Engine::Rustls(config),
+            #[cfg(feature = "embedded-tls")]
+            Self::Embedded(config) => Engine::Embedded(config),
+        }
+    }
+}
+
+impl SecurityProfile {
+    /// The profile's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Certificates { client: None, .. } => "certificates",
+            Self::Certificates { client: Some(_), .. } => "mutual TLS",
+            Self::PinnedServerKey { .. } => "pinned server key",
+            Self::RawPublicKeys { .. } => "raw public keys",
+            #[cfg(feature = "embedded-tls")]
+            Self::Psk(_) => "pre-shared key",
+        }
+    }
+
+    /// Builds the profile for `engine`.
+    ///
+    /// # Errors
+    /// [`ConfigError::UnsupportedProfile`] when the engine cannot run the profile (rustls has no
+    /// external PSK; embedded-tls has no client certificates, pinned keys or raw public keys),
+    /// and whatever the engine's own builder refuses.
+    pub fn build(self, engine: EngineChoice, env: Environment) -> Result<EngineConfig, ConfigError> {
+        match engine {
+            EngineChoice::Rustls => self.build_rustls(env).map(EngineConfig::Rustls),
+            #[cfg(feature = "embedded-tls")]
+            EngineChoice::EmbeddedTls { max_fragment } => {
+                let builder = match self {
+                    Self::Certificates { anchors, client: None } => {
+                        EmbeddedConfig::certificates(env.entropy, anchors)
+                            .time_source(env.clock)
+                            .time_policy(env.policy)
+                    }
+                    Self::Psk(psk) => EmbeddedConfig::psk(env.entropy, psk),
+                    _ => {
+                        return Err(ConfigError::UnsupportedProfile {
+                            profile: self.name(),
+                            engine: "embedded-tls",
+                            reason: "that engine runs certificate (server-only) and PSK profiles",
+                        });
+                    }
+                };
+                let builder = match max_fragment {
+                    Some(length) => builder.max_fragment_length(length),
+                    None => builder,
+                };
+                builder.build().map(EngineConfig::Embedded)
+            }
+        }
+    }
+
+    fn build_rustls(self, env: Environment) -> Result<TlsConfig, ConfigError> {
+        let mut builder = TlsConfig::builder(env.entropy)
+            .time_source(Arc::new(StaticClock(env.clock)))
+            .time_policy(env.policy);
+        if env.keep_presented_chains {
+            builder = builder.keep_presented_chains();
+        }
+        match self {
+            Self::Certificates { anchors, client } => {
+                let builder = builder.anchors(anchors);
+                match client {
+                    Some((chain, signer)) => builder.client_identity(chain, signer),
+                    None => builder,
+                }
+                .build()
+            }
+            Self::PinnedServerKey { spki_sha256 } => builder.pinned_server_key(spki_sha256).build(),
+            Self::RawPublicKeys { server_spki_sha256, own } => {
+                let builder = builder.raw_public_keys(server_spki_sha256);
+                match own {
+                    Some((spki, signer)) => builder.client_raw_public_key(spki, signer),
+                    None => builder,
+                }
+                .build()
+            }
+            #[cfg(feature = "embedded-tls")]
+            Self::Psk(_) => Err(ConfigError::UnsupportedProfile {
+                profile: "pre-shared key",
+                engine: "rustls",
+                reason: "rustls has no external PSK: choose the embedded-tls engine",
+            }),
+        }
+    }
+}
+
+/// A `&'static` clock where rustls wants an `Arc`.
+struct StaticClock(&'static dyn TimeSource);
+
+impl TimeSource for StaticClock {
+    fn now(&self) -> Option<UnixTime> {
+        self.0.now()
+    }
+}
+
+impl fmt::Debug for SecurityProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: a profile holds keys.
+        f.debug_struct("SecurityProfile").field("kind", &self.name()).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::EntropyError;
+    use crate::time::NoClock;
+
+    struct Zeros;
+    impl Entropy for Zeros {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
+            dest.fill(7);
+            Ok(())
+        }
+    }
+    static ZEROS: Zeros = Zeros;
+    static CLOCK: NoClock = NoClock;
+
+    fn env() -> Environment {
+        Environment {
+            entropy: &ZEROS,
+            clock: &CLOCK,
+            policy: TimePolicy::RequireTime,
+            keep_presented_chains: false,
+        }
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused_before_connecting() {
+        let pins = || SecurityProfile::PinnedServerKey { spki_sha256: alloc::vec![[1; 32]] };
+        assert!(matches!(pins().build(EngineChoice::Rustls, env()), Ok(EngineConfig::Rustls(_))));
+        let empty = SecurityProfile::PinnedServerKey { spki_sha256: Vec::new() };
+        assert_eq!(empty.build(EngineChoice::Rustls, env()).unwrap_err(), ConfigError::NoTrustAnchors);
+        #[cfg(feature = "embedded-tls")]
+        {
+            let embedded = EngineChoice::EmbeddedTls { max_fragment: None };
+            assert!(matches!(
+                pins().build(embedded, env()),
+                Err(ConfigError::UnsupportedProfile { engine: "embedded-tls", .. })
+            ));
+            let psk = || SecurityProfile::Psk(Psk::new("device", [9u8; 32]).unwrap());
+            assert!(matches!(
+                psk().build(EngineChoice::Rustls, env()),
+                Err(ConfigError::UnsupportedProfile { engine: "rustls", .. })
+            ));
+            assert!(matches!(psk().build(embedded, env()), Ok(EngineConfig::Embedded(_))));
+        }
+    }
+}
