@@ -21,6 +21,22 @@ use rustls::crypto::KeyProvider;
 use rustls::{Error, SignatureAlgorithm, SignatureScheme};
 
 /// A client private key reached only through this handle (hardware keys implement it too).
+///
+/// The TLS engine calls [`Signer::sign`] once per handshake with the whole CertificateVerify
+/// input (RFC 8446 §4.4.3), never a digest, and never sees key material.
+///
+/// # Hardware keys
+/// - **Secure elements that sign digests** (Microchip ATECC608, NXP SE050 and similar, P-256):
+///   advertise `ECDSA_NISTP256_SHA256`; in `sign`, hash `message` with SHA-256 (`sha2`), send the
+///   32-byte digest to the element, and return its (r, s) as a DER `ECDSA-Sig-Value` (the
+///   element returns 64 raw bytes; `p256::ecdsa::Signature::from_slice(..)?.to_der()` converts).
+/// - **The ESP32-C3 Digital Signature peripheral** (RSA up to 3072 bits, key sealed by an eFuse
+///   HMAC key): advertise `RSA_PSS_SHA256`; in `sign`, hash with SHA-256, apply PSS encoding in
+///   software (EMSA-PSS, RFC 8017 §9.1.1, with a salt from the TRNG), hand the encoded block to
+///   the DS peripheral for the private-key operation, and return its output. The private key
+///   never exists in RAM.
+/// - Either way the implementation holds a handle (a slot number, a peripheral), so `Debug`
+///   prints nothing secret by construction.
 pub trait Signer: Send + Sync + fmt::Debug {
     /// The TLS signature schemes this key can produce, most preferred first.
     fn schemes(&self) -> &[SignatureScheme];

@@ -68,3 +68,24 @@ pub const MIN_RX_BUFFER: usize = 16_384 + 2_048 + 5;
 /// The smallest useful transmit buffer: a ClientHello with key shares fits with room to spare.
 /// Larger client certificate chains need more; the error says how much.
 pub const MIN_TX_BUFFER: usize = 1_024;
+
+/// Turns an engine's `Debug` name of an alert into the name RFC 8446 §6 gives it:
+/// `BadCertificate` is `bad_certificate`, `UnknownCA` is `unknown_ca`.
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub(crate) fn rfc_alert_name(camel: &str) -> alloc::string::String {
+    let mut out = alloc::string::String::with_capacity(camel.len().saturating_add(4));
+    let mut previous: Option<char> = None;
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            // A word starts at an upper-case letter after a lower-case one.
+            if previous.is_some_and(|p| p.is_ascii_lowercase()) {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    out
+}

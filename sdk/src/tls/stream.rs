@@ -538,21 +538,9 @@ fn map_rustls<T>(e: &rustls::Error) -> Error<T> {
     }
 }
 
-/// `BadCertificate` -> `bad_certificate`, the name RFC 8446 §6 gives the alert.
+/// The name RFC 8446 §6 gives an alert: `BadCertificate` -> `bad_certificate`.
 fn alert_name(alert: AlertDescription) -> String {
-    let camel = alloc::format!("{alert:?}");
-    let mut out = String::with_capacity(camel.len().saturating_add(4));
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::tls::rfc_alert_name(&alloc::format!("{alert:?}"))
 }
 
 #[cfg(test)]
@@ -564,5 +552,7 @@ mod tests {
         assert_eq!(alert_name(AlertDescription::BadCertificate), "bad_certificate");
         assert_eq!(alert_name(AlertDescription::ProtocolVersion), "protocol_version");
         assert_eq!(alert_name(AlertDescription::CertificateRequired), "certificate_required");
+        assert_eq!(alert_name(AlertDescription::UnknownCA), "unknown_ca");
+        assert_eq!(alert_name(AlertDescription::AccessDenied), "access_denied");
     }
 }

@@ -93,3 +93,46 @@ pub fn issue(pki: &Pki, dir: &Path, oddity: Oddity) -> Result<OddCert, String> {
     std::fs::write(&chain, pem).map_err(|e| e.to_string())?;
     Ok(OddCert { chain, key })
 }
+
+/// A client certificate (clientAuth, CN `intruder`) issued by `other-root`, a CA the brokers do
+/// not trust: returns (certificate PEM path, PKCS#8 DER private key).
+///
+/// # Errors
+/// A sentence when `openssl` fails.
+pub fn foreign_client(pki: &Pki, dir: &Path) -> Result<(PathBuf, Vec<u8>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let key = dir.join("intruder.key.pem");
+    let key_der = dir.join("intruder.key.der");
+    let csr = dir.join("intruder.csr");
+    let cert = dir.join("intruder.pem");
+    let ext = dir.join("intruder.ext");
+    run(Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&key))?;
+    run(Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&key_der))?;
+    run(Command::new("openssl")
+        .args(["req", "-new", "-subj", "/CN=intruder", "-key"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr))?;
+    std::fs::write(&ext, "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+        .map_err(|e| e.to_string())?;
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-sha256", "-days", "30", "-in"])
+        .arg(&csr)
+        .arg("-CA")
+        .arg(&pki.other_root.cert)
+        .arg("-CAkey")
+        .arg(&pki.other_root.key)
+        .arg("-CAcreateserial")
+        .arg("-extfile")
+        .arg(&ext)
+        .arg("-out")
+        .arg(&cert))?;
+    let der = std::fs::read(&key_der).map_err(|e| e.to_string())?;
+    Ok((cert, der))
+}

@@ -62,6 +62,7 @@ suite!(
     key_usage_keycertsign_leaf_is_refused,
     weak_rsa_leaf_is_refused,
     sha1_signed_leaf_is_refused,
+    mutual_tls_with_an_untrusted_client_certificate_is_refused,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -898,5 +899,33 @@ async fn sha1_signed_leaf_is_refused(env: &Env) -> CaseResult {
         matches!(&e, Error::Trust(TrustError::Sha1Signature { subject }) if subject.contains("localhost")),
         "expected Sha1Signature, got {e:?}"
     );
+    Ok(())
+}
+
+async fn mutual_tls_with_an_untrusted_client_certificate_is_refused(env: &Env) -> CaseResult {
+    let (cert, key) =
+        anchormq_testbed::odd::foreign_client(&env.pki, &env.broker.work_dir().join("intruder"))?;
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
+    let chain = anchormq_std::read_pem_certificates(&cert).map_err(|e| e.to_string())?;
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .client_identity(chain, Arc::new(signer))
+        .build()
+        .map_err(|e| e.to_string())?;
+    // TLS 1.3: our side of the handshake completes; the broker's verdict is an alert on the
+    // first read.
+    let mut buffers = HostBuffers::new();
+    let mut tls = open(env, &cfg, Listener::MutualTls, "localhost", &mut buffers)
+        .await
+        .map_err(|e| format!("the client side of the handshake should complete: {e}"))?;
+    let _ = tls.write_all(&mqtt::connect("wire-intruder")).await;
+    let mut buf = [0u8; 16];
+    let e = tls.read(&mut buf).await;
+    check!(
+        matches!(&e, Err(Error::Tls(TlsError::AlertReceived { alert })) if alert == "unknown_ca" || alert == "bad_certificate"),
+        "expected the broker's unknown_ca alert, got {e:?}"
+    );
+    check!(env.broker.count_in_log("wire-intruder") == 0, "the broker accepted the intruder's CONNECT");
     Ok(())
 }

@@ -384,21 +384,9 @@ fn identity_text(identity: &[u8]) -> String {
     String::from_utf8_lossy(identity).into_owned()
 }
 
-/// `DecryptError` -> `decrypt_error`, the name RFC 8446 §6 gives the alert.
+/// The name RFC 8446 §6 gives an alert: `DecryptError` -> `decrypt_error`.
 fn alert_name(alert: AlertDescription) -> String {
-    let camel = alloc::format!("{alert:?}");
-    let mut out = String::with_capacity(camel.len().saturating_add(4));
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::tls::rfc_alert_name(&alloc::format!("{alert:?}"))
 }
 
 impl<T: Read + Write> ErrorType for EmbeddedStream<'_, T> {
