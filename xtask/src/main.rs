@@ -2,6 +2,7 @@
 
 mod bundle;
 mod demo;
+mod size;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
@@ -54,6 +55,9 @@ enum Cmd {
         #[command(subcommand)]
         command: bundle::BundleCmd,
     },
+    /// Build the ESP32-C3 firmware (certificate and PSK profiles, opt-level "z", fat LTO) and
+    /// report flash and static RAM by crate, and the RAM per session (target/size-report.md).
+    Size,
 }
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Bench => cmd_bench(&root),
         Cmd::Limbo { data } => cmd_limbo(&root.join(data)),
         Cmd::Bundle { command } => bundle::run(&root, command),
+        Cmd::Size => size::run(&root),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,24 +162,39 @@ fn run(root: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Resu
 }
 
 /// Installs the broker and clients with apt if missing (root only).
+/// The programs the test suites run, and the Debian package of each.
+const TEST_PROGRAMS: [(&str, &str); 8] = [
+    ("mosquitto", "mosquitto"),
+    ("mosquitto_pub", "mosquitto-clients"),
+    ("mosquitto_sub", "mosquitto-clients"),
+    ("mosquitto_passwd", "mosquitto"),
+    ("gnutls-serv", "gnutls-bin"),
+    ("openssl", "openssl"),
+    ("ip", "iproute2"),
+    ("unshare", "util-linux"),
+];
+
 fn ensure_mosquitto(root: &Path) -> Result {
-    let missing: Vec<&str> = ["mosquitto", "mosquitto_pub"]
-        .into_iter()
-        .filter(|p| anchormq_testbed::find_program(p).is_none())
-        .collect();
+    let missing: Vec<(&str, &str)> =
+        TEST_PROGRAMS.into_iter().filter(|(p, _)| anchormq_testbed::find_program(p).is_none()).collect();
     if missing.is_empty() {
-        println!("mosquitto and mosquitto-clients are installed");
+        println!("mosquitto, mosquitto-clients, gnutls-bin, openssl, iproute2 and util-linux are installed");
         return Ok(());
     }
-    let install = "apt-get install -y mosquitto mosquitto-clients gnutls-bin";
+    let mut packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();
+    packages.dedup();
+    let programs: Vec<&str> = missing.iter().map(|(program, _)| *program).collect();
+    let install = format!("apt-get install -y {}", packages.join(" "));
     if !anchormq_testbed::is_root() {
         return Err(format!(
             "{} not installed and not running as root; run: sudo apt-get update && sudo {install}",
-            missing.join(", ")
+            programs.join(", ")
         ));
     }
-    println!("{} missing: installing with apt-get", missing.join(", "));
-    for args in [&["update"][..], &["install", "-y", "mosquitto", "mosquitto-clients", "gnutls-bin"][..]] {
+    println!("{} missing: installing with apt-get", programs.join(", "));
+    let mut install_args = vec!["install", "-y"];
+    install_args.extend(packages);
+    for args in [&["update"][..], &install_args[..]] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -286,6 +306,10 @@ fn cmd_test(root: &Path) -> Result {
                 )
             }),
         ),
+        (
+            "ESP32-C3 firmware (port unit tests on the host; riscv32imc builds, both profiles)",
+            Box::new(|| size::check(root)),
+        ),
     ];
 
     let started = Instant::now();
@@ -319,7 +343,17 @@ fn cmd_limbo(data: &Path) -> Result {
 fn cmd_bench(root: &Path) -> Result {
     ensure_mosquitto(root)?;
     for example in ["handshake_stats", "mqtt_throughput"] {
-        let args = ["run", "--release", "-q", "-p", "anchormq-std", "--example", example];
+        let args = [
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "anchormq-std",
+            "--features",
+            "embedded-tls",
+            "--example",
+            example,
+        ];
         println!("\n$ cargo {}", args.join(" "));
         let status = run(root, cargo(), &args)?;
         if !status.success() {

@@ -1,0 +1,200 @@
+//! The size report: sections, crates, budgets and the largest symbols, as Markdown.
+
+use std::fmt::Write as _;
+
+use super::{ANONYMOUS, Analysis, Bytes, GROUPS, OTHER, Profile, Region, Role, TARGET};
+
+/// The SDK's flash budget for the certificate profile (TLS + crypto + verification + MQTT).
+const SDK_FLASH_BUDGET: u64 = 135 * 1024;
+/// RAM per session with max_fragment_length 1024: buffers plus peak heap.
+const SESSION_RAM_BUDGET: u64 = 24 * 1024;
+
+// The firmware's session buffers, from the file it allocates them by: TCP_RX, TCP_TX, TLS_TX,
+// MQTT_RX, MQTT_TX, OUTBOX_BYTES, tls_rx(fragment).
+#[allow(dead_code)]
+mod buffers {
+    include!("../../../examples/esp32c3-telemetry/src/buffers.rs");
+}
+
+/// Heap high-water marks (bytes) during an embedded-tls `connect`, measured on the host with a
+/// counting allocator (64-bit pointers, so an upper bound for the C3) against the testbed's
+/// Mosquitto: PSK and the ECDSA P-256 chain by the engine suite (`ports/std/tests/engine`, case
+/// `handshake_cost`); the RSA-2048 chain (`Listener::Tls13Rsa`) by a one-off run of the same
+/// measurement. An RSA-4096 root (ISRG Root X1) was not measured and costs more.
+const HEAP_PEAK_PSK: u64 = 216;
+const HEAP_PEAK_ECDSA_P256: u64 = 7_510;
+const HEAP_PEAK_RSA_2048: u64 = 18_944;
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1024.0)
+}
+
+fn fragment(profile: &Profile) -> u64 {
+    std::env::var("ANCHORMQ_MAX_FRAGMENT").ok().and_then(|v| v.parse().ok()).unwrap_or(profile.fragment)
+}
+
+pub(super) fn render(analyses: &[(Profile, Analysis)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# ESP32-C3 firmware size ({TARGET}, opt-level \"z\", fat LTO, panic=abort)\n");
+    render_sections(&mut out, analyses);
+    render_crates(&mut out, analyses);
+    render_budgets(&mut out, analyses);
+    render_details(&mut out, analyses);
+    out
+}
+
+/// A row of the sections table: its label and what it sums.
+type Row = (&'static str, fn(&Bytes) -> u64);
+
+fn render_sections(out: &mut String, analyses: &[(Profile, Analysis)]) {
+    let _ = writeln!(out, "## Sections (KiB)\n");
+    let header: Vec<String> =
+        analyses.iter().map(|(p, _)| format!("{} (mfl {})", p.name, fragment(p))).collect();
+    let _ = writeln!(out, "| section | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(analyses.len()));
+    let rows: [Row; 7] = [
+        (".text (flash)", |b| b.0[Region::Text as usize]),
+        (".rodata (flash)", |b| b.0[Region::Rodata as usize]),
+        ("**flash = .text + .rodata**", Bytes::flash),
+        ("IRAM code (.trap, .rwtext; in flash too)", |b| b.0[Region::Iram as usize]),
+        (".data (RAM; initialiser in flash)", |b| b.0[Region::Data as usize]),
+        (".bss (RAM)", |b| b.0[Region::Bss as usize]),
+        ("**static RAM = .data + .bss**", Bytes::ram),
+    ];
+    for (label, value) in rows {
+        let cells: Vec<String> = analyses.iter().map(|(_, a)| kib(value(&a.sections))).collect();
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(out);
+}
+
+fn render_crates(out: &mut String, analyses: &[(Profile, Analysis)]) {
+    let _ = writeln!(out, "## By crate (KiB; flash = .text + .rodata, RAM = .data + .bss)\n");
+    let header: Vec<String> = analyses.iter().map(|(p, _)| format!("{0} flash | {0} RAM", p.name)).collect();
+    let _ = writeln!(out, "| crate | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|---:|".repeat(analyses.len()));
+    let sdk_rows = GROUPS.iter().filter(|g| g.role == Role::Sdk).map(|g| g.label);
+    let other_rows = GROUPS.iter().filter(|g| g.role != Role::Sdk).map(|g| g.label).chain([OTHER, ANONYMOUS]);
+    for label in sdk_rows {
+        row(out, label, analyses, |a| (a.flash(label), a.ram(label)));
+    }
+    let sdk = |a: &Analysis| {
+        let sdk_groups = GROUPS.iter().filter(|g| g.role == Role::Sdk);
+        (a.sdk_flash(), sdk_groups.map(|g| a.ram(g.label)).sum())
+    };
+    row(out, "**SDK share (the rows above)**", analyses, sdk);
+    for label in other_rows {
+        row(out, label, analyses, |a| (a.flash(label), a.ram(label)));
+    }
+    let _ = writeln!(out);
+}
+
+fn row(
+    out: &mut String,
+    label: &str,
+    analyses: &[(Profile, Analysis)],
+    value: impl Fn(&Analysis) -> (u64, u64),
+) {
+    let cells: Vec<String> = analyses
+        .iter()
+        .map(|(_, a)| {
+            let (flash, ram) = value(a);
+            format!("{} | {}", kib(flash), kib(ram))
+        })
+        .collect();
+    let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+}
+
+fn render_budgets(out: &mut String, analyses: &[(Profile, Analysis)]) {
+    use buffers::{MQTT_RX, MQTT_TX, OUTBOX_BYTES, TCP_RX, TCP_TX, TLS_TX, tls_rx};
+    let _ = writeln!(out, "## Budgets\n");
+    for (profile, analysis) in analyses {
+        let sdk = analysis.sdk_flash();
+        let verdict = if sdk <= SDK_FLASH_BUDGET { "within" } else { "OVER" };
+        let _ = writeln!(
+            out,
+            "- {}: SDK flash {} KiB, {verdict} the {} KiB target{}.",
+            profile.name,
+            kib(sdk),
+            kib(SDK_FLASH_BUDGET),
+            if profile.name == "certificate" {
+                ""
+            } else {
+                " (the target is set for the certificate profile)"
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nRAM per session (bytes). Buffers are the firmware's (`src/buffers.rs`; the TLS receive buffer holds two \
+         records, for cancel-safe reads); the heap peak is the handshake's; the futures' state is measured in the \
+         ELF (the main task's future minus its buffers and the outbox: supervisor, MQTT session, embedded-tls \
+         stream and key schedule, the deepest pending future). The smallest fragment length that works depends on \
+         the chain: embedded-tls needs the broker's whole Certificate message in one record.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| profile (chain), max_fragment_length | TCP rx+tx | TLS rx | TLS tx | MQTT rx+tx | heap peak | buffers + heap | target 24 KiB | + futures' state | all |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    let cases = [
+        ("psk", "PSK", 1_024u64, HEAP_PEAK_PSK),
+        ("certificate", "certificates (ECDSA P-256, 2 certs)", 1_024, HEAP_PEAK_ECDSA_P256),
+        ("certificate", "certificates (ECDSA P-256, 2 certs)", 4_096, HEAP_PEAK_ECDSA_P256),
+        ("certificate", "certificates (RSA-2048, 2 certs)", 2_048, HEAP_PEAK_RSA_2048),
+        ("certificate", "certificates (RSA-2048, 2 certs)", 4_096, HEAP_PEAK_RSA_2048),
+    ];
+    for (profile, name, fragment, heap) in cases {
+        let tls_rx = tls_rx(fragment as usize) as u64;
+        let tcp = (TCP_RX + TCP_TX) as u64;
+        let mqtt = (MQTT_RX + MQTT_TX) as u64;
+        let total = tcp + tls_rx + TLS_TX as u64 + mqtt + heap;
+        let verdict = if total <= SESSION_RAM_BUDGET { "within" } else { "OVER" };
+        let state = analyses.iter().find(|(p, _)| p.name == profile).and_then(|(p, a)| task_state(p, a));
+        let (state, all) =
+            state.map_or(("-".to_string(), "-".to_string()), |s| (s.to_string(), (total + s).to_string()));
+        let _ = writeln!(
+            out,
+            "| {name}, {fragment} | {tcp} | {tls_rx} | {TLS_TX} | {mqtt} | {heap} | {total} | {verdict} | {state} | {all} |"
+        );
+    }
+    let _ = writeln!(out);
+    for (profile, analysis) in analyses {
+        if let Some(task) = analysis.main_task() {
+            let _ = writeln!(
+                out,
+                "- {}: the main task's future is {task} B of .bss (buffers with TLS rx for mfl {}, the {OUTBOX_BYTES} B outbox, the state).",
+                profile.name,
+                fragment(profile),
+            );
+        }
+    }
+    let _ = writeln!(out);
+}
+
+/// The main task's future minus the buffers and the outbox it holds.
+fn task_state(profile: &Profile, analysis: &Analysis) -> Option<u64> {
+    use buffers::{MQTT_RX, MQTT_TX, OUTBOX_BYTES, TCP_RX, TCP_TX, TLS_TX, tls_rx};
+    let held =
+        TCP_RX + TCP_TX + TLS_TX + MQTT_RX + MQTT_TX + OUTBOX_BYTES + tls_rx(fragment(profile) as usize);
+    Some(analysis.main_task()?.saturating_sub(held as u64))
+}
+
+fn render_details(out: &mut String, analyses: &[(Profile, Analysis)]) {
+    for (profile, analysis) in analyses {
+        let _ = writeln!(out, "## Details: {} profile\n", profile.name);
+        let _ = writeln!(out, "Largest SDK symbols in flash (bytes):\n");
+        for (name, bytes) in &analysis.sdk_symbols {
+            let _ = writeln!(out, "- {bytes}  `{name}`");
+        }
+        let _ = writeln!(out, "\nLargest statics in RAM (bytes):\n");
+        for (name, bytes) in &analysis.ram_symbols {
+            let _ = writeln!(out, "- {bytes}  `{name}`");
+        }
+        let mut others: Vec<(&String, &Bytes)> = analysis.other_crates.iter().collect();
+        others.sort_by_key(|(_, b)| std::cmp::Reverse(b.flash()));
+        let listed: Vec<String> =
+            others.iter().take(12).map(|(k, b)| format!("{k} {}", kib(b.flash()))).collect();
+        let _ = writeln!(out, "\n\"other\" (flash KiB): {}\n", listed.join(", "));
+    }
+}
