@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod gnutls;
+pub mod harness;
 pub mod odd;
 pub mod pki;
 

@@ -33,6 +33,7 @@ use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
+use anchormq_testbed::harness::Suite;
 use anchormq_testbed::pki::{self, Pki};
 // minimq's keepalive reads embassy-time's clock; its `std` feature is the host driver.
 use embassy_time as _;
@@ -64,14 +65,14 @@ impl Env {
     }
 }
 
-pub type CaseResult = Result<(), String>;
+pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
     if std::env::var_os(IN_NETNS).is_none() {
         return run_in_namespace();
     }
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut suite = Suite::from_args("tap");
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tap-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     net::quiet_tuntap_panics();
@@ -80,47 +81,17 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let env = match runtime.block_on(setup(&work)) {
         Ok(env) => env,
-        Err(e) => {
-            println!("tap: cannot set up the TAP link and the broker: {e}");
-            println!("tap: 0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return suite.setup_failed(format_args!("the TAP link and the broker: {e}")),
     };
-    let (mut passed, mut failed) = (0usize, Vec::new());
     for (name, case) in cases::ALL {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(case(&env))));
-        let took = started.elapsed();
-        match outcome {
-            Ok(Ok(())) => {
-                println!("test {name} ... ok ({took:.1?})");
-                passed += 1;
-            }
-            Ok(Err(message)) => {
-                println!("test {name} ... FAILED ({took:.1?})\n    {message}");
-                failed.push(*name);
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED (panicked)");
-                failed.push(*name);
-            }
-        }
+        suite.case(name, || runtime.block_on(case(&env)));
         // A case that failed half-way may have left the link down.
         let _ = env.tap.set_link(true);
     }
     drop(runtime);
     // Broker first, then the TAP device (Env's fields drop in order).
     drop(env);
-    if failed.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        println!("failed cases: {}; broker logs kept in {}", failed.join(", "), work.display());
-    }
-    println!("tap: {passed} passed, {} failed", failed.len());
-    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    suite.finish(&work)
 }
 
 /// Runs this binary again in a new network namespace, passing its output through. If the
@@ -186,12 +157,4 @@ async fn setup(work: &Path) -> Result<Env, String> {
     Ok(Env { pki, broker, tap, dns, dhcp_acks, anchors })
 }
 
-/// Fails a case with a message when `cond` is false.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
+pub(crate) use anchormq_testbed::check;

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anchormq_testbed::broker::Broker;
+use anchormq_testbed::harness::Suite;
 use anchormq_testbed::pki::{self, Pki};
 
 /// What every case gets.
@@ -30,7 +31,7 @@ pub struct Env {
     pub broker: Broker,
 }
 
-pub type CaseResult = Result<(), String>;
+pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 /// Counts live heap bytes and their high-water mark, to measure what a handshake allocates.
@@ -80,47 +81,19 @@ impl HeapMark {
 }
 
 fn main() -> ExitCode {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut suite = Suite::from_args("engine");
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("engine-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let env = match setup(&work) {
         Ok(env) => env,
-        Err(e) => {
-            eprintln!("engine: cannot set up the test broker: {e}");
-            println!("engine: 0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (mut passed, mut failed) = (0usize, Vec::new());
     for (name, case) in cases::ALL {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(case(&env))));
-        match outcome {
-            Ok(Ok(())) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Ok(Err(message)) => {
-                println!("test {name} ... FAILED\n    {message}");
-                failed.push(*name);
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED (panicked)");
-                failed.push(*name);
-            }
-        }
+        suite.case(name, || runtime.block_on(case(&env)));
     }
     drop(env);
-    if failed.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        println!("failed cases: {}; broker logs kept in {}", failed.join(", "), work.display());
-    }
-    println!("engine: {passed} passed, {} failed", failed.len());
-    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    suite.finish(&work)
 }
 
 fn setup(work: &std::path::Path) -> Result<Env, String> {
@@ -129,12 +102,4 @@ fn setup(work: &std::path::Path) -> Result<Env, String> {
     Ok(Env { pki, broker })
 }
 
-/// Fails a case with a message when `cond` is false.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
+pub(crate) use anchormq_testbed::check;

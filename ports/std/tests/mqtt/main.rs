@@ -23,6 +23,7 @@ use anchormq::verify::Anchors;
 use anchormq_std::mqtt::TlsConnector;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
+use anchormq_testbed::harness::Suite;
 use anchormq_testbed::pki::{self, Pki};
 
 /// What every case gets. Cases may stop and restart the broker.
@@ -54,59 +55,31 @@ impl Env {
     }
 }
 
-pub type CaseResult = Result<(), String>;
+pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a mut Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut suite = Suite::from_args("mqtt");
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("mqtt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let mut env = match setup(&work) {
         Ok(env) => env,
-        Err(e) => {
-            eprintln!("mqtt: cannot set up the test broker: {e}");
-            println!("mqtt: 0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (mut passed, mut failed) = (0usize, Vec::new());
     for (name, case) in cases::ALL {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(case(&mut env))));
-        match outcome {
-            Ok(Ok(())) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Ok(Err(message)) => {
-                println!("test {name} ... FAILED\n    {message}");
-                failed.push(*name);
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED (panicked)");
-                failed.push(*name);
-            }
-        }
+        suite.case(name, || runtime.block_on(case(&mut env)));
         // A case that failed half-way may have left the broker stopped or paused.
         if env.broker.start_again().is_err() {
-            println!("mqtt: the broker cannot be restarted; the remaining cases are not run");
-            failed.push("(broker restart)");
+            suite.case("(broker restart)", || {
+                Err("the broker cannot be restarted; the rest is not run".into())
+            });
             break;
         }
     }
     drop(runtime);
     drop(env);
-    if failed.is_empty() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        println!("failed cases: {}; broker logs kept in {}", failed.join(", "), work.display());
-    }
-    println!("mqtt: {passed} passed, {} failed", failed.len());
-    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    suite.finish(&work)
 }
 
 fn setup(work: &std::path::Path) -> Result<Env, String> {
@@ -122,12 +95,4 @@ fn setup(work: &std::path::Path) -> Result<Env, String> {
     Ok(Env { pki, broker, anchors })
 }
 
-/// Fails a case with a message when `cond` is false.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
+pub(crate) use anchormq_testbed::check;

@@ -1,0 +1,82 @@
+//! The runner the integration suites share (`harness = false` test binaries): one broker for the
+//! whole binary, cases in order, `test <name> ... ok|FAILED (time)`, a final
+//! `<suite>: N passed, M failed` line and a non-zero exit on failure. A panicking case fails
+//! and the run goes on. Arguments that do not start with `-` filter cases by substring.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// What a case returns: `Err` carries the values that disagreed.
+pub type CaseResult = Result<(), String>;
+
+/// One run of a suite.
+#[derive(Debug)]
+pub struct Suite {
+    name: &'static str,
+    filters: Vec<String>,
+    passed: usize,
+    failed: Vec<&'static str>,
+}
+
+impl Suite {
+    /// A suite named `name`, filtered by this process's arguments.
+    pub fn from_args(name: &'static str) -> Self {
+        let filters = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+        Self { name, filters, passed: 0, failed: Vec::new() }
+    }
+
+    /// Reports that the suite could not start, as one failed case.
+    pub fn setup_failed(&self, why: impl Display) -> ExitCode {
+        println!("{}: cannot set up: {why}", self.name);
+        println!("{}: 0 passed, 1 failed", self.name);
+        ExitCode::FAILURE
+    }
+
+    /// Runs one case unless the filters exclude it.
+    pub fn case(&mut self, name: &'static str, run: impl FnOnce() -> CaseResult) {
+        if !self.filters.is_empty() && !self.filters.iter().any(|f| name.contains(f.as_str())) {
+            return;
+        }
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+        let took = started.elapsed();
+        match outcome {
+            Ok(Ok(())) => {
+                println!("test {name} ... ok ({took:.1?})");
+                self.passed += 1;
+            }
+            Ok(Err(message)) => {
+                println!("test {name} ... FAILED ({took:.1?})\n    {message}");
+                self.failed.push(name);
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED (panicked)");
+                self.failed.push(name);
+            }
+        }
+    }
+
+    /// Prints the summary; removes `work` when everything passed, keeps it (and says where)
+    /// otherwise. Call after the broker has been stopped.
+    pub fn finish(self, work: &Path) -> ExitCode {
+        if self.failed.is_empty() {
+            let _ = std::fs::remove_dir_all(work);
+        } else {
+            println!("failed cases: {}; logs kept in {}", self.failed.join(", "), work.display());
+        }
+        println!("{}: {} passed, {} failed", self.name, self.passed, self.failed.len());
+        if self.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
+}
+
+/// Fails a case with a message when `cond` is false.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
