@@ -19,6 +19,9 @@ pub enum Oddity {
     WeakRsa,
     /// Signed with ECDSA over SHA-1.
     Sha1,
+    /// An ECDSA key on P-521 (no TLS 1.3 client offering only P-256/P-384 can be served it, so
+    /// this one is for the verifier, not for a server).
+    P521,
 }
 
 /// A leaf and chain file for a TLS server.
@@ -53,6 +56,7 @@ pub fn issue(pki: &Pki, dir: &Path, oddity: Oddity) -> Result<OddCert, String> {
     let mut genkey = Command::new("openssl");
     match oddity {
         Oddity::WeakRsa => genkey.args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]),
+        Oddity::P521 => genkey.args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"]),
         _ => genkey.args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]),
     };
     run(genkey.arg("-out").arg(&key))?;
@@ -64,7 +68,7 @@ pub fn issue(pki: &Pki, dir: &Path, oddity: Oddity) -> Result<OddCert, String> {
     let key_usage = match oddity {
         Oddity::KeyCertSign => "digitalSignature, keyCertSign",
         Oddity::NoDigitalSignature => "keyAgreement",
-        Oddity::WeakRsa | Oddity::Sha1 => "digitalSignature",
+        Oddity::WeakRsa | Oddity::Sha1 | Oddity::P521 => "digitalSignature",
     };
     std::fs::write(
         &ext,

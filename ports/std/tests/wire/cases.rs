@@ -63,6 +63,7 @@ suite!(
     weak_rsa_leaf_is_refused,
     sha1_signed_leaf_is_refused,
     mutual_tls_with_an_untrusted_client_certificate_is_refused,
+    p521_leaf_is_refused_by_the_verifier,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -927,5 +928,27 @@ async fn mutual_tls_with_an_untrusted_client_certificate_is_refused(env: &Env) -
         "expected the broker's unknown_ca alert, got {e:?}"
     );
     check!(env.broker.count_in_log("wire-intruder") == 0, "the broker accepted the intruder's CONNECT");
+    Ok(())
+}
+
+async fn p521_leaf_is_refused_by_the_verifier(env: &Env) -> CaseResult {
+    // Not over the wire: a server cannot present a P-521 certificate to a client that offers
+    // only P-256/P-384/Ed25519/RSA signature schemes; the handshake fails before. The chain goes
+    // through the verifier every engine uses instead.
+    let cert = anchormq_testbed::odd::issue(
+        &env.pki,
+        &env.broker.work_dir().join("odd-p521"),
+        anchormq_testbed::odd::Oddity::P521,
+    )?;
+    let chain = anchormq_std::read_pem_certificates(&cert.chain).map_err(|e| e.to_string())?;
+    let now = anchormq::time::TimePolicy::RequireTime.decide(SystemClock.now()).map_err(|e| e.to_string())?;
+    let name = anchormq::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let e = anchormq::verify::verify_server_chain(&anchors(env), &chain[0], &chain[1..], &name, now);
+    check!(
+        matches!(&e, Err(TrustError::UnsupportedCurve { curve, .. }) if curve == "P-521"),
+        "expected UnsupportedCurve P-521, got {e:?}"
+    );
+    let text = e.err().map(|e| e.to_string()).unwrap_or_default();
+    check!(text.contains("uses the curve P-521"), "sentence: {text}");
     Ok(())
 }
