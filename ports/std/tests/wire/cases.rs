@@ -763,6 +763,8 @@ async fn raw_public_key_server_round_trips(env: &Env) -> CaseResult {
         .await
         .map_err(|e| format!("{e}\n{}", server.log()))?;
     check!(tls.info().peer.validity().is_none(), "a raw key has no validity window");
+    let handshake = tls.info().handshake;
+    println!("    raw public key handshake: {} bytes sent, {} received", handshake.sent, handshake.received);
     check!(tls.info().peer.anchor_subject().contains("pinned key"), "peer {}", tls.info().peer);
     echo(&mut tls, b"hello over a raw public key\n").await
 }
