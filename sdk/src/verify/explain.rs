@@ -125,7 +125,7 @@ fn dates(parsed: &[Option<Certificate>], time: ValidityTime) -> Result<String, S
     };
     for cert in parsed.iter().flatten() {
         let (nb, na) = validity(cert);
-        let subject = cert.tbs_certificate.subject.to_string();
+        let subject = super::name::text(&cert.tbs_certificate.subject);
         if time.as_secs() < nb.as_secs() {
             return Err(format!(
                 "\"{subject}\" is not valid before {} (time used {}, {basis})",
@@ -147,8 +147,8 @@ fn dates(parsed: &[Option<Certificate>], time: ValidityTime) -> Result<String, S
 fn facts(der: &CertificateDer<'_>, cert: &Certificate) -> CertificateFacts {
     let (nb, na) = validity(cert);
     CertificateFacts {
-        subject: cert.tbs_certificate.subject.to_string(),
-        issuer: cert.tbs_certificate.issuer.to_string(),
+        subject: super::name::text(&cert.tbs_certificate.subject),
+        issuer: super::name::text(&cert.tbs_certificate.issuer),
         validity: (fmt_unix(nb).to_string(), fmt_unix(na).to_string()),
         key: profile::describe_key(cert),
         signature: profile::describe_signature(cert),

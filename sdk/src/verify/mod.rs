@@ -25,6 +25,7 @@ use x509_cert::Certificate;
 #[cfg(feature = "rustls")]
 mod engine;
 mod explain;
+mod name;
 #[cfg(feature = "rustls")]
 mod pinned;
 mod profile;
@@ -327,7 +328,7 @@ pub fn verify_server_chain(
     Ok(VerifiedPeer {
         server_name: name_text(server_name),
         leaf_sha256: sha256(end_entity),
-        leaf_subject: leaf.tbs_certificate.subject.to_string(),
+        leaf_subject: name::text(&leaf.tbs_certificate.subject),
         anchor_subject: anchor_subject(path.anchor()),
         window,
         checked_at: time,
@@ -356,7 +357,7 @@ fn check_deny_list(
         }) {
             return Err(TrustError::Denied {
                 entry: entry.to_string(),
-                subject: cert.tbs_certificate.subject.to_string(),
+                subject: name::text(&cert.tbs_certificate.subject),
             });
         }
     }
@@ -510,7 +511,7 @@ fn subject_text(contents: &[u8]) -> String {
     }
     der.extend_from_slice(contents);
     x509_cert::name::Name::from_der(&der)
-        .map_or_else(|_| String::from("(unparsable name)"), |n| n.to_string())
+        .map_or_else(|_| String::from("(unparsable name)"), |n| name::text(&n))
 }
 
 /// Which presented certificate has this notAfter / notBefore (webpki does not say).
@@ -523,7 +524,7 @@ fn subject_with(
     core::iter::once(leaf)
         .chain(intermediates)
         .find(|c| pick(c) == value)
-        .map(|c| c.tbs_certificate.subject.to_string())
+        .map(|c| name::text(&c.tbs_certificate.subject))
 }
 
 fn map_webpki(
@@ -540,8 +541,8 @@ fn map_webpki(
         W::UnknownIssuer => {
             let top = intermediates.last().unwrap_or(leaf);
             TrustError::UnknownIssuer {
-                issuer: top.tbs_certificate.issuer.to_string(),
-                subject: leaf.tbs_certificate.subject.to_string(),
+                issuer: name::text(&top.tbs_certificate.issuer),
+                subject: name::text(&leaf.tbs_certificate.subject),
             }
         }
         W::CertExpired { time, not_after } => TrustError::Expired {
@@ -562,17 +563,17 @@ fn map_webpki(
         #[allow(deprecated)]
         W::RequiredEkuNotFound => TrustError::NotForServerAuth { presented: Vec::new() },
         W::CaUsedAsEndEntity => {
-            TrustError::CaUsedAsLeaf { subject: leaf.tbs_certificate.subject.to_string() }
+            TrustError::CaUsedAsLeaf { subject: name::text(&leaf.tbs_certificate.subject) }
         }
         W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => TrustError::BadSignature,
-        W::CertRevoked => TrustError::Revoked { subject: leaf.tbs_certificate.subject.to_string() },
+        W::CertRevoked => TrustError::Revoked { subject: name::text(&leaf.tbs_certificate.subject) },
         W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
             if core::iter::once(leaf).chain(intermediates).any(profile::signed_with_sha1) =>
         {
             let weak = core::iter::once(leaf).chain(intermediates).find(|c| profile::signed_with_sha1(c));
             TrustError::Sha1Signature {
-                subject: weak.map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_default(),
+                subject: weak.map(|c| name::text(&c.tbs_certificate.subject)).unwrap_or_default(),
             }
         }
         W::UnsupportedSignatureAlgorithmContext(_)

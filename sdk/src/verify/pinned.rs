@@ -36,7 +36,7 @@ pub(crate) fn verify(
         let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| {
             TrustError::Invalid { reason: "the server's public key does not encode".to_string() }
         })?;
-        (spki, cert.tbs_certificate.subject.to_string())
+        (spki, super::name::text(&cert.tbs_certificate.subject))
     };
     let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der).map_err(|_| TrustError::Invalid {
         reason: "the server's public key is not valid DER".to_string(),

@@ -54,7 +54,7 @@ pub(crate) enum Role {
 
 /// Checks one certificate of a path webpki accepted.
 pub(crate) fn check(cert: &Certificate, role: Role) -> Result<(), TrustError> {
-    let subject = cert.tbs_certificate.subject.to_string();
+    let subject = super::name::text(&cert.tbs_certificate.subject);
     let profile = |rule: &'static str| TrustError::Profile { subject: subject.clone(), rule };
     check_key(cert, &subject)?;
 
@@ -127,7 +127,7 @@ fn check_leaf(
     key_usage: Option<u16>,
     profile: &dyn Fn(&'static str) -> TrustError,
 ) -> Result<(), TrustError> {
-    let subject = cert.tbs_certificate.subject.to_string();
+    let subject = super::name::text(&cert.tbs_certificate.subject);
     if let Some(ku) = key_usage {
         if !has_bit(ku, DIGITAL_SIGNATURE) {
             return Err(TrustError::KeyUsage {
