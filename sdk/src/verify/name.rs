@@ -9,8 +9,8 @@
 use alloc::string::String;
 use core::fmt::Write;
 
-use der::{Encode, Tag, Tagged};
 use der::asn1::{Ia5StringRef, ObjectIdentifier as Oid, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use der::{Encode, Tag, Tagged};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::name::Name;
 
