@@ -439,7 +439,15 @@ async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {
     .map_err(|_| "no PUBACK in 10 s")?
     .map_err(err)?;
     conn.disconnect().await.map_err(err)?;
-    let log = env.broker.log_for(Listener::Psk);
+    // Mosquitto writes its log asynchronously: give the line a moment to appear.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = env.broker.log_for(Listener::Psk);
+        if log.contains("Received DISCONNECT from engine-client") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     check!(
         log.contains("Received DISCONNECT from engine-client"),
         "the broker did not see a clean DISCONNECT"
