@@ -9,6 +9,7 @@ pub mod gnutls;
 pub mod harness;
 pub mod odd;
 pub mod pki;
+pub mod proxy;
 
 pub use broker::{Broker, BrokerError, Listener};
 pub use pki::{CertFiles, Pki, PkiError};

@@ -1,9 +1,11 @@
 //! Transports that misbehave on purpose, over real sockets: what no real part does on demand.
 
 use std::io::{Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+
+use anchormq_testbed::proxy::{self, Mode};
 
 use embedded_io_async::{ErrorType, Read, Write};
 
@@ -41,39 +43,8 @@ pub struct CuttingProxy {
 
 impl CuttingProxy {
     pub fn start(broker: SocketAddr, keep: usize) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
         let cut = Arc::new(AtomicBool::new(false));
-        let flag = cut.clone();
-        std::thread::spawn(move || {
-            let Ok((client, _)) = listener.accept() else { return };
-            let Ok(upstream) = TcpStream::connect(broker) else { return };
-            let (mut c_in, mut u_out) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = c_in.read(&mut buf) {
-                    if n == 0 || u_out.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-            let (mut u_in, mut c_out) = (upstream, client);
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = u_in.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if flag.load(Ordering::SeqCst) {
-                    let _ = c_out.write_all(&buf[..n.min(keep)]);
-                    break;
-                }
-                if c_out.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            let _ = c_out.shutdown(Shutdown::Both);
-            let _ = u_in.shutdown(Shutdown::Both);
-        });
+        let addr = proxy::start(broker, Mode::Cut { keep, when: cut.clone() })?;
         Ok(Self { addr, cut })
     }
 }
@@ -96,36 +67,5 @@ pub fn junk_server(reply: Vec<u8>) -> std::io::Result<SocketAddr> {
 /// A one-connection proxy to the broker that flips the lowest bit of the byte at `offset` in
 /// what the broker sends: a corrupted handshake flight, one position at a time.
 pub fn flipping_proxy(broker: SocketAddr, offset: usize) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        let Ok((client, _)) = listener.accept() else { return };
-        let Ok(upstream) = TcpStream::connect(broker) else { return };
-        let (mut c_in, mut u_out) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = c_in.read(&mut buf) {
-                if n == 0 || u_out.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            let _ = u_out.shutdown(Shutdown::Both);
-        });
-        let (mut u_in, mut c_out) = (upstream, client);
-        let (mut buf, mut seen) = ([0u8; 4096], 0usize);
-        while let Ok(n) = u_in.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if (seen..seen + n).contains(&offset) {
-                buf[offset - seen] ^= 1;
-            }
-            seen += n;
-            if c_out.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = c_out.shutdown(Shutdown::Both);
-    });
-    Ok(addr)
+    proxy::start(broker, Mode::Flip(offset))
 }
