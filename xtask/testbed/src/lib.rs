@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod gnutls;
 pub mod harness;
+pub mod mqtt_probe;
 pub mod odd;
 pub mod pki;
 pub mod proxy;

@@ -254,7 +254,9 @@ async fn receive_big_cancelling(
     id: &str,
 ) -> Result<Result<usize, Error<std::io::Error>>, String> {
     connack_ok(tls, id).await?;
-    tls.write_all(&subscribe_packet(BIG_TOPIC)).await.map_err(|e| format!("SUBSCRIBE: {e:?}"))?;
+    tls.write_all(&anchormq_testbed::mqtt_probe::subscribe(BIG_TOPIC))
+        .await
+        .map_err(|e| format!("SUBSCRIBE: {e:?}"))?;
     let (mut bytes, mut cancelled, mut buf) = (Vec::new(), 0usize, [0u8; 512]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

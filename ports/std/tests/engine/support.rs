@@ -12,6 +12,7 @@ use anchormq::tls::{
 use anchormq::verify::Anchors;
 use anchormq_std::{OS_ENTROPY, SystemClock, Transport};
 use anchormq_testbed::broker::Listener;
+use anchormq_testbed::mqtt_probe;
 use embedded_io_async::{Read, Write};
 use tokio::time::timeout;
 
@@ -120,37 +121,6 @@ pub async fn refused(
 
 // ---- hand-built MQTT v5 ----
 
-pub fn connect_packet(id: &str) -> Vec<u8> {
-    let id = id.as_bytes();
-    let mut p =
-        vec![0x10, (13 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 60, 0, 0, id.len() as u8];
-    p.extend_from_slice(id);
-    p
-}
-
-pub fn subscribe_packet(topic: &str) -> Vec<u8> {
-    let t = topic.as_bytes();
-    let mut p = vec![0x82, (6 + t.len()) as u8, 0, 1, 0, 0, t.len() as u8];
-    p.extend_from_slice(t);
-    p.push(0);
-    p
-}
-
-pub async fn read_exact<R: Read>(r: &mut R, n: usize) -> Result<Vec<u8>, String>
-where
-    R::Error: std::fmt::Debug,
-{
-    let mut out = vec![0u8; n];
-    let mut got = 0;
-    while got < n {
-        match r.read(&mut out[got..]).await.map_err(|e| format!("read failed: {e:?}"))? {
-            0 => return Err(format!("stream ended after {got} of {n} bytes")),
-            k => got += k,
-        }
-    }
-    Ok(out)
-}
-
 /// Splits one MQTT packet off `bytes`: (first byte, body, rest), or None if incomplete.
 pub fn split_packet(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (mut len, mut shift, mut i) = (0usize, 0, 1);
@@ -167,34 +137,12 @@ pub fn split_packet(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((bytes[0], body, &bytes[i + len..]))
 }
 
-pub async fn read_packet<R: Read>(r: &mut R) -> Result<(u8, Vec<u8>), String>
-where
-    R::Error: std::fmt::Debug,
-{
-    let head = read_exact(r, 1).await?[0];
-    let (mut len, mut shift) = (0usize, 0);
-    loop {
-        let b = read_exact(r, 1).await?[0];
-        len |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    Ok((head, read_exact(r, len).await?))
-}
-
 pub async fn connack_ok<S: Read + Write>(s: &mut S, id: &str) -> CaseResult
 where
     S::Error: std::fmt::Debug,
 {
-    s.write_all(&connect_packet(id)).await.map_err(|e| format!("write CONNECT: {e:?}"))?;
-    s.flush().await.map_err(|e| format!("flush: {e:?}"))?;
-    let (kind, body) = read_packet(s).await?;
-    check!(
-        kind == 0x20 && body.len() >= 2 && body[1] == 0,
-        "expected a successful CONNACK, got 0x{kind:02x} {body:02x?}"
-    );
+    let code = mqtt_probe::handshake(s, id).await?;
+    check!(code == 0, "expected a successful CONNACK, got reason code 0x{code:02x}");
     Ok(())
 }
 
@@ -239,10 +187,11 @@ where
     S::Error: std::fmt::Debug,
 {
     connack_ok(s, id).await?;
-    s.write_all(&subscribe_packet(BIG_TOPIC)).await.map_err(|e| format!("SUBSCRIBE: {e:?}"))?;
-    let (kind, _) = read_packet(s).await?;
+    s.write_all(&mqtt_probe::subscribe(BIG_TOPIC)).await.map_err(|e| format!("SUBSCRIBE: {e:?}"))?;
+    let (kind, _) = mqtt_probe::read_packet(s, 4096).await?;
     check!(kind == 0x90, "expected SUBACK, got 0x{kind:02x}");
-    let (kind, body) =
-        timeout(Duration::from_secs(10), read_packet(s)).await.map_err(|_| "no PUBLISH in 10 s")??;
+    let (kind, body) = timeout(Duration::from_secs(10), mqtt_probe::read_packet(s, 4096))
+        .await
+        .map_err(|_| "no PUBLISH in 10 s")??;
     check_big(kind, &body)
 }

@@ -8,8 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod cases;
-mod mqtt;
 mod net;
+
+pub use anchormq_testbed::mqtt_probe as mqtt;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
-//! Hand-built MQTT v5 packets: enough to prove application data crosses the TLS stream before the
-//! MQTT client exists.
+//! Hand-built MQTT v5 packets for the suites: enough to prove application data crosses a TLS
+//! stream without the MQTT client (so a TLS test does not depend on it).
 
 use embedded_io_async::{Read, Write};
 
