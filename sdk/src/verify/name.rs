@@ -15,22 +15,22 @@ use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::name::Name;
 
 /// The short names of the attributes certificates use.
-const NAMES: &[(&str, &str)] = &[
-    ("2.5.4.3", "CN"),
-    ("2.5.4.10", "O"),
-    ("2.5.4.11", "OU"),
-    ("2.5.4.6", "C"),
-    ("2.5.4.7", "L"),
-    ("2.5.4.8", "ST"),
-    ("2.5.4.9", "STREET"),
-    ("2.5.4.5", "SERIALNUMBER"),
-    ("2.5.4.4", "SN"),
-    ("2.5.4.42", "GIVENNAME"),
-    ("2.5.4.12", "TITLE"),
-    ("2.5.4.97", "ORGANIZATIONIDENTIFIER"),
-    ("0.9.2342.19200300.100.1.25", "DC"),
-    ("0.9.2342.19200300.100.1.1", "UID"),
-    ("1.2.840.113549.1.9.1", "EMAILADDRESS"),
+const NAMES: &[(Oid, &str)] = &[
+    (Oid::new_unwrap("2.5.4.3"), "CN"),
+    (Oid::new_unwrap("2.5.4.10"), "O"),
+    (Oid::new_unwrap("2.5.4.11"), "OU"),
+    (Oid::new_unwrap("2.5.4.6"), "C"),
+    (Oid::new_unwrap("2.5.4.7"), "L"),
+    (Oid::new_unwrap("2.5.4.8"), "ST"),
+    (Oid::new_unwrap("2.5.4.9"), "STREET"),
+    (Oid::new_unwrap("2.5.4.5"), "SERIALNUMBER"),
+    (Oid::new_unwrap("2.5.4.4"), "SN"),
+    (Oid::new_unwrap("2.5.4.42"), "GIVENNAME"),
+    (Oid::new_unwrap("2.5.4.12"), "TITLE"),
+    (Oid::new_unwrap("2.5.4.97"), "ORGANIZATIONIDENTIFIER"),
+    (Oid::new_unwrap("0.9.2342.19200300.100.1.25"), "DC"),
+    (Oid::new_unwrap("0.9.2342.19200300.100.1.1"), "UID"),
+    (Oid::new_unwrap("1.2.840.113549.1.9.1"), "EMAILADDRESS"),
 ];
 
 /// `name` in RFC 4514 form: the most specific RDN first (`CN=broker,O=Example`).
@@ -90,8 +90,7 @@ fn attribute(out: &mut String, atv: &AttributeTypeAndValue) {
 }
 
 fn short_name(oid: &Oid) -> Option<&'static str> {
-    let dotted = alloc::format!("{oid}");
-    NAMES.iter().find(|(o, _)| *o == dotted).map(|(_, name)| *name)
+    NAMES.iter().find(|(o, _)| o == oid).map(|(_, name)| *name)
 }
 
 #[cfg(test)]
