@@ -522,11 +522,13 @@ impl fmt::Display for TrustError {
             ),
             Self::UnsupportedCurve { subject, curve } => write!(
                 f,
-                "the certificate \"{subject}\" uses the curve {curve}; anchormq accepts P-256, P-384 and Ed25519"
+                "the certificate \"{subject}\" uses the curve {curve}; this build accepts {}",
+                crate::crypto::Accepted
             ),
             Self::UnsupportedKey { subject, algorithm } => write!(
                 f,
-                "the certificate \"{subject}\" has a {algorithm} key; anchormq accepts RSA (2048 bits or more), ECDSA P-256/P-384 and Ed25519"
+                "the certificate \"{subject}\" has a {algorithm} key; this build accepts {}",
+                crate::crypto::Accepted
             ),
             Self::Sha1Signature { subject } => write!(
                 f,
@@ -543,8 +545,10 @@ impl fmt::Display for TrustError {
             Self::BadSignature => f.write_str(
                 "a signature in the certificate chain or handshake does not verify: the chain is corrupt or forged",
             ),
-            Self::UnsupportedAlgorithm => f.write_str(
-                "the chain uses a signature algorithm or key anchormq refuses (accepted: ECDSA P-256/P-384, Ed25519, RSA 2048-4096 with SHA-2)",
+            Self::UnsupportedAlgorithm => write!(
+                f,
+                "the chain uses a signature algorithm or key this build refuses (accepted: {} with SHA-2)",
+                crate::crypto::Accepted
             ),
             Self::Invalid { reason } => write!(f, "the certificate chain is invalid: {reason}"),
         }

@@ -240,20 +240,34 @@ fn cmd_test(root: &Path) -> Result {
             }),
         ),
         (
-            "clippy (workspace, tls12 + embedded-tls)",
+            "clippy (workspace, tls12 + embedded-tls; sdk device build)",
             Box::new(|| {
                 cargo_all(
                     root,
-                    &[&[
-                        "clippy",
-                        "--workspace",
-                        "--all-targets",
-                        "--features",
-                        "anchormq/tls12,anchormq/embedded-tls,anchormq-std/embedded-tls",
-                        "--",
-                        "-D",
-                        "warnings",
-                    ]],
+                    &[
+                        &[
+                            "clippy",
+                            "--workspace",
+                            "--all-targets",
+                            "--features",
+                            "anchormq/tls12,anchormq/embedded-tls,anchormq-std/embedded-tls",
+                            "--",
+                            "-D",
+                            "warnings",
+                        ],
+                        &[
+                            "clippy",
+                            "-p",
+                            "anchormq",
+                            "--all-targets",
+                            "--no-default-features",
+                            "--features",
+                            "embedded-tls",
+                            "--",
+                            "-D",
+                            "warnings",
+                        ],
+                    ],
                 )
             }),
         ),
@@ -278,6 +292,16 @@ fn cmd_test(root: &Path) -> Result {
                         &["test", "-p", "anchormq", "--features", "tls12"],
                         &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
                         &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
+                        // The device build: ECDSA P-256 only, without the rustls engine.
+                        &[
+                            "test",
+                            "-p",
+                            "anchormq",
+                            "--no-default-features",
+                            "--features",
+                            "embedded-tls",
+                            "--lib",
+                        ],
                         &["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine"],
                     ],
                 )
@@ -307,7 +331,7 @@ fn cmd_test(root: &Path) -> Result {
             }),
         ),
         (
-            "ESP32-C3 firmware (port unit tests on the host; riscv32imc builds, both profiles)",
+            "ESP32-C3 firmware (port unit tests on the host; riscv32imc builds, every profile)",
             Box::new(|| size::check(root)),
         ),
     ];

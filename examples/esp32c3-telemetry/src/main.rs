@@ -5,7 +5,10 @@
 //! * **certificates** (default): the broker's chain must end at an anchor of the trust bundle
 //!   embedded in the image (build.rs; `trust-bundles/isrg.amqb` unless `ANCHORMQ_TRUST_BUNDLE`
 //!   names another) and name [`config::SERVER_NAME`]. Validity is checked at the SNTP time, never
-//!   earlier than the build time (`TimePolicy::FloorAt`).
+//!   earlier than the build time (`TimePolicy::FloorAt`). The image verifies ECDSA P-256 only,
+//!   the smallest build; the features `p384`, `rsa` and `ed25519` add what a broker's chain needs
+//!   (Let's Encrypt's ECDSA chains, so `isrg.amqb`, need `p384`; AWS IoT and Azure need `rsa`).
+//!   At boot the firmware names every anchor it cannot use and stops if that is all of them.
 //! * **PSK** (`--features psk`): the broker proves it holds the pre-shared key
 //!   (`ANCHORMQ_PSK_IDENTITY`, `ANCHORMQ_PSK_KEY`); TLS 1.3 `psk_dhe_ke`.
 //!
@@ -207,6 +210,16 @@ fn tls_config() -> Result<EmbeddedConfig, String> {
         Bundle::parse(config::TRUST_BUNDLE).map_err(|e| format!("the embedded trust bundle: {e}"))?;
     println!("trust bundle \"{}\": {} anchors", bundle.label(), bundle.anchors().count());
     let anchors = Anchors::from_bundle(&bundle).map_err(|e| format!("the embedded trust bundle: {e}"))?;
+    // A root this build cannot verify with (an RSA root without the `rsa` feature, a P-384 one
+    // without `p384`) can never end a chain: say so now rather than at every connection.
+    let unusable =
+        anchors.unusable().inspect(|(i, problem)| println!("anchor {i} unusable: {problem}")).count();
+    if unusable == anchors.as_slice().len() {
+        return Err(format!(
+            "no anchor of the trust bundle \"{}\" is usable in this build: enable the firmware features its roots need (p384, rsa)",
+            bundle.label()
+        ));
+    }
     let floor = UnixTime::since_unix_epoch(core::time::Duration::from_secs(config::BUILD_UNIX_SECS));
     EmbeddedConfig::certificates(&TRNG, anchors)
         .time_source(&CLOCK)

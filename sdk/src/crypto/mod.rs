@@ -45,7 +45,7 @@ mod testutil;
 pub use sign::{KeyError, SignError, Signer, SoftwareSigner, signing_key};
 #[cfg(feature = "rustls")]
 pub use verify::SIGNATURE_ALGORITHMS;
-pub use verify::{ALGORITHMS, tls13_algorithm};
+pub use verify::{ALGORITHMS, Accepted, tls13_algorithm};
 
 /// Randomness for TLS: implemented by each port (OS RNG on hosts, TRNG on devices).
 pub trait Entropy: Send + Sync {

@@ -1,5 +1,6 @@
 //! Signature verification algorithms for certificate chains (rustls-webpki) and for
-//! TLS handshake signatures: ECDSA P-256/P-384, Ed25519, RSA PKCS#1 v1.5 and RSA-PSS.
+//! TLS handshake signatures: ECDSA P-256, and with their features ECDSA P-384 (`sig-p384`),
+//! Ed25519 (`sig-ed25519`), RSA PKCS#1 v1.5 and RSA-PSS (`sig-rsa`).
 //!
 //! Owns [`SIGNATURE_ALGORITHMS`] and the TLS `SignatureScheme` mapping; never
 //! parses certificates (webpki does) and never reports anything but
@@ -8,36 +9,71 @@
 use core::fmt;
 
 use pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id};
+#[cfg(feature = "sig-rsa")]
 use rsa::pkcs1::DecodeRsaPublicKey;
+#[cfg(feature = "sig-rsa")]
 use rsa::traits::PublicKeyParts;
 #[cfg(feature = "rustls")]
 use rustls::SignatureScheme;
 #[cfg(feature = "rustls")]
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use sha2::Digest;
+#[cfg(any(feature = "sig-ed25519", feature = "sig-rsa"))]
 use signature::Verifier;
 use signature::hazmat::PrehashVerifier;
 
 /// Smallest RSA modulus accepted, in bits.
+#[cfg(feature = "sig-rsa")]
 pub(crate) const RSA_MIN_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits.
+#[cfg(feature = "sig-rsa")]
 pub(crate) const RSA_MAX_BITS: usize = 4096;
 
-/// The signature verification algorithms anchormq supports, for certificate paths
+/// The signature verification algorithms this build supports, for certificate paths
 /// (rustls-webpki) on every engine.
 pub static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     &ECDSA_P256_SHA256,
+    #[cfg(feature = "sig-p384")]
     &ECDSA_P256_SHA384,
+    #[cfg(feature = "sig-p384")]
     &ECDSA_P384_SHA256,
+    #[cfg(feature = "sig-p384")]
     &ECDSA_P384_SHA384,
+    #[cfg(feature = "sig-ed25519")]
     &ED25519,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PKCS1_SHA256,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PKCS1_SHA384,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PKCS1_SHA512,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PSS_SHA256,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PSS_SHA384,
+    #[cfg(feature = "sig-rsa")]
     &RSA_PSS_SHA512,
 ];
+
+/// What this build verifies, as error messages list it (`ECDSA P-256, Ed25519`).
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted;
+
+impl fmt::Display for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ECDSA P-256")?;
+        if cfg!(feature = "sig-p384") {
+            f.write_str(", ECDSA P-384")?;
+        }
+        if cfg!(feature = "sig-ed25519") {
+            f.write_str(", Ed25519")?;
+        }
+        if cfg!(feature = "sig-rsa") {
+            f.write_str(", RSA 2048-4096 bits")?;
+        }
+        Ok(())
+    }
+}
 
 /// The algorithm that verifies a TLS 1.3 CertificateVerify signed with the scheme whose IANA
 /// code point is `scheme` (RFC 8446 §4.2.3). PKCS#1 v1.5 and SHA-1 never sign a TLS 1.3
@@ -45,10 +81,15 @@ pub static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
 pub fn tls13_algorithm(scheme: u16) -> Option<&'static dyn SignatureVerificationAlgorithm> {
     Some(match scheme {
         0x0403 => &ECDSA_P256_SHA256,
+        #[cfg(feature = "sig-p384")]
         0x0503 => &ECDSA_P384_SHA384,
+        #[cfg(feature = "sig-ed25519")]
         0x0807 => &ED25519,
+        #[cfg(feature = "sig-rsa")]
         0x0804 => &RSA_PSS_SHA256,
+        #[cfg(feature = "sig-rsa")]
         0x0805 => &RSA_PSS_SHA384,
+        #[cfg(feature = "sig-rsa")]
         0x0806 => &RSA_PSS_SHA512,
         _ => return None,
     })
@@ -79,7 +120,9 @@ pub static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgo
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HashAlg {
     Sha256,
+    #[cfg(any(feature = "sig-p384", feature = "sig-rsa"))]
     Sha384,
+    #[cfg(feature = "sig-rsa")]
     Sha512,
 }
 
@@ -107,7 +150,9 @@ impl HashAlg {
         }
         match self {
             Self::Sha256 => fill::<sha2::Sha256>(message),
+            #[cfg(any(feature = "sig-p384", feature = "sig-rsa"))]
             Self::Sha384 => fill::<sha2::Sha384>(message),
+            #[cfg(feature = "sig-rsa")]
             Self::Sha512 => fill::<sha2::Sha512>(message),
         }
     }
@@ -117,6 +162,7 @@ impl HashAlg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Curve {
     P256,
+    #[cfg(feature = "sig-p384")]
     P384,
 }
 
@@ -129,10 +175,13 @@ pub(crate) struct EcdsaVerify {
 
 pub(crate) static ECDSA_P256_SHA256: EcdsaVerify =
     EcdsaVerify { curve: Curve::P256, hash: HashAlg::Sha256, signature_alg: alg_id::ECDSA_SHA256 };
+#[cfg(feature = "sig-p384")]
 pub(crate) static ECDSA_P256_SHA384: EcdsaVerify =
     EcdsaVerify { curve: Curve::P256, hash: HashAlg::Sha384, signature_alg: alg_id::ECDSA_SHA384 };
+#[cfg(feature = "sig-p384")]
 pub(crate) static ECDSA_P384_SHA256: EcdsaVerify =
     EcdsaVerify { curve: Curve::P384, hash: HashAlg::Sha256, signature_alg: alg_id::ECDSA_SHA256 };
+#[cfg(feature = "sig-p384")]
 pub(crate) static ECDSA_P384_SHA384: EcdsaVerify =
     EcdsaVerify { curve: Curve::P384, hash: HashAlg::Sha384, signature_alg: alg_id::ECDSA_SHA384 };
 
@@ -157,6 +206,7 @@ impl SignatureVerificationAlgorithm for EcdsaVerify {
                 let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
                 key.verify_prehash(digest.as_slice(), &sig).map_err(|_| InvalidSignature)
             }
+            #[cfg(feature = "sig-p384")]
             Curve::P384 => {
                 let key =
                     p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
@@ -169,6 +219,7 @@ impl SignatureVerificationAlgorithm for EcdsaVerify {
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {
         match self.curve {
             Curve::P256 => alg_id::ECDSA_P256,
+            #[cfg(feature = "sig-p384")]
             Curve::P384 => alg_id::ECDSA_P384,
         }
     }
@@ -179,16 +230,20 @@ impl SignatureVerificationAlgorithm for EcdsaVerify {
 }
 
 /// Ed25519 (RFC 8032, pure; the message is not pre-hashed).
+#[cfg(feature = "sig-ed25519")]
 pub(crate) struct Ed25519Verify;
 
+#[cfg(feature = "sig-ed25519")]
 pub(crate) static ED25519: Ed25519Verify = Ed25519Verify;
 
+#[cfg(feature = "sig-ed25519")]
 impl fmt::Debug for Ed25519Verify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("anchormq Ed25519")
     }
 }
 
+#[cfg(feature = "sig-ed25519")]
 impl SignatureVerificationAlgorithm for Ed25519Verify {
     fn verify_signature(
         &self,
@@ -213,6 +268,7 @@ impl SignatureVerificationAlgorithm for Ed25519Verify {
 
 /// RSA signature padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg(feature = "sig-rsa")]
 enum RsaPadding {
     /// RSASSA-PKCS1-v1_5.
     Pkcs1,
@@ -221,31 +277,40 @@ enum RsaPadding {
 }
 
 /// RSA verification with an `rsaEncryption` public key of 2048..=4096 bits.
+#[cfg(feature = "sig-rsa")]
 pub(crate) struct RsaVerify {
     padding: RsaPadding,
     hash: HashAlg,
     signature_alg: AlgorithmIdentifier,
 }
 
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PKCS1_SHA256: RsaVerify =
     RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha256, signature_alg: alg_id::RSA_PKCS1_SHA256 };
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PKCS1_SHA384: RsaVerify =
     RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha384, signature_alg: alg_id::RSA_PKCS1_SHA384 };
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PKCS1_SHA512: RsaVerify =
     RsaVerify { padding: RsaPadding::Pkcs1, hash: HashAlg::Sha512, signature_alg: alg_id::RSA_PKCS1_SHA512 };
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PSS_SHA256: RsaVerify =
     RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha256, signature_alg: alg_id::RSA_PSS_SHA256 };
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PSS_SHA384: RsaVerify =
     RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha384, signature_alg: alg_id::RSA_PSS_SHA384 };
+#[cfg(feature = "sig-rsa")]
 pub(crate) static RSA_PSS_SHA512: RsaVerify =
     RsaVerify { padding: RsaPadding::Pss, hash: HashAlg::Sha512, signature_alg: alg_id::RSA_PSS_SHA512 };
 
+#[cfg(feature = "sig-rsa")]
 impl fmt::Debug for RsaVerify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "anchormq RSA {:?} {:?}", self.padding, self.hash)
     }
 }
 
+#[cfg(feature = "sig-rsa")]
 impl SignatureVerificationAlgorithm for RsaVerify {
     fn verify_signature(
         &self,
@@ -278,6 +343,7 @@ impl SignatureVerificationAlgorithm for RsaVerify {
     }
 }
 
+#[cfg(feature = "sig-rsa")]
 fn pkcs1<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature>
 where
     D: Digest + rsa::pkcs8::AssociatedOid,
@@ -286,6 +352,7 @@ where
     rsa::pkcs1v15::VerifyingKey::<D>::new(key).verify(message, &sig).map_err(|_| InvalidSignature)
 }
 
+#[cfg(feature = "sig-rsa")]
 fn pss<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature>
 where
     D: Digest + sha2::digest::FixedOutputReset,
@@ -307,28 +374,39 @@ mod tests {
     use super::*;
     use crate::crypto::testutil::parse;
 
-    fn by_name(name: &str) -> &'static dyn SignatureVerificationAlgorithm {
-        match name {
+    /// The algorithm a vector names, if this build has it.
+    fn by_name(name: &str) -> Option<&'static dyn SignatureVerificationAlgorithm> {
+        Some(match name {
             "ECDSA_P256_SHA256" => &ECDSA_P256_SHA256,
+            #[cfg(feature = "sig-p384")]
             "ECDSA_P256_SHA384" => &ECDSA_P256_SHA384,
+            #[cfg(feature = "sig-p384")]
             "ECDSA_P384_SHA256" => &ECDSA_P384_SHA256,
+            #[cfg(feature = "sig-p384")]
             "ECDSA_P384_SHA384" => &ECDSA_P384_SHA384,
+            #[cfg(feature = "sig-ed25519")]
             "ED25519" => &ED25519,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PKCS1_SHA256" => &RSA_PKCS1_SHA256,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PKCS1_SHA384" => &RSA_PKCS1_SHA384,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PKCS1_SHA512" => &RSA_PKCS1_SHA512,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PSS_SHA256" => &RSA_PSS_SHA256,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PSS_SHA384" => &RSA_PSS_SHA384,
+            #[cfg(feature = "sig-rsa")]
             "RSA_PSS_SHA512" => &RSA_PSS_SHA512,
-            other => panic!("unknown algorithm {other}"),
-        }
+            _ => return None,
+        })
     }
 
     /// Returns (valid, invalid) counts.
     fn run(text: &str) -> (usize, usize) {
         let (mut good, mut bad) = (0, 0);
         for case in parse(text) {
-            let alg = by_name(core::str::from_utf8(case.get("alg")).unwrap());
+            let Some(alg) = by_name(core::str::from_utf8(case.get("alg")).unwrap()) else { continue };
             let result = alg.verify_signature(case.get("public"), case.get("msg"), case.get("sig"));
             if case.num("valid") == 1 {
                 assert!(result.is_ok(), "{alg:?} {case:?}");
@@ -343,15 +421,38 @@ mod tests {
 
     #[test]
     fn ecdsa_vectors() {
-        assert_eq!(run(include_str!("vectors/sig_ecdsa.txt")), (5, 13));
+        let counts = run(include_str!("vectors/sig_ecdsa.txt"));
+        assert_eq!(counts, if cfg!(feature = "sig-p384") { (5, 13) } else { (2, 12) });
     }
 
     #[test]
+    #[cfg(feature = "sig-ed25519")]
     fn ed25519_rfc8032_vectors() {
         assert_eq!(run(include_str!("vectors/sig_ed25519.txt")), (3, 6));
     }
 
+    /// A build without an algorithm has no verifier for it, for chains or for TLS 1.3
+    /// CertificateVerify, and its error messages list only what it has.
     #[test]
+    fn algorithms_follow_the_features() {
+        let keys: alloc::vec::Vec<AlgorithmIdentifier> =
+            ALGORITHMS.iter().map(|a| a.public_key_alg_id()).collect();
+        assert!(keys.contains(&alg_id::ECDSA_P256));
+        assert_eq!(keys.contains(&alg_id::ECDSA_P384), cfg!(feature = "sig-p384"));
+        assert_eq!(keys.contains(&alg_id::ED25519), cfg!(feature = "sig-ed25519"));
+        assert_eq!(keys.contains(&alg_id::RSA_ENCRYPTION), cfg!(feature = "sig-rsa"));
+        assert!(tls13_algorithm(0x0403).is_some());
+        assert_eq!(tls13_algorithm(0x0503).is_some(), cfg!(feature = "sig-p384"));
+        assert_eq!(tls13_algorithm(0x0807).is_some(), cfg!(feature = "sig-ed25519"));
+        assert_eq!(tls13_algorithm(0x0804).is_some(), cfg!(feature = "sig-rsa"));
+        let accepted = alloc::string::ToString::to_string(&Accepted);
+        assert!(accepted.starts_with("ECDSA P-256"));
+        assert_eq!(accepted.contains("RSA"), cfg!(feature = "sig-rsa"));
+        assert_eq!(accepted.contains("P-384"), cfg!(feature = "sig-p384"));
+    }
+
+    #[test]
+    #[cfg(feature = "sig-rsa")]
     fn rsa_vectors_and_modulus_bounds() {
         assert_eq!(run(include_str!("vectors/sig_rsa.txt")), (7, 9));
     }

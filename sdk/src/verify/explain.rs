@@ -10,12 +10,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use der::Decode;
 use pki_types::{CertificateDer, ServerName};
-use x509_cert::Certificate;
 
 use super::profile::{self, Role};
-use super::{Anchors, VerifiedPeer, san_names, sha256, validity, verify_server_chain};
+use super::x509::Cert;
+use super::{Anchors, VerifiedPeer, san_names, sha256, verify_server_chain};
 use crate::error::TrustError;
 use crate::time::{ValidityTime, fmt_unix};
 use crate::trust::Hex;
@@ -67,7 +66,7 @@ pub fn explain(
     server_name: &ServerName<'_>,
     time: ValidityTime,
 ) -> Explanation {
-    let parsed: Vec<Option<Certificate>> = chain.iter().map(|c| Certificate::from_der(c).ok()).collect();
+    let parsed: Vec<Option<Cert<'_>>> = chain.iter().map(|c| Cert::parse(c).ok()).collect();
     let certificates =
         chain.iter().zip(&parsed).map(|(der, cert)| cert.as_ref().map(|c| facts(der, c))).collect();
     let mut checks = Vec::new();
@@ -119,13 +118,13 @@ pub fn explain(
     Explanation { certificates, checks, verdict }
 }
 
-fn dates(parsed: &[Option<Certificate>], time: ValidityTime) -> Result<String, String> {
+fn dates(parsed: &[Option<Cert<'_>>], time: ValidityTime) -> Result<String, String> {
     let ValidityTime::At { time, basis } = time else {
         return Ok("not checked (timeless policy)".to_string());
     };
     for cert in parsed.iter().flatten() {
-        let (nb, na) = validity(cert);
-        let subject = super::name::text(&cert.tbs_certificate.subject);
+        let (nb, na) = (cert.not_before, cert.not_after);
+        let subject = super::name::text(cert.subject);
         if time.as_secs() < nb.as_secs() {
             return Err(format!(
                 "\"{subject}\" is not valid before {} (time used {}, {basis})",
@@ -144,13 +143,12 @@ fn dates(parsed: &[Option<Certificate>], time: ValidityTime) -> Result<String, S
     Ok(format!("all valid at {} ({basis})", fmt_unix(time)))
 }
 
-fn facts(der: &CertificateDer<'_>, cert: &Certificate) -> CertificateFacts {
-    let (nb, na) = validity(cert);
+fn facts(der: &CertificateDer<'_>, cert: &Cert<'_>) -> CertificateFacts {
     CertificateFacts {
-        subject: super::name::text(&cert.tbs_certificate.subject),
-        issuer: super::name::text(&cert.tbs_certificate.issuer),
-        validity: (fmt_unix(nb).to_string(), fmt_unix(na).to_string()),
-        key: profile::describe_key(cert),
+        subject: super::name::text(cert.subject),
+        issuer: super::name::text(cert.issuer),
+        validity: (fmt_unix(cert.not_before).to_string(), fmt_unix(cert.not_after).to_string()),
+        key: profile::describe_spki(&cert.spki),
         signature: profile::describe_signature(cert),
         names: san_names(cert),
         sha256: sha256(der),

@@ -18,9 +18,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use der::Decode;
 use pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use x509_cert::Certificate;
 
 #[cfg(feature = "rustls")]
 mod engine;
@@ -29,6 +27,7 @@ mod name;
 #[cfg(feature = "rustls")]
 mod pinned;
 mod profile;
+mod x509;
 
 #[cfg(feature = "rustls")]
 pub(crate) use engine::{Outcome, ServerVerifier, Trust};
@@ -38,6 +37,7 @@ pub use explain::{CertificateFacts, Check, Explanation, explain};
 use crate::error::{ConfigError, TrustError};
 use crate::time::{TimeBasis, ValidityTime};
 use crate::trust::{Bundle, Deny, Hex};
+use x509::Cert;
 
 /// Shared, immutable storage: `Arc` where the target has atomic pointers, `Rc` where it has
 /// not (the ESP32-C3 has no compare-and-swap, so no `Arc`).
@@ -77,8 +77,8 @@ impl Anchors {
         for (index, cert) in certs.into_iter().enumerate() {
             let anchor =
                 webpki::anchor_from_trusted_cert(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
-            let parsed = Certificate::from_der(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
-            expiry.push(Some(validity(&parsed).1));
+            let parsed = Cert::parse(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
+            expiry.push(Some(parsed.not_after));
             unfit.push(profile::check(&parsed, profile::Role::Anchor).err());
             anchors.push(anchor.to_owned());
         }
@@ -97,7 +97,7 @@ impl Anchors {
             return Err(ConfigError::NoTrustAnchors);
         }
         let expiry = anchors.iter().map(|_| None).collect();
-        let unfit = anchors.iter().map(|_| None).collect();
+        let unfit = anchors.iter().map(anchor_key_problem).collect();
         Ok(Self {
             anchors: anchors.into(),
             expiry,
@@ -165,6 +165,14 @@ impl Anchors {
     /// The anchors.
     pub fn as_slice(&self) -> &[TrustAnchor<'static>] {
         &self.anchors
+    }
+
+    /// The anchors a path can never end at, by index, with the error such a path gets: a key
+    /// this build does not verify (an RSA root without the `sig-rsa` feature, a P-384 one without
+    /// `sig-p384`), a weak key, or (for anchors from certificates) an unfit CA certificate.
+    /// Firmware can print these at boot, and stop when every anchor is here.
+    pub fn unusable(&self) -> impl Iterator<Item = (usize, &TrustError)> {
+        self.unfit.iter().enumerate().filter_map(|(i, problem)| problem.as_ref().map(|p| (i, p)))
     }
 }
 
@@ -243,6 +251,20 @@ impl fmt::Display for VerifiedPeer {
     }
 }
 
+/// Why an anchor's key cannot end a path in this build: a key it does not verify (a P-384 or RSA
+/// root without the `sig-p384` or `sig-rsa` feature) or a weak one.
+fn anchor_key_problem(anchor: &TrustAnchor<'_>) -> Option<TrustError> {
+    let subject = || subject_text(anchor.subject.as_ref());
+    match x509::Spki::from_contents(anchor.subject_public_key_info.as_ref()) {
+        Ok(spki) => {
+            profile::check_spki(&spki, "").err().and_then(|_| profile::check_spki(&spki, &subject()).err())
+        }
+        Err(_) => {
+            Some(TrustError::Profile { subject: subject(), rule: "the anchor's public key is malformed" })
+        }
+    }
+}
+
 /// Verifies a chain presented by a server.
 ///
 /// This is the code path every engine uses. `time` comes from [`TimePolicy::decide`].
@@ -256,11 +278,10 @@ pub fn verify_server_chain(
     server_name: &ServerName<'_>,
     time: ValidityTime,
 ) -> Result<VerifiedPeer, TrustError> {
-    let leaf = Certificate::from_der(end_entity)
-        .map_err(|_| invalid("the server's certificate is not valid DER"))?;
-    let parsed: Vec<Certificate> = intermediates
+    let leaf = Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
+    let parsed: Vec<Cert<'_>> = intermediates
         .iter()
-        .map(|c| Certificate::from_der(c))
+        .map(|c| Cert::parse(c))
         .collect::<Result<_, _>>()
         .map_err(|_| invalid("an intermediate certificate is not valid DER"))?;
     check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
@@ -295,7 +316,7 @@ pub fn verify_server_chain(
         Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. })
             if basis == TimeBasis::Timeless =>
         {
-            let second = validity(&leaf).0;
+            let second = leaf.not_before;
             ee.verify_for_usage(
                 algs,
                 anchors.as_slice(),
@@ -312,7 +333,7 @@ pub fn verify_server_chain(
                 other => map_webpki(other, &leaf, &parsed, basis),
             })?
         }
-        Err(e) => return Err(map_webpki(e, &leaf, &parsed, basis)),
+        Err(e) => return Err(unusable_anchor(anchors, &leaf, &parsed, map_webpki(e, &leaf, &parsed, basis))),
     };
     ee.verify_is_valid_for_subject_name(server_name).map_err(|e| map_webpki(e, &leaf, &parsed, basis))?;
     profile::check(&leaf, profile::Role::Leaf)?;
@@ -324,15 +345,37 @@ pub fn verify_server_chain(
     }
     check_path(anchors, &path, time)?;
 
-    let window = Some(validity(&leaf));
+    let window = Some((leaf.not_before, leaf.not_after));
     Ok(VerifiedPeer {
         server_name: name_text(server_name),
         leaf_sha256: sha256(end_entity),
-        leaf_subject: name::text(&leaf.tbs_certificate.subject),
+        leaf_subject: name::text(leaf.subject),
         anchor_subject: anchor_subject(path.anchor()),
         window,
         checked_at: time,
     })
+}
+
+/// A chain refused for an algorithm this build lacks, whose top certificate names an anchor
+/// this build cannot use (a P-384 root without `sig-p384`): that anchor's problem, which names
+/// it and its key, says more than the bare algorithm refusal.
+fn unusable_anchor(
+    anchors: &Anchors,
+    leaf: &Cert<'_>,
+    intermediates: &[Cert<'_>],
+    e: TrustError,
+) -> TrustError {
+    if e != TrustError::UnsupportedAlgorithm {
+        return e;
+    }
+    let issuer = intermediates.last().unwrap_or(leaf).issuer.value;
+    anchors
+        .anchors
+        .iter()
+        .zip(anchors.unfit.iter())
+        .find_map(|(a, problem)| problem.as_ref().filter(|_| a.subject.as_ref() == issuer))
+        .cloned()
+        .unwrap_or(e)
 }
 
 /// Refuses a chain in which any presented certificate is on the deny-list, by its own digest or
@@ -340,9 +383,9 @@ pub fn verify_server_chain(
 fn check_deny_list(
     deny: &[Deny],
     end_entity: &CertificateDer<'_>,
-    leaf: &Certificate,
+    leaf: &Cert<'_>,
     intermediates: &[CertificateDer<'_>],
-    parsed: &[Certificate],
+    parsed: &[Cert<'_>],
 ) -> Result<(), TrustError> {
     if deny.is_empty() {
         return Ok(());
@@ -350,15 +393,12 @@ fn check_deny_list(
     let presented = core::iter::once((end_entity, leaf)).chain(intermediates.iter().zip(parsed));
     for (der, cert) in presented {
         let cert_digest = sha256(der);
-        let spki_digest = spki_sha256(cert);
+        let spki_digest = sha256(cert.spki.raw);
         if let Some(entry) = deny.iter().find(|d| match d {
             Deny::Certificate(d) => *d == cert_digest,
-            Deny::Spki(d) => Some(*d) == spki_digest,
+            Deny::Spki(d) => *d == spki_digest,
         }) {
-            return Err(TrustError::Denied {
-                entry: entry.to_string(),
-                subject: name::text(&cert.tbs_certificate.subject),
-            });
+            return Err(TrustError::Denied { entry: entry.to_string(), subject: name::text(cert.subject) });
         }
     }
     Ok(())
@@ -406,18 +446,11 @@ fn check_path(
     })
 }
 
-/// SHA-256 of a parsed certificate's SubjectPublicKeyInfo DER.
-fn spki_sha256(cert: &Certificate) -> Option<[u8; 32]> {
-    use der::Encode;
-    cert.tbs_certificate.subject_public_key_info.to_der().ok().map(|der| sha256(&der))
-}
-
 /// RFC 5280 §5.2.3: a CRL carries a non-critical CRLNumber.
 fn check_crl_number(der: &[u8]) -> Result<(), ()> {
-    let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|_| ())?;
-    let crl_number = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.20");
-    let extensions = crl.tbs_cert_list.crl_extensions.as_deref().unwrap_or_default();
-    match extensions.iter().find(|e| e.extn_id == crl_number) {
+    const CRL_NUMBER: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.20");
+    let extensions = x509::crl_extensions(der).map_err(|_| ())?;
+    match extensions.iter().find(|e| e.is(&CRL_NUMBER)) {
         Some(e) if !e.critical => Ok(()),
         _ => Err(()),
     }
@@ -428,9 +461,9 @@ fn check_crl_number(der: &[u8]) -> Result<(), ()> {
 /// # Errors
 /// [`TrustError`] describing why it cannot be an anchor (not a CA, weak key, malformed).
 pub(crate) fn check_anchor_certificate(der: &[u8]) -> Result<UnixTime, TrustError> {
-    let cert = Certificate::from_der(der).map_err(|_| invalid("the anchor is not valid DER"))?;
+    let cert = Cert::parse(der).map_err(|_| invalid("the anchor is not valid DER"))?;
     profile::check(&cert, profile::Role::Anchor)?;
-    Ok(validity(&cert).1)
+    Ok(cert.not_after)
 }
 
 /// SHA-256 of a certificate's DER.
@@ -440,23 +473,29 @@ pub fn sha256(der: &[u8]) -> [u8; 32] {
 }
 
 /// The DNS and IP subject alternative names of a certificate, as text.
-fn san_names(cert: &Certificate) -> Vec<String> {
-    use x509_cert::ext::pkix::SubjectAltName;
-    use x509_cert::ext::pkix::name::GeneralName;
-    let Ok(Some((_, san))) = cert.tbs_certificate.get::<SubjectAltName>() else {
-        return Vec::new();
-    };
-    san.0
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::DnsName(dns) => Some(dns.to_string()),
-            GeneralName::IpAddress(ip) => match ip.as_bytes() {
-                &[a, b, c, d] => Some(core::net::Ipv4Addr::new(a, b, c, d).to_string()),
-                bytes => <[u8; 16]>::try_from(bytes).ok().map(|b| core::net::Ipv6Addr::from(b).to_string()),
-            },
-            _ => None,
-        })
-        .collect()
+fn san_names(cert: &Cert<'_>) -> Vec<String> {
+    const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
+        der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17");
+    let mut names = Vec::new();
+    let Some(san) = cert.extension(&SUBJECT_ALT_NAME) else { return names };
+    let mut outer = x509::Reader::new(san.value);
+    let Ok(list) = outer.expect(x509::tag::SEQUENCE) else { return names };
+    let mut list = list.reader();
+    while let Ok(name) = list.any() {
+        match (name.tag, name.value) {
+            // dNSName [2] IA5String
+            (0x82, dns) => names.push(String::from_utf8_lossy(dns).into_owned()),
+            // iPAddress [7] OCTET STRING
+            (0x87, &[a, b, c, d]) => names.push(core::net::Ipv4Addr::new(a, b, c, d).to_string()),
+            (0x87, bytes) => {
+                if let Ok(b) = <[u8; 16]>::try_from(bytes) {
+                    names.push(core::net::Ipv6Addr::from(b).to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 fn invalid(reason: &str) -> TrustError {
@@ -476,20 +515,12 @@ fn name_text(name: &ServerName<'_>) -> String {
     }
 }
 
-fn validity(cert: &Certificate) -> (UnixTime, UnixTime) {
-    let v = &cert.tbs_certificate.validity;
-    (
-        UnixTime::since_unix_epoch(v.not_before.to_unix_duration()),
-        UnixTime::since_unix_epoch(v.not_after.to_unix_duration()),
-    )
-}
-
-fn latest_not_before(leaf: &Certificate, intermediates: &[Certificate]) -> UnixTime {
+fn latest_not_before(leaf: &Cert<'_>, intermediates: &[Cert<'_>]) -> UnixTime {
     core::iter::once(leaf)
         .chain(intermediates)
-        .map(|c| validity(c).0)
+        .map(|c| c.not_before)
         .max_by_key(UnixTime::as_secs)
-        .unwrap_or_else(|| validity(leaf).0)
+        .unwrap_or(leaf.not_before)
 }
 
 /// Renders a trust anchor's subject.
@@ -499,40 +530,20 @@ fn anchor_subject(anchor: &TrustAnchor<'_>) -> String {
 
 /// Renders a Name from its contents (webpki keeps names without their SEQUENCE header).
 fn subject_text(contents: &[u8]) -> String {
-    let Ok(len) = u16::try_from(contents.len()) else {
-        return String::from("(unnamed anchor)");
-    };
-    let [hi, lo] = len.to_be_bytes();
-    let mut der = Vec::with_capacity(contents.len().saturating_add(4));
-    match len {
-        0..=0x7f => der.extend_from_slice(&[0x30, lo]),
-        0x80..=0xff => der.extend_from_slice(&[0x30, 0x81, lo]),
-        _ => der.extend_from_slice(&[0x30, 0x82, hi, lo]),
-    }
-    der.extend_from_slice(contents);
-    x509_cert::name::Name::from_der(&der)
-        .map_or_else(|_| String::from("(unparsable name)"), |n| name::text(&n))
+    name::text(x509::Tlv { tag: x509::tag::SEQUENCE, value: contents, raw: contents })
 }
 
 /// Which presented certificate has this notAfter / notBefore (webpki does not say).
 fn subject_with(
-    leaf: &Certificate,
-    intermediates: &[Certificate],
-    pick: impl Fn(&Certificate) -> UnixTime,
+    leaf: &Cert<'_>,
+    intermediates: &[Cert<'_>],
+    pick: impl Fn(&Cert<'_>) -> UnixTime,
     value: UnixTime,
 ) -> Option<String> {
-    core::iter::once(leaf)
-        .chain(intermediates)
-        .find(|c| pick(c) == value)
-        .map(|c| name::text(&c.tbs_certificate.subject))
+    core::iter::once(leaf).chain(intermediates).find(|c| pick(c) == value).map(|c| name::text(c.subject))
 }
 
-fn map_webpki(
-    e: webpki::Error,
-    leaf: &Certificate,
-    intermediates: &[Certificate],
-    basis: TimeBasis,
-) -> TrustError {
+fn map_webpki(e: webpki::Error, leaf: &Cert<'_>, intermediates: &[Cert<'_>], basis: TimeBasis) -> TrustError {
     use webpki::Error as W;
     match e {
         W::CertNotValidForName(ctx) => {
@@ -540,19 +551,16 @@ fn map_webpki(
         }
         W::UnknownIssuer => {
             let top = intermediates.last().unwrap_or(leaf);
-            TrustError::UnknownIssuer {
-                issuer: name::text(&top.tbs_certificate.issuer),
-                subject: name::text(&leaf.tbs_certificate.subject),
-            }
+            TrustError::UnknownIssuer { issuer: name::text(top.issuer), subject: name::text(leaf.subject) }
         }
         W::CertExpired { time, not_after } => TrustError::Expired {
-            subject: subject_with(leaf, intermediates, |c| validity(c).1, not_after),
+            subject: subject_with(leaf, intermediates, |c| c.not_after, not_after),
             not_after,
             time,
             basis,
         },
         W::CertNotValidYet { time, not_before } => TrustError::NotYetValid {
-            subject: subject_with(leaf, intermediates, |c| validity(c).0, not_before),
+            subject: subject_with(leaf, intermediates, |c| c.not_before, not_before),
             not_before,
             time,
             basis,
@@ -562,22 +570,23 @@ fn map_webpki(
         }
         #[allow(deprecated)]
         W::RequiredEkuNotFound => TrustError::NotForServerAuth { presented: Vec::new() },
-        W::CaUsedAsEndEntity => {
-            TrustError::CaUsedAsLeaf { subject: name::text(&leaf.tbs_certificate.subject) }
-        }
+        W::CaUsedAsEndEntity => TrustError::CaUsedAsLeaf { subject: name::text(leaf.subject) },
         W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => TrustError::BadSignature,
-        W::CertRevoked => TrustError::Revoked { subject: name::text(&leaf.tbs_certificate.subject) },
+        W::CertRevoked => TrustError::Revoked { subject: name::text(leaf.subject) },
         W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
             if core::iter::once(leaf).chain(intermediates).any(profile::signed_with_sha1) =>
         {
             let weak = core::iter::once(leaf).chain(intermediates).find(|c| profile::signed_with_sha1(c));
-            TrustError::Sha1Signature {
-                subject: weak.map(|c| name::text(&c.tbs_certificate.subject)).unwrap_or_default(),
-            }
+            TrustError::Sha1Signature { subject: weak.map(|c| name::text(c.subject)).unwrap_or_default() }
         }
+        // A presented key this build cannot verify with (an RSA intermediate without `sig-rsa`)
+        // is named; otherwise the algorithm itself is refused.
         W::UnsupportedSignatureAlgorithmContext(_)
-        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => TrustError::UnsupportedAlgorithm,
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => core::iter::once(leaf)
+            .chain(intermediates)
+            .find_map(|c| profile::check_spki(&c.spki, &name::text(c.subject)).err())
+            .unwrap_or(TrustError::UnsupportedAlgorithm),
         other => TrustError::Invalid { reason: describe(&other) },
     }
 }

@@ -4,15 +4,17 @@
 //! database, which costs tens of kilobytes of flash on a device; anchormq names the attributes
 //! certificates actually use and prints any other as `OID=#hex`, as RFC 4514 §2.4 allows.
 //!
-//! Never: fails: a value it cannot read as a string is printed as hex.
+//! Never: fails: a value it cannot read as a string is printed as hex, and a name that is not
+//! DER prints as `(malformed name)`.
+//!
+//! Implements: RFC 4514 §2 (string representation), over RFC 5280 §4.1.2.4's `Name`.
 
 use alloc::string::String;
 use core::fmt::Write;
 
-use der::asn1::{Ia5StringRef, ObjectIdentifier as Oid, PrintableStringRef, TeletexStringRef, Utf8StringRef};
-use der::{Encode, Tag, Tagged};
-use x509_cert::attr::AttributeTypeAndValue;
-use x509_cert::name::Name;
+use der::asn1::ObjectIdentifier as Oid;
+
+use super::x509::{Malformed, Tlv, tag};
 
 /// The short names of the attributes certificates use.
 const NAMES: &[(Oid, &str)] = &[
@@ -33,36 +35,58 @@ const NAMES: &[(Oid, &str)] = &[
     (Oid::new_unwrap("1.2.840.113549.1.9.1"), "EMAILADDRESS"),
 ];
 
-/// `name` in RFC 4514 form: the most specific RDN first (`CN=broker,O=Example`).
-pub(crate) fn text(name: &Name) -> String {
+/// `name` (a `Name` SEQUENCE) in RFC 4514 form: the most specific RDN first
+/// (`CN=broker,O=Example`).
+pub(crate) fn text(name: Tlv<'_>) -> String {
+    let mut rdns = alloc::vec::Vec::new();
+    let mut r = name.reader();
+    while !r.is_empty() {
+        match r.expect(tag::SET) {
+            Ok(rdn) => rdns.push(rdn),
+            Err(Malformed) => return String::from("(malformed name)"),
+        }
+    }
     let mut out = String::new();
-    for (i, rdn) in name.0.iter().rev().enumerate() {
+    for (i, rdn) in rdns.iter().rev().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        for (j, atv) in rdn.0.iter().enumerate() {
+        let mut atvs = rdn.reader();
+        let mut j = 0usize;
+        while !atvs.is_empty() {
             if j > 0 {
                 out.push('+');
             }
-            attribute(&mut out, atv);
+            j = j.saturating_add(1);
+            let atv = atvs.expect(tag::SEQUENCE).and_then(|atv| {
+                let mut fields = atv.reader();
+                let oid = fields.expect(tag::OID)?.value;
+                let value = fields.any()?;
+                fields.finish()?;
+                Ok((oid, value))
+            });
+            match atv {
+                Ok((oid, value)) => attribute(&mut out, oid, value),
+                Err(Malformed) => return String::from("(malformed name)"),
+            }
         }
     }
     out
 }
 
-fn attribute(out: &mut String, atv: &AttributeTypeAndValue) {
-    let value = match atv.value.tag() {
-        Tag::PrintableString => PrintableStringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
-        Tag::Utf8String => Utf8StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
-        Tag::Ia5String => Ia5StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
-        Tag::TeletexString => TeletexStringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
+fn attribute(out: &mut String, oid: &[u8], value: Tlv<'_>) {
+    let text = match value.tag {
+        tag::UTF8_STRING => core::str::from_utf8(value.value).ok(),
+        tag::PRINTABLE_STRING | tag::IA5_STRING | tag::TELETEX_STRING if value.value.is_ascii() => {
+            core::str::from_utf8(value.value).ok()
+        }
         _ => None,
     };
-    match (short_name(&atv.oid), value) {
-        (Some(key), Some(value)) => {
+    match (short_name(oid), text) {
+        (Some(key), Some(text)) => {
             out.push_str(key);
             out.push('=');
-            let mut chars = value.char_indices().peekable();
+            let mut chars = text.char_indices().peekable();
             while let Some((i, c)) = chars.next() {
                 match c {
                     '#' if i == 0 => out.push_str("\\#"),
@@ -79,26 +103,32 @@ fn attribute(out: &mut String, atv: &AttributeTypeAndValue) {
             }
         }
         _ => {
-            let _ = write!(out, "{}=#", atv.oid);
-            if let Ok(der) = atv.value.to_der() {
-                for b in der {
-                    let _ = write!(out, "{b:02x}");
+            match Oid::from_bytes(oid) {
+                Ok(oid) => {
+                    let _ = write!(out, "{oid}=#");
                 }
+                Err(_) => out.push_str("?=#"),
+            }
+            for b in value.raw {
+                let _ = write!(out, "{b:02x}");
             }
         }
     }
 }
 
-fn short_name(oid: &Oid) -> Option<&'static str> {
-    NAMES.iter().find(|(o, _)| o == oid).map(|(_, name)| *name)
+fn short_name(oid: &[u8]) -> Option<&'static str> {
+    NAMES.iter().find(|(o, _)| o.as_bytes() == oid).map(|(_, name)| *name)
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
+    use super::super::x509::Reader;
     use super::*;
     use alloc::string::ToString;
     use core::str::FromStr;
+    use der::Encode;
+    use x509_cert::name::Name;
 
     #[test]
     fn matches_rfc4514_as_x509_cert_prints_it() {
@@ -110,9 +140,16 @@ mod tests {
             "SERIALNUMBER=42,CN=device",
         ] {
             let name = Name::from_str(dn).unwrap();
-            assert_eq!(text(&name), name.to_string(), "{dn}");
+            let der = name.to_der().unwrap();
+            assert_eq!(text(Reader::new(&der).any().unwrap()), name.to_string(), "{dn}");
         }
-        let unknown = Name::from_str("2.5.4.65=pseudo,CN=x").unwrap();
-        assert!(text(&unknown).starts_with("2.5.4.65=#"), "{}", text(&unknown));
+        let unknown = Name::from_str("2.5.4.65=pseudo,CN=x").unwrap().to_der().unwrap();
+        let printed = text(Reader::new(&unknown).any().unwrap());
+        assert!(printed.starts_with("2.5.4.65=#") && printed.ends_with(",CN=x"), "{printed}");
+        let truncated = &unknown[..unknown.len() - 1];
+        assert_eq!(
+            text(Tlv { tag: tag::SEQUENCE, value: &truncated[2..], raw: truncated }),
+            "(malformed name)"
+        );
     }
 }

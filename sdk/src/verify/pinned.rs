@@ -8,13 +8,10 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 
-use der::{Decode, Encode};
 use pki_types::{CertificateDer, ServerName};
-use x509_cert::Certificate;
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
+use super::x509::{Cert, Spki};
 use super::{VerifiedPeer, name_text, profile, sha256};
 use crate::error::TrustError;
 use crate::time::ValidityTime;
@@ -27,21 +24,18 @@ pub(crate) fn verify(
     raw: bool,
     server_name: &ServerName<'_>,
 ) -> Result<VerifiedPeer, TrustError> {
-    let (spki_der, subject): (Vec<u8>, String) = if raw {
-        (end_entity.as_ref().to_vec(), "raw public key".to_string())
+    let (spki, subject): (Spki<'_>, String) = if raw {
+        let spki = Spki::parse(end_entity).map_err(|_| TrustError::Invalid {
+            reason: "the server's public key is not valid DER".to_string(),
+        })?;
+        (spki, "raw public key".to_string())
     } else {
-        let cert = Certificate::from_der(end_entity).map_err(|_| TrustError::Invalid {
+        let cert = Cert::parse(end_entity).map_err(|_| TrustError::Invalid {
             reason: "the server's certificate is not valid DER".to_string(),
         })?;
-        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| {
-            TrustError::Invalid { reason: "the server's public key does not encode".to_string() }
-        })?;
-        (spki, super::name::text(&cert.tbs_certificate.subject))
+        (cert.spki, super::name::text(cert.subject))
     };
-    let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der).map_err(|_| TrustError::Invalid {
-        reason: "the server's public key is not valid DER".to_string(),
-    })?;
-    let digest = sha256(&spki_der);
+    let digest = sha256(spki.raw);
     if !pins.contains(&digest) {
         return Err(TrustError::KeyNotPinned {
             presented: format!("sha256:{}", Hex(&digest)),

@@ -1,10 +1,10 @@
 //! Checks beyond RFC 5280 path validation: the certificate profile a TLS server certificate and
 //! its issuers must follow (key usage, key strength, RFC 5280 and CA/Browser Forum structure).
 //! rustls-webpki validates the path; this module reads the extensions webpki does not judge,
-//! with x509-cert.
+//! from anchormq's own borrowed parse ([`super::x509`]).
 //!
 //! Never: accepts what webpki refused (it only runs after webpki accepted a path), or panics on
-//! a certificate: every field comes from x509-cert's checked decoder.
+//! a certificate: every field it reads is checked DER, and anything else is a profile error.
 //!
 //! Implements: RFC 5280 §4.1.2.2 (serial), §4.2 (criticality rules), §4.2.1.1/2 (AKI/SKI
 //! criticality), §4.2.1.3 (key usage), §4.2.1.6 (SAN), §4.2.1.10 (name constraints),
@@ -12,11 +12,9 @@
 
 use alloc::string::{String, ToString};
 
-use der::Decode;
 use der::asn1::ObjectIdentifier as Oid;
-use x509_cert::Certificate;
-use x509_cert::ext::Extension;
 
+use super::x509::{self, Cert, Extension, Malformed, Reader, Spki, Tlv, tag};
 use crate::error::TrustError;
 
 const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
@@ -53,30 +51,31 @@ pub(crate) enum Role {
 }
 
 /// Checks one certificate of a path webpki accepted.
-pub(crate) fn check(cert: &Certificate, role: Role) -> Result<(), TrustError> {
-    let subject = super::name::text(&cert.tbs_certificate.subject);
+pub(crate) fn check(cert: &Cert<'_>, role: Role) -> Result<(), TrustError> {
+    let subject = super::name::text(cert.subject);
     let profile = |rule: &'static str| TrustError::Profile { subject: subject.clone(), rule };
-    check_key(cert, &subject)?;
+    check_spki(&cert.spki, &subject)?;
 
+    // Twenty octets of value; a 21st is allowed when it is the sign octet of a positive number
+    // whose top bit is set, as issuers that fill twenty octets with random bits produce.
+    if cert.serial.len() > 21 || (cert.serial.len() == 21 && cert.serial.first() != Some(&0)) {
+        return Err(profile("the serial number is longer than 20 octets (RFC 5280 4.1.2.2)"));
+    }
     // Anchors are exempt: real roots in use carry serial 0 (Starfield Root G2, for one).
-    let serial = cert.tbs_certificate.serial_number.as_bytes();
-    if role != Role::Anchor && serial.iter().all(|b| *b == 0) {
+    if role != Role::Anchor && cert.serial.iter().all(|b| *b == 0) {
         return Err(profile("the serial number must be positive (RFC 5280 4.1.2.2)"));
     }
-    let extensions = cert.tbs_certificate.extensions.as_deref().unwrap_or_default();
-    let find = |oid: Oid| extensions.iter().find(|e| e.extn_id == oid);
-    for ext in extensions {
-        if (ext.extn_id == AUTHORITY_KEY_ID || ext.extn_id == SUBJECT_KEY_ID) && ext.critical {
+    let find = |oid: &Oid| cert.extension(oid);
+    for ext in &cert.extensions {
+        if (ext.is(&AUTHORITY_KEY_ID) || ext.is(&SUBJECT_KEY_ID)) && ext.critical {
             return Err(profile(
                 "key identifier extensions must not be critical (RFC 5280 4.2.1.1, 4.2.1.2)",
             ));
         }
-        if ext.extn_id == POLICY_CONSTRAINTS && !ext.critical {
+        if ext.is(&POLICY_CONSTRAINTS) && !ext.critical {
             return Err(profile("policy constraints must be critical (RFC 5280 4.2.1.11)"));
         }
-        if ext.extn_id == AUTHORITY_INFO_ACCESS
-            && x509_cert::ext::pkix::AuthorityInfoAccessSyntax::from_der(ext.extn_value.as_bytes()).is_err()
-        {
+        if ext.is(&AUTHORITY_INFO_ACCESS) && authority_info_access(ext.value).is_err() {
             return Err(profile(
                 "the authority information access extension is malformed (RFC 5280 4.2.2.1)",
             ));
@@ -85,24 +84,29 @@ pub(crate) fn check(cert: &Certificate, role: Role) -> Result<(), TrustError> {
             return Err(profile("a critical extension this verifier does not understand (RFC 5280 4.2)"));
         }
     }
-    let ca = basic_constraints_ca(find(BASIC_CONSTRAINTS))
+    let ca = find(&BASIC_CONSTRAINTS)
+        .map(|e| basic_constraints_ca(e.value))
+        .transpose()
         .map_err(|_| profile("basic constraints are malformed"))?;
-    let key_usage = key_usage_bits(find(KEY_USAGE)).map_err(|_| profile("key usage is malformed"))?;
+    let key_usage = find(&KEY_USAGE)
+        .map(|e| key_usage_bits(e.value))
+        .transpose()
+        .map_err(|_| profile("key usage is malformed"))?;
 
     match role {
-        Role::Leaf => check_leaf(cert, extensions, key_usage, &profile),
+        Role::Leaf => check_leaf(cert, key_usage, &profile),
         Role::Intermediate | Role::Anchor => {
-            if cert.tbs_certificate.subject.0.is_empty() {
+            if cert.subject.value.is_empty() {
                 return Err(profile("a CA certificate must have a non-empty subject (RFC 5280 4.1.2.6)"));
             }
             // Criticality of name constraints is not enforced: RFC 5280 requires it, but the
             // CA/B Forum allows non-critical ones and real CAs issue them (the suite's
             // webpki::nc::permitted-dns-match-noncritical expects success).
-            if let Some(nc) = find(NAME_CONSTRAINTS) {
+            if let Some(nc) = find(&NAME_CONSTRAINTS) {
                 check_name_constraints(nc).map_err(profile)?;
             }
             if role == Role::Anchor {
-                match (find(BASIC_CONSTRAINTS), ca) {
+                match (find(&BASIC_CONSTRAINTS), ca) {
                     (None, _) | (_, Some(false)) => {
                         return Err(profile("a trust anchor must be a CA (basicConstraints cA TRUE)"));
                     }
@@ -122,46 +126,44 @@ pub(crate) fn check(cert: &Certificate, role: Role) -> Result<(), TrustError> {
 
 /// The leaf: key usage for TLS, EKU shape, SAN shape.
 fn check_leaf(
-    cert: &Certificate,
-    extensions: &[Extension],
+    cert: &Cert<'_>,
     key_usage: Option<u16>,
     profile: &dyn Fn(&'static str) -> TrustError,
 ) -> Result<(), TrustError> {
-    let subject = super::name::text(&cert.tbs_certificate.subject);
     if let Some(ku) = key_usage {
         if !has_bit(ku, DIGITAL_SIGNATURE) {
             return Err(TrustError::KeyUsage {
-                subject,
+                subject: super::name::text(cert.subject),
                 problem: "its key usage does not include digitalSignature, which TLS 1.3 and ECDHE need",
             });
         }
         if has_bit(ku, KEY_CERT_SIGN) {
             return Err(TrustError::KeyUsage {
-                subject,
+                subject: super::name::text(cert.subject),
                 problem: "its key usage includes keyCertSign: a server certificate must not be able to issue certificates",
             });
         }
     }
-    for ext in extensions {
-        if ext.extn_id == NAME_CONSTRAINTS {
+    for ext in &cert.extensions {
+        if ext.is(&NAME_CONSTRAINTS) {
             return Err(profile("name constraints are only allowed in CA certificates (RFC 5280 4.2.1.10)"));
         }
-        if ext.extn_id == EXT_KEY_USAGE {
+        if ext.is(&EXT_KEY_USAGE) {
             if ext.critical {
                 return Err(profile(
                     "a server certificate's EKU should not be critical (CA/B Forum BR 7.1.2.7.10)",
                 ));
             }
-            let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-                .map_err(|_| profile("the extended key usage is malformed"))?;
-            if eku.0.contains(&ANY_EKU) {
+            if extended_key_usage_has_any(ext.value)
+                .map_err(|_| profile("the extended key usage is malformed"))?
+            {
                 return Err(profile(
                     "anyExtendedKeyUsage is not allowed in a server certificate (CA/B Forum BR 7.1.2.7.10)",
                 ));
             }
         }
-        if ext.extn_id == SUBJECT_ALT_NAME {
-            let empty_subject = cert.tbs_certificate.subject.0.is_empty();
+        if ext.is(&SUBJECT_ALT_NAME) {
+            let empty_subject = cert.subject.value.is_empty();
             if empty_subject && !ext.critical {
                 return Err(profile("with an empty subject the SAN must be critical (RFC 5280 4.2.1.6)"));
             }
@@ -177,122 +179,216 @@ fn check_leaf(
 }
 
 /// Key algorithm and strength: RSA 2048 bits or more (a multiple of 8), ECDSA on P-256 or P-384,
-/// or Ed25519. Nothing else.
-pub(crate) fn check_key(cert: &Certificate, subject: &str) -> Result<(), TrustError> {
-    check_spki(&cert.tbs_certificate.subject_public_key_info, subject)
-}
-
-/// [`check_key`] for a bare SubjectPublicKeyInfo (raw public keys, pinned keys).
-pub(crate) fn check_spki(
-    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
-    subject: &str,
-) -> Result<(), TrustError> {
-    let alg = spki.algorithm.oid;
-    if alg == RSA {
-        let key = spki.subject_public_key.as_bytes().and_then(|k| rsa::pkcs1::RsaPublicKey::from_der(k).ok());
-        let bits = key.map_or(0, |k| {
-            let m = k.modulus.as_bytes();
-            let leading = m.first().map_or(8, |b| b.leading_zeros());
-            m.len().saturating_mul(8).saturating_sub(leading as usize)
-        });
+/// or Ed25519; each only if this build verifies its signatures. Nothing else.
+pub(crate) fn check_spki(spki: &Spki<'_>, subject: &str) -> Result<(), TrustError> {
+    let unsupported =
+        || TrustError::UnsupportedKey { subject: subject.to_string(), algorithm: describe_spki(spki) };
+    if x509::is(&RSA, spki.algorithm) {
+        if !cfg!(feature = "sig-rsa") {
+            return Err(unsupported());
+        }
+        let bits = spki.rsa_bits();
         if bits < 2048 || !bits.is_multiple_of(8) {
             return Err(TrustError::WeakRsaKey { subject: subject.to_string(), bits });
         }
         return Ok(());
     }
-    if alg == EC_PUBLIC_KEY {
-        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<Oid>().ok());
-        return match curve {
-            Some(c) if c == P256 || c == P384 => Ok(()),
+    if x509::is(&EC_PUBLIC_KEY, spki.algorithm) {
+        return match spki.curve() {
+            Some(c) if x509::is(&P256, c) => Ok(()),
+            Some(c) if x509::is(&P384, c) && cfg!(feature = "sig-p384") => Ok(()),
+            Some(c) if x509::is(&P384, c) => Err(unsupported()),
             other => {
                 Err(TrustError::UnsupportedCurve { subject: subject.to_string(), curve: curve_name(other) })
             }
         };
     }
-    if alg == ED25519 {
+    if x509::is(&ED25519, spki.algorithm) && cfg!(feature = "sig-ed25519") {
         return Ok(());
     }
-    Err(TrustError::UnsupportedKey { subject: subject.to_string(), algorithm: algorithm_name(alg) })
+    Err(unsupported())
 }
 
 /// Whether a presented certificate is signed with SHA-1.
-pub(crate) fn signed_with_sha1(cert: &Certificate) -> bool {
-    let oid = cert.signature_algorithm.oid;
-    oid == SHA1_RSA || oid == SHA1_ECDSA
+pub(crate) fn signed_with_sha1(cert: &Cert<'_>) -> bool {
+    x509::is(&SHA1_RSA, cert.signature_algorithm) || x509::is(&SHA1_ECDSA, cert.signature_algorithm)
 }
 
-fn understood(ext: &Extension) -> bool {
+fn understood(ext: &Extension<'_>) -> bool {
     [BASIC_CONSTRAINTS, KEY_USAGE, NAME_CONSTRAINTS, POLICY_CONSTRAINTS, EXT_KEY_USAGE, SUBJECT_ALT_NAME]
-        .into_iter()
-        .chain([CERTIFICATE_POLICIES, CRL_DISTRIBUTION_POINTS])
-        .any(|oid| oid == ext.extn_id)
+        .iter()
+        .chain(&[CERTIFICATE_POLICIES, CRL_DISTRIBUTION_POINTS])
+        .any(|oid| ext.is(oid))
 }
 
-fn basic_constraints_ca(ext: Option<&Extension>) -> Result<Option<bool>, der::Error> {
-    ext.map(|e| x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes()).map(|bc| bc.ca))
-        .transpose()
+/// `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }`
+fn basic_constraints_ca(value: &[u8]) -> Result<bool, Malformed> {
+    let mut outer = Reader::new(value);
+    let mut bc = outer.expect(tag::SEQUENCE)?.reader();
+    outer.finish()?;
+    let ca = match bc.optional(tag::BOOLEAN)? {
+        Some(Tlv { value: [0xff], .. }) => true,
+        Some(Tlv { value: [0x00], .. }) => false,
+        Some(_) => return Err(Malformed),
+        None => false,
+    };
+    bc.optional(tag::INTEGER)?;
+    bc.finish()?;
+    Ok(ca)
 }
 
 /// The key usage bits as a big-endian bit string in a u16 (bit 0 = digitalSignature).
-fn key_usage_bits(ext: Option<&Extension>) -> Result<Option<u16>, der::Error> {
-    let Some(ext) = ext else { return Ok(None) };
-    let bits = der::asn1::BitString::from_der(ext.extn_value.as_bytes())?;
-    let raw = bits.raw_bytes();
+fn key_usage_bits(value: &[u8]) -> Result<u16, Malformed> {
+    let mut outer = Reader::new(value);
+    let bits = outer.expect(tag::BIT_STRING)?;
+    outer.finish()?;
+    let Some((&unused, raw)) = bits.value.split_first() else { return Err(Malformed) };
+    if unused > 7 || (raw.is_empty() && unused != 0) {
+        return Err(Malformed);
+    }
     let hi = u16::from(raw.first().copied().unwrap_or(0));
     let lo = u16::from(raw.get(1).copied().unwrap_or(0));
-    Ok(Some((hi << 8) | lo))
+    Ok((hi << 8) | lo)
 }
 
 fn has_bit(bits: u16, n: u8) -> bool {
     15u8.checked_sub(n).is_some_and(|shift| bits & (1 << shift) != 0)
 }
 
-fn check_san(ext: &Extension) -> Result<(), &'static str> {
-    use x509_cert::ext::pkix::name::GeneralName;
-    let san = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
-        .map_err(|_| "the subject alternative names are malformed")?;
-    for name in &san.0 {
-        if let GeneralName::DnsName(dns) = name
-            && dns.as_str().contains('_')
-        {
-            return Err("a DNS name may not contain '_' (RFC 5280 4.2.1.6, RFC 1034)");
-        }
+/// `ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId`: whether it holds
+/// anyExtendedKeyUsage.
+fn extended_key_usage_has_any(value: &[u8]) -> Result<bool, Malformed> {
+    let mut outer = Reader::new(value);
+    let mut list = outer.expect(tag::SEQUENCE)?.reader();
+    outer.finish()?;
+    let mut any = false;
+    while !list.is_empty() {
+        any |= x509::is(&ANY_EKU, list.expect(tag::OID)?.value);
+    }
+    Ok(any)
+}
+
+/// `AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription`.
+fn authority_info_access(value: &[u8]) -> Result<(), Malformed> {
+    let mut outer = Reader::new(value);
+    let mut list = outer.expect(tag::SEQUENCE)?.reader();
+    outer.finish()?;
+    if list.is_empty() {
+        return Err(Malformed);
+    }
+    while !list.is_empty() {
+        let mut description = list.expect(tag::SEQUENCE)?.reader();
+        description.expect(tag::OID)?;
+        general_name(&mut description)?;
+        description.finish()?;
     }
     Ok(())
 }
 
-fn check_name_constraints(ext: &Extension) -> Result<(), &'static str> {
-    use x509_cert::ext::pkix::name::GeneralName;
-    let nc = x509_cert::ext::pkix::NameConstraints::from_der(ext.extn_value.as_bytes())
-        .map_err(|_| "the name constraints are malformed")?;
-    let permitted = nc.permitted_subtrees.as_ref();
-    let excluded = nc.excluded_subtrees.as_ref();
-    if permitted.is_none_or(|p| p.is_empty()) && excluded.is_none_or(|e| e.is_empty()) {
+/// A GeneralName (RFC 5280 §4.2.1.6): its tag and contents. Only dNSName's contents are read;
+/// the other choices need their own tag.
+fn general_name<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>, Malformed> {
+    let name = r.any()?;
+    match name.tag {
+        // otherName, x400Address, directoryName, ediPartyName: constructed.
+        0xa0 | 0xa3 | 0xa4 | 0xa5 => Ok(name),
+        // rfc822Name, dNSName, URI (IA5String), iPAddress, registeredID.
+        0x81 | 0x82 | 0x86 if name.value.is_ascii() => Ok(name),
+        0x87 | 0x88 => Ok(name),
+        _ => Err(Malformed),
+    }
+}
+
+/// `GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName`, each passed to `each`.
+fn general_names<'a>(
+    value: &'a [u8],
+    mut each: impl FnMut(Tlv<'a>) -> Result<(), &'static str>,
+    malformed: &'static str,
+) -> Result<(), &'static str> {
+    let mut outer = Reader::new(value);
+    let mut list = outer.expect(tag::SEQUENCE).map_err(|_| malformed)?.reader();
+    outer.finish().map_err(|_| malformed)?;
+    while !list.is_empty() {
+        each(general_name(&mut list).map_err(|_| malformed)?)?;
+    }
+    Ok(())
+}
+
+/// dNSName, `[2] IMPLICIT IA5String`.
+const DNS_NAME: u8 = tag::implicit(2);
+
+fn check_san(ext: &Extension<'_>) -> Result<(), &'static str> {
+    general_names(
+        ext.value,
+        |name| {
+            if name.tag == DNS_NAME && name.value.contains(&b'_') {
+                return Err("a DNS name may not contain '_' (RFC 5280 4.2.1.6, RFC 1034)");
+            }
+            Ok(())
+        },
+        "the subject alternative names are malformed",
+    )
+}
+
+/// `NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL,
+/// excludedSubtrees [1] GeneralSubtrees OPTIONAL }`, where
+/// `GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0] .. DEFAULT 0, maximum [1] .. OPTIONAL }`.
+fn check_name_constraints(ext: &Extension<'_>) -> Result<(), &'static str> {
+    const MALFORMED: &str = "the name constraints are malformed";
+    let mut outer = Reader::new(ext.value);
+    let mut nc = outer.expect(tag::SEQUENCE).map_err(|_| MALFORMED)?.reader();
+    outer.finish().map_err(|_| MALFORMED)?;
+    let mut subtrees = 0usize;
+    for which in [tag::explicit(0), tag::explicit(1)] {
+        let Some(list) = nc.optional(which).map_err(|_| MALFORMED)? else { continue };
+        let mut list = list.reader();
+        while !list.is_empty() {
+            let mut subtree = list.expect(tag::SEQUENCE).map_err(|_| MALFORMED)?.reader();
+            let base = general_name(&mut subtree).map_err(|_| MALFORMED)?;
+            subtree.optional(tag::implicit(0)).map_err(|_| MALFORMED)?;
+            subtree.optional(tag::implicit(1)).map_err(|_| MALFORMED)?;
+            subtree.finish().map_err(|_| MALFORMED)?;
+            subtrees = subtrees.saturating_add(1);
+            if base.tag == DNS_NAME && base.value.starts_with(b".") {
+                return Err("a DNS name constraint may not start with '.' (RFC 5280 4.2.1.10)");
+            }
+        }
+    }
+    nc.finish().map_err(|_| MALFORMED)?;
+    if subtrees == 0 {
         return Err("name constraints must hold at least one subtree (RFC 5280 4.2.1.10)");
     }
-    for subtree in permitted.into_iter().flatten().chain(excluded.into_iter().flatten()) {
-        if let GeneralName::DnsName(dns) = &subtree.base
-            && dns.as_str().starts_with('.')
-        {
-            return Err("a DNS name constraint may not start with '.' (RFC 5280 4.2.1.10)");
-        }
-    }
     Ok(())
 }
 
-fn curve_name(curve: Option<Oid>) -> String {
-    match curve.map(|c| c.to_string()).as_deref() {
-        Some("1.2.840.10045.3.1.1") => "P-192".to_string(),
-        Some("1.3.132.0.33") => "P-224".to_string(),
-        Some("1.3.132.0.35") => "P-521".to_string(),
-        Some("1.3.132.0.10") => "secp256k1".to_string(),
-        Some(other) => other.to_string(),
-        None => "unnamed or explicit curve parameters".to_string(),
+/// An OID's content octets in dotted form, or `?` when they are not an OID.
+fn dotted(oid: &[u8]) -> String {
+    Oid::from_bytes(oid).map_or_else(|_| "?".to_string(), |o| o.to_string())
+}
+
+fn curve_name(curve: Option<&[u8]>) -> String {
+    let Some(curve) = curve else { return "unnamed or explicit curve parameters".to_string() };
+    match dotted(curve).as_str() {
+        "1.2.840.10045.3.1.7" => "P-256".to_string(),
+        "1.3.132.0.34" => "P-384".to_string(),
+        "1.2.840.10045.3.1.1" => "P-192".to_string(),
+        "1.3.132.0.33" => "P-224".to_string(),
+        "1.3.132.0.35" => "P-521".to_string(),
+        "1.3.132.0.10" => "secp256k1".to_string(),
+        other => other.to_string(),
     }
 }
 
-fn algorithm_name(alg: Oid) -> String {
-    match alg.to_string().as_str() {
+/// The key as a person reads it: `EC P-256`, `RSA 2048-bit`, `Ed25519`.
+pub(crate) fn describe_spki(spki: &Spki<'_>) -> String {
+    if x509::is(&RSA, spki.algorithm) {
+        return alloc::format!("RSA {}-bit", spki.rsa_bits());
+    }
+    if x509::is(&EC_PUBLIC_KEY, spki.algorithm) {
+        return alloc::format!("EC {}", curve_name(spki.curve()));
+    }
+    match dotted(spki.algorithm).as_str() {
+        "1.3.101.112" => "Ed25519".to_string(),
         "1.2.840.10040.4.1" => "DSA".to_string(),
         "1.2.840.113549.1.1.10" => "RSASSA-PSS-only key".to_string(),
         "1.3.101.113" => "Ed448".to_string(),
@@ -300,39 +396,9 @@ fn algorithm_name(alg: Oid) -> String {
     }
 }
 
-/// The key as a person reads it: `EC P-256`, `RSA 2048-bit`, `Ed25519`.
-pub(crate) fn describe_key(cert: &Certificate) -> String {
-    let spki = &cert.tbs_certificate.subject_public_key_info;
-    let alg = spki.algorithm.oid;
-    if alg == RSA {
-        let bits = spki
-            .subject_public_key
-            .as_bytes()
-            .and_then(|k| rsa::pkcs1::RsaPublicKey::from_der(k).ok())
-            .map_or(0, |k| {
-                let m = k.modulus.as_bytes();
-                let leading = m.first().map_or(8, |b| b.leading_zeros());
-                m.len().saturating_mul(8).saturating_sub(leading as usize)
-            });
-        return alloc::format!("RSA {bits}-bit");
-    }
-    if alg == EC_PUBLIC_KEY {
-        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<Oid>().ok());
-        return match curve {
-            Some(c) if c == P256 => "EC P-256".to_string(),
-            Some(c) if c == P384 => "EC P-384".to_string(),
-            other => alloc::format!("EC {}", curve_name(other)),
-        };
-    }
-    if alg == ED25519 {
-        return "Ed25519".to_string();
-    }
-    algorithm_name(alg)
-}
-
 /// The signature algorithm as a person reads it.
-pub(crate) fn describe_signature(cert: &Certificate) -> String {
-    match cert.signature_algorithm.oid.to_string().as_str() {
+pub(crate) fn describe_signature(cert: &Cert<'_>) -> String {
+    match dotted(cert.signature_algorithm).as_str() {
         "1.2.840.10045.4.3.2" => "ECDSA with SHA-256".to_string(),
         "1.2.840.10045.4.3.3" => "ECDSA with SHA-384".to_string(),
         "1.2.840.10045.4.3.4" => "ECDSA with SHA-512".to_string(),

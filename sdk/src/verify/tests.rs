@@ -260,3 +260,39 @@ fn leaf_key_usage_must_allow_signing_and_not_issuing() {
         assert!(matches!(&e, TrustError::KeyUsage { problem, .. } if problem.contains(needle)), "{e:?}");
     }
 }
+
+/// A root whose key this build cannot verify (P-384 without `sig-p384`) is listed by `unusable`,
+/// whether it came from a certificate or a bare anchor, and a chain ending there is refused with
+/// an error naming the root, its key and what the build accepts. With the feature it verifies.
+#[test]
+fn anchors_follow_the_signature_features() {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let mut params = CertificateParams::new(vec![]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "p384 root");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.not_before = time(BASE - 10 * DAY);
+    params.not_after = time(BASE + 1000 * DAY);
+    let root = params.self_signed(&key).unwrap();
+    let pki =
+        Pki { anchors: Anchors::from_certificates([root.der()]).unwrap(), issuer: Issuer::new(params, key) };
+    let bare = Anchors::from_anchors(pki.anchors.as_slice().to_vec()).unwrap();
+    let cert = leaf(&pki, "broker", &["broker.local"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    for anchors in [&pki.anchors, &bare] {
+        let result = verify_server_chain(anchors, &cert, &[], &name("broker.local"), at(BASE + DAY));
+        if cfg!(feature = "sig-p384") {
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(anchors.unusable().count(), 0);
+        } else {
+            let e = result.unwrap_err();
+            assert!(
+                matches!(&e, TrustError::UnsupportedKey { subject, algorithm }
+                    if subject == "CN=p384 root" && algorithm == "EC P-384"),
+                "{e:?}"
+            );
+            assert!(e.to_string().ends_with("this build accepts ECDSA P-256"), "{e}");
+            let unusable: Vec<_> = anchors.unusable().collect();
+            assert_eq!(unusable.len(), 1);
+            assert_eq!(unusable[0], (0, &e));
+        }
+    }
+}
