@@ -57,6 +57,10 @@ pub enum Listener {
     Tls13,
     /// TLS 1.3 only, RSA-2048 chain (`rsa-server-chain.pem`).
     Tls13Rsa,
+    /// TLS 1.3 only, serving `direct-server-chain.pem`: an ECDSA leaf issued directly by the
+    /// root, alone (no intermediate), so its Certificate message (about 525 bytes) fits one
+    /// 1 024-byte record with room to spare.
+    Tls13Direct,
     /// TLS 1.2 only, ECDSA chain.
     Tls12,
     /// TLS 1.1 only, ECDSA chain: every TLS 1.2/1.3 client is refused.
@@ -86,10 +90,11 @@ pub enum Listener {
 
 impl Listener {
     /// Every listener, in a stable order.
-    pub const ALL: [Listener; 14] = [
+    pub const ALL: [Listener; 15] = [
         Listener::Plain,
         Listener::Tls13,
         Listener::Tls13Rsa,
+        Listener::Tls13Direct,
         Listener::Tls12,
         Listener::Tls11,
         Listener::MutualTls,
@@ -109,6 +114,7 @@ impl Listener {
             Listener::Plain => "plain",
             Listener::Tls13 => "tls13",
             Listener::Tls13Rsa => "tls13-rsa",
+            Listener::Tls13Direct => "tls13-direct",
             Listener::Tls12 => "tls12",
             Listener::Tls11 => "tls11",
             Listener::MutualTls => "mutual-tls",
@@ -136,6 +142,7 @@ impl Listener {
                 &pki.server
             }
             Listener::Tls13Rsa => &pki.rsa_server,
+            Listener::Tls13Direct => &pki.direct_server,
             Listener::Expired => &pki.expired,
             Listener::NotYetValid => &pki.not_yet_valid,
             Listener::WrongHost => &pki.wrong_host,

@@ -1,6 +1,6 @@
-//! Throw-away test PKI: CAs, a good server chain (ECDSA and RSA), a client
-//! certificate and one deliberately broken server certificate per failure
-//! mode the SDK must detect.
+//! Throw-away test PKI: CAs, a good server chain (ECDSA and RSA), a good
+//! ECDSA leaf issued directly by the root, a client certificate and one
+//! deliberately broken server certificate per failure mode the SDK must detect.
 //!
 //! Everything is written as PEM (and DER) files into one directory together
 //! with a `pki.txt` manifest holding the exact validity of every certificate,
@@ -73,11 +73,19 @@ pub struct Pki {
 
     /// ECDSA P-256 root CA (a trust anchor).
     pub root: CertFiles,
-    /// ECDSA intermediate CA signed by `root` (pathlen 0); issues every
-    /// ECDSA leaf except `unknown-ca`.
+    /// ECDSA intermediate CA signed by `root` (pathlen 0); issues the ECDSA
+    /// leaves except `direct-server`, `unknown-ca` and the two that
+    /// `long-intermediate` issues.
     pub intermediate: CertFiles,
     /// Good server leaf: localhost + 127.0.0.1, serverAuth.
     pub server: CertFiles,
+    /// Good ECDSA P-256 server leaf like `server` (localhost + 127.0.0.1,
+    /// serverAuth, same validity) but signed directly by `root`; its chain
+    /// file holds the leaf only. The broker's Certificate message is then
+    /// about 525 bytes: it fits one 1 024-byte record (max_fragment_length
+    /// 1024) with room to spare, where the two-certificate `server` chain's
+    /// (about 1 020 bytes) is right at the limit.
+    pub direct_server: CertFiles,
 
     /// RSA-2048 root CA (a trust anchor).
     pub rsa_root: CertFiles,
@@ -183,10 +191,11 @@ impl CertFiles {
 }
 
 /// The certificate names, in generation order, and whether each is a CA.
-const ENTRIES: [(&str, bool); 15] = [
+const ENTRIES: [(&str, bool); 16] = [
     ("root", true),
     ("intermediate", true),
     ("server", false),
+    ("direct-server", false),
     ("rsa-root", true),
     ("rsa-intermediate", true),
     ("rsa-server", false),
@@ -263,6 +272,7 @@ impl Pki {
             root: next()?,
             intermediate: next()?,
             server: next()?,
+            direct_server: next()?,
             rsa_root: next()?,
             rsa_intermediate: next()?,
             rsa_server: next()?,
@@ -279,11 +289,12 @@ impl Pki {
     }
 
     /// Every certificate, in generation order.
-    pub fn all(&self) -> [&CertFiles; 15] {
+    pub fn all(&self) -> [&CertFiles; 16] {
         [
             &self.root,
             &self.intermediate,
             &self.server,
+            &self.direct_server,
             &self.rsa_root,
             &self.rsa_intermediate,
             &self.rsa_server,
@@ -533,6 +544,9 @@ pub fn generate(dir: &Path) -> Result<Pki, PkiError> {
         Some(&root),
     )?;
     let server = make(dir, server_leaf("server", good()), ec_key("server")?, Some(&intermediate))?;
+    // Issued by the root itself: `make` leaves a self-signed issuer out of the chain file.
+    let direct_server =
+        make(dir, server_leaf("direct-server", good()), ec_key("direct-server")?, Some(&root))?;
 
     let rsa_root = make(
         dir,
@@ -635,6 +649,7 @@ pub fn generate(dir: &Path) -> Result<Pki, PkiError> {
         root,
         intermediate,
         server,
+        direct_server,
         rsa_root,
         rsa_intermediate,
         rsa_server,

@@ -52,6 +52,7 @@ fn listeners_serve_what_they_claim() {
     let expectations = [
         (Listener::Tls13, "TLSv1.3", 0),
         (Listener::Tls13Rsa, "TLSv1.3", 0),
+        (Listener::Tls13Direct, "TLSv1.3", 0), // leaf issued by the root: verifies with no intermediate
         (Listener::Tls12, "TLSv1.2", 0),
         (Listener::Tls11, "TLSv1.1", 0),
         (Listener::MutualTls, "TLSv1.3", 0),
@@ -95,6 +96,10 @@ fn listeners_serve_what_they_claim() {
     // the roots as CA file); spot-check that s_client saw two certificates.
     let p = s_client(broker.port(Listener::Tls13), &pki.trust_anchors, &["-showcerts"]);
     assert_eq!(p.output.matches("BEGIN CERTIFICATE").count(), 2, "{}", p.output);
+    // The direct listener sends its leaf alone (issued by the root, which is never sent).
+    let p = s_client(broker.port(Listener::Tls13Direct), &pki.trust_anchors, &["-showcerts"]);
+    assert_eq!(p.output.matches("BEGIN CERTIFICATE").count(), 1, "{}", p.output);
+    assert_eq!(p.verify_code, Some(0), "{}", p.output);
     // A client with default settings (TLS 1.2 + 1.3 offered) gets 1.2 from
     // the TLS 1.2 listener.
     let p = s_client(broker.port(Listener::Tls12), &pki.trust_anchors, &[]);

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use anchormq_testbed::pki::{self, Pki};
-use common::{TempDir, iso, openssl, s};
+use common::{TempDir, iso, openssl, pem_body, s};
 
 /// `openssl verify` of `leaf` against the trust anchors, with
 /// `intermediate` as untrusted chain material and `extra` options.
@@ -38,7 +38,7 @@ fn generated_pki_verifies_as_specified() {
     let server_checks = ["-purpose", "sslserver", "-verify_hostname", "localhost"];
 
     // Good chains.
-    for leaf in ["server", "rsa-server"] {
+    for leaf in ["server", "direct-server", "rsa-server"] {
         let (ok, out) = verify(&pki, anchors, leaf, &server_checks);
         assert!(ok, "{leaf}: {out}");
         let (ok, out) = verify(&pki, anchors, leaf, &["-purpose", "sslserver", "-verify_ip", "127.0.0.1"]);
@@ -52,6 +52,29 @@ fn generated_pki_verifies_as_specified() {
             openssl(&["verify", "-CAfile", s(anchors), "-untrusted", s(&leaf.chain), s(&leaf.cert)]);
         assert!(ok, "{}: {out}", leaf.name);
     }
+    // direct-server is issued by the main root itself: its chain file holds the leaf only, which
+    // verifies against the roots with no intermediate at all, and its Certificate message (4-byte
+    // header, context length, list length, one entry of 3 + DER + 2 bytes) fits one 1 024-byte record.
+    let direct = &pki.direct_server;
+    let chain = std::fs::read_to_string(&direct.chain).unwrap();
+    assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 1, "{chain}");
+    assert_eq!(pem_body(&chain), pem_body(&std::fs::read_to_string(&direct.cert).unwrap()));
+    let (ok, out) = openssl(&[
+        "verify",
+        "-CAfile",
+        s(anchors),
+        "-purpose",
+        "sslserver",
+        "-verify_hostname",
+        "localhost",
+        s(&direct.chain),
+    ]);
+    assert!(ok, "direct-server without an intermediate: {out}");
+    let (ok, out) = openssl(&["x509", "-in", s(&direct.cert), "-noout", "-issuer", "-subject"]);
+    assert!(ok && out.contains("issuer=O = anchormq testbed, CN = anchormq test root"), "{out}");
+    assert!(out.contains("subject=O = anchormq testbed, CN = localhost"), "{out}");
+    let message = 4 + 1 + 3 + 3 + std::fs::metadata(&direct.cert_der).unwrap().len() + 2;
+    assert!(message <= 1_024, "direct-server's Certificate message is {message} bytes");
     let (ok, out) = verify(&pki, anchors, "client", &["-purpose", "sslclient"]);
     assert!(ok, "client: {out}");
     assert!(text(&pki.client.cert).contains("CN = device-001"));
@@ -115,7 +138,7 @@ fn generated_pki_verifies_as_specified() {
     assert_eq!(pki.expired.not_after, 1_609_459_200); // 2021-01-01
     assert_eq!(pki.not_yet_valid.not_before, 4_070_908_800); // 2099-01-01
     assert_eq!(pki.not_yet_valid.not_after, 4_102_444_800); // 2100-01-01
-    for good in [&pki.server, &pki.rsa_server, &pki.client] {
+    for good in [&pki.server, &pki.direct_server, &pki.rsa_server, &pki.client] {
         assert!((good.not_before - (now - 86_400)).abs() <= 60, "{}", good.name);
         assert!((good.not_after - (now + 30 * 86_400)).abs() <= 60, "{}", good.name);
     }
