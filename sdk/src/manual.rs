@@ -50,7 +50,11 @@
 //!   anyExtendedKeyUsage;
 //! - keys are RSA of 2048 bits or more, ECDSA on P-256 or P-384, or Ed25519 — each refusal has
 //!   its own error (`WeakRsaKey`, `UnsupportedCurve`, `UnsupportedKey`), and SHA-1 signatures
-//!   are refused as `Sha1Signature`;
+//!   are refused as `Sha1Signature`. A device build carries only the algorithms its features
+//!   name (ECDSA P-256 always; `sig-p384`, `sig-ed25519`, `sig-rsa`): a key it lacks is an
+//!   `UnsupportedKey` that lists what the build accepts, never a silent pass, and
+//!   `Anchors::unusable` names the anchors such a build can never end a path at;
+//! - serial numbers are at most 20 octets (RFC 5280 §4.1.2.2);
 //! - structural rules (zero serials, critical key identifiers, malformed AIA, SAN criticality,
 //!   underscores in DNS names, name constraints in leaves) are refused as `Profile` errors
 //!   naming the rule;
