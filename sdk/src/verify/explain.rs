@@ -12,9 +12,9 @@ use core::fmt;
 
 use pki_types::{CertificateDer, ServerName};
 
-use super::profile::{self, Role};
+use super::profile::{self, Role, san_names};
 use super::x509::Cert;
-use super::{Anchors, VerifiedPeer, san_names, sha256, verify_server_chain};
+use super::{Anchors, VerifiedPeer, sha256, verify_server_chain};
 use crate::error::TrustError;
 use crate::time::{ValidityTime, fmt_unix};
 use crate::trust::Hex;

@@ -254,14 +254,10 @@ impl fmt::Display for VerifiedPeer {
 /// Why an anchor's key cannot end a path in this build: a key it does not verify (a P-384 or RSA
 /// root without the `sig-p384` or `sig-rsa` feature) or a weak one.
 fn anchor_key_problem(anchor: &TrustAnchor<'_>) -> Option<TrustError> {
-    let subject = || subject_text(anchor.subject.as_ref());
+    let subject = subject_text(anchor.subject.as_ref());
     match x509::Spki::from_contents(anchor.subject_public_key_info.as_ref()) {
-        Ok(spki) => {
-            profile::check_spki(&spki, "").err().and_then(|_| profile::check_spki(&spki, &subject()).err())
-        }
-        Err(_) => {
-            Some(TrustError::Profile { subject: subject(), rule: "the anchor's public key is malformed" })
-        }
+        Ok(spki) => profile::check_spki(&spki, &subject).err(),
+        Err(_) => Some(TrustError::Profile { subject, rule: "the anchor's public key is malformed" }),
     }
 }
 
@@ -286,7 +282,7 @@ pub fn verify_server_chain(
         .map_err(|_| invalid("an intermediate certificate is not valid DER"))?;
     check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
     let ee = webpki::EndEntityCert::try_from(end_entity)
-        .map_err(|e| map_webpki(e, &leaf, &parsed, TimeBasis::Source))?;
+        .map_err(|e| map_webpki(e, anchors, &leaf, &parsed, TimeBasis::Source))?;
 
     let (at, basis) = match time {
         ValidityTime::At { time, basis } => (time, basis),
@@ -330,12 +326,13 @@ pub fn verify_server_chain(
                 webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
                     TrustError::NoCommonValidity
                 }
-                other => map_webpki(other, &leaf, &parsed, basis),
+                other => map_webpki(other, anchors, &leaf, &parsed, basis),
             })?
         }
-        Err(e) => return Err(unusable_anchor(anchors, &leaf, &parsed, map_webpki(e, &leaf, &parsed, basis))),
+        Err(e) => return Err(map_webpki(e, anchors, &leaf, &parsed, basis)),
     };
-    ee.verify_is_valid_for_subject_name(server_name).map_err(|e| map_webpki(e, &leaf, &parsed, basis))?;
+    ee.verify_is_valid_for_subject_name(server_name)
+        .map_err(|e| map_webpki(e, anchors, &leaf, &parsed, basis))?;
     profile::check(&leaf, profile::Role::Leaf)?;
     for cert in path.intermediate_certificates() {
         let der = cert.der();
@@ -356,17 +353,15 @@ pub fn verify_server_chain(
     })
 }
 
-/// A chain refused for an algorithm this build lacks, whose top certificate names an anchor
-/// this build cannot use (a P-384 root without `sig-p384`): that anchor's problem, which names
-/// it and its key, says more than the bare algorithm refusal.
-fn unusable_anchor(
-    anchors: &Anchors,
-    leaf: &Cert<'_>,
-    intermediates: &[Cert<'_>],
-    e: TrustError,
-) -> TrustError {
-    if e != TrustError::UnsupportedAlgorithm {
-        return e;
+/// Why a chain was refused for an algorithm this build lacks: a presented key it cannot verify
+/// with (an RSA intermediate without `sig-rsa`), else the unusable anchor the top certificate
+/// names (a P-384 root without `sig-p384`), each naming the certificate and its key; else the
+/// bare algorithm refusal.
+fn unsupported(anchors: &Anchors, leaf: &Cert<'_>, intermediates: &[Cert<'_>]) -> TrustError {
+    let mut presented = core::iter::once(leaf).chain(intermediates);
+    if let Some(problem) = presented.find_map(|c| profile::check_spki(&c.spki, &name::text(c.subject)).err())
+    {
+        return problem;
     }
     let issuer = intermediates.last().unwrap_or(leaf).issuer.value;
     anchors
@@ -375,7 +370,7 @@ fn unusable_anchor(
         .zip(anchors.unfit.iter())
         .find_map(|(a, problem)| problem.as_ref().filter(|_| a.subject.as_ref() == issuer))
         .cloned()
-        .unwrap_or(e)
+        .unwrap_or(TrustError::UnsupportedAlgorithm)
 }
 
 /// Refuses a chain in which any presented certificate is on the deny-list, by its own digest or
@@ -472,32 +467,6 @@ pub fn sha256(der: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(der).into()
 }
 
-/// The DNS and IP subject alternative names of a certificate, as text.
-fn san_names(cert: &Cert<'_>) -> Vec<String> {
-    const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
-        der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17");
-    let mut names = Vec::new();
-    let Some(san) = cert.extension(&SUBJECT_ALT_NAME) else { return names };
-    let mut outer = x509::Reader::new(san.value);
-    let Ok(list) = outer.expect(x509::tag::SEQUENCE) else { return names };
-    let mut list = list.reader();
-    while let Ok(name) = list.any() {
-        match (name.tag, name.value) {
-            // dNSName [2] IA5String
-            (0x82, dns) => names.push(String::from_utf8_lossy(dns).into_owned()),
-            // iPAddress [7] OCTET STRING
-            (0x87, &[a, b, c, d]) => names.push(core::net::Ipv4Addr::new(a, b, c, d).to_string()),
-            (0x87, bytes) => {
-                if let Ok(b) = <[u8; 16]>::try_from(bytes) {
-                    names.push(core::net::Ipv6Addr::from(b).to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    names
-}
-
 fn invalid(reason: &str) -> TrustError {
     TrustError::Invalid { reason: reason.to_string() }
 }
@@ -543,12 +512,19 @@ fn subject_with(
     core::iter::once(leaf).chain(intermediates).find(|c| pick(c) == value).map(|c| name::text(c.subject))
 }
 
-fn map_webpki(e: webpki::Error, leaf: &Cert<'_>, intermediates: &[Cert<'_>], basis: TimeBasis) -> TrustError {
+fn map_webpki(
+    e: webpki::Error,
+    anchors: &Anchors,
+    leaf: &Cert<'_>,
+    intermediates: &[Cert<'_>],
+    basis: TimeBasis,
+) -> TrustError {
     use webpki::Error as W;
     match e {
-        W::CertNotValidForName(ctx) => {
-            TrustError::NameMismatch { expected: name_text(&ctx.expected), presented: san_names(leaf) }
-        }
+        W::CertNotValidForName(ctx) => TrustError::NameMismatch {
+            expected: name_text(&ctx.expected),
+            presented: profile::san_names(leaf),
+        },
         W::UnknownIssuer => {
             let top = intermediates.last().unwrap_or(leaf);
             TrustError::UnknownIssuer { issuer: name::text(top.issuer), subject: name::text(leaf.subject) }
@@ -580,13 +556,8 @@ fn map_webpki(e: webpki::Error, leaf: &Cert<'_>, intermediates: &[Cert<'_>], bas
             let weak = core::iter::once(leaf).chain(intermediates).find(|c| profile::signed_with_sha1(c));
             TrustError::Sha1Signature { subject: weak.map(|c| name::text(c.subject)).unwrap_or_default() }
         }
-        // A presented key this build cannot verify with (an RSA intermediate without `sig-rsa`)
-        // is named; otherwise the algorithm itself is refused.
         W::UnsupportedSignatureAlgorithmContext(_)
-        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => core::iter::once(leaf)
-            .chain(intermediates)
-            .find_map(|c| profile::check_spki(&c.spki, &name::text(c.subject)).err())
-            .unwrap_or(TrustError::UnsupportedAlgorithm),
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => unsupported(anchors, leaf, intermediates),
         other => TrustError::Invalid { reason: describe(&other) },
     }
 }

@@ -11,10 +11,13 @@
 //! §4.2.1.11 (policy constraints), §4.2.1.12 (EKU); CA/B Forum BR §6.1.5/§7.1 (keys, EKU).
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use der::asn1::ObjectIdentifier as Oid;
 
-use super::x509::{self, Cert, Extension, Malformed, Reader, Spki, Tlv, tag};
+use super::x509::{
+    self, Cert, DNS_NAME, Extension, IP_ADDRESS, Malformed, Spki, Tlv, general_name, only, tag,
+};
 use crate::error::TrustError;
 
 const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
@@ -223,15 +226,8 @@ fn understood(ext: &Extension<'_>) -> bool {
 
 /// `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }`
 fn basic_constraints_ca(value: &[u8]) -> Result<bool, Malformed> {
-    let mut outer = Reader::new(value);
-    let mut bc = outer.expect(tag::SEQUENCE)?.reader();
-    outer.finish()?;
-    let ca = match bc.optional(tag::BOOLEAN)? {
-        Some(Tlv { value: [0xff], .. }) => true,
-        Some(Tlv { value: [0x00], .. }) => false,
-        Some(_) => return Err(Malformed),
-        None => false,
-    };
+    let mut bc = only(value, tag::SEQUENCE)?.reader();
+    let ca = bc.optional(tag::BOOLEAN)?.map(x509::boolean).transpose()?.unwrap_or(false);
     bc.optional(tag::INTEGER)?;
     bc.finish()?;
     Ok(ca)
@@ -239,9 +235,7 @@ fn basic_constraints_ca(value: &[u8]) -> Result<bool, Malformed> {
 
 /// The key usage bits as a big-endian bit string in a u16 (bit 0 = digitalSignature).
 fn key_usage_bits(value: &[u8]) -> Result<u16, Malformed> {
-    let mut outer = Reader::new(value);
-    let bits = outer.expect(tag::BIT_STRING)?;
-    outer.finish()?;
+    let bits = only(value, tag::BIT_STRING)?;
     let Some((&unused, raw)) = bits.value.split_first() else { return Err(Malformed) };
     if unused > 7 || (raw.is_empty() && unused != 0) {
         return Err(Malformed);
@@ -258,9 +252,7 @@ fn has_bit(bits: u16, n: u8) -> bool {
 /// `ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId`: whether it holds
 /// anyExtendedKeyUsage.
 fn extended_key_usage_has_any(value: &[u8]) -> Result<bool, Malformed> {
-    let mut outer = Reader::new(value);
-    let mut list = outer.expect(tag::SEQUENCE)?.reader();
-    outer.finish()?;
+    let mut list = only(value, tag::SEQUENCE)?.reader();
     let mut any = false;
     while !list.is_empty() {
         any |= x509::is(&ANY_EKU, list.expect(tag::OID)?.value);
@@ -270,9 +262,7 @@ fn extended_key_usage_has_any(value: &[u8]) -> Result<bool, Malformed> {
 
 /// `AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription`.
 fn authority_info_access(value: &[u8]) -> Result<(), Malformed> {
-    let mut outer = Reader::new(value);
-    let mut list = outer.expect(tag::SEQUENCE)?.reader();
-    outer.finish()?;
+    let mut list = only(value, tag::SEQUENCE)?.reader();
     if list.is_empty() {
         return Err(Malformed);
     }
@@ -285,37 +275,43 @@ fn authority_info_access(value: &[u8]) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// A GeneralName (RFC 5280 §4.2.1.6): its tag and contents. Only dNSName's contents are read;
-/// the other choices need their own tag.
-fn general_name<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>, Malformed> {
-    let name = r.any()?;
-    match name.tag {
-        // otherName, x400Address, directoryName, ediPartyName: constructed.
-        0xa0 | 0xa3 | 0xa4 | 0xa5 => Ok(name),
-        // rfc822Name, dNSName, URI (IA5String), iPAddress, registeredID.
-        0x81 | 0x82 | 0x86 if name.value.is_ascii() => Ok(name),
-        0x87 | 0x88 => Ok(name),
-        _ => Err(Malformed),
-    }
-}
-
 /// `GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName`, each passed to `each`.
 fn general_names<'a>(
     value: &'a [u8],
     mut each: impl FnMut(Tlv<'a>) -> Result<(), &'static str>,
     malformed: &'static str,
 ) -> Result<(), &'static str> {
-    let mut outer = Reader::new(value);
-    let mut list = outer.expect(tag::SEQUENCE).map_err(|_| malformed)?.reader();
-    outer.finish().map_err(|_| malformed)?;
+    let mut list = only(value, tag::SEQUENCE).map_err(|_| malformed)?.reader();
     while !list.is_empty() {
         each(general_name(&mut list).map_err(|_| malformed)?)?;
     }
     Ok(())
 }
 
-/// dNSName, `[2] IMPLICIT IA5String`.
-const DNS_NAME: u8 = tag::implicit(2);
+/// The DNS and IP subject alternative names of a certificate, as text (for error messages):
+/// those before the first malformed entry, if any.
+pub(crate) fn san_names(cert: &Cert<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    let Some(san) = cert.extension(&SUBJECT_ALT_NAME) else { return names };
+    let _ = general_names(
+        san.value,
+        |name| {
+            match (name.tag, name.value) {
+                (DNS_NAME, dns) => names.push(String::from_utf8_lossy(dns).into_owned()),
+                (IP_ADDRESS, &[a, b, c, d]) => names.push(core::net::Ipv4Addr::new(a, b, c, d).to_string()),
+                (IP_ADDRESS, bytes) => {
+                    if let Ok(b) = <[u8; 16]>::try_from(bytes) {
+                        names.push(core::net::Ipv6Addr::from(b).to_string());
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        },
+        "",
+    );
+    names
+}
 
 fn check_san(ext: &Extension<'_>) -> Result<(), &'static str> {
     general_names(
@@ -335,9 +331,7 @@ fn check_san(ext: &Extension<'_>) -> Result<(), &'static str> {
 /// `GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0] .. DEFAULT 0, maximum [1] .. OPTIONAL }`.
 fn check_name_constraints(ext: &Extension<'_>) -> Result<(), &'static str> {
     const MALFORMED: &str = "the name constraints are malformed";
-    let mut outer = Reader::new(ext.value);
-    let mut nc = outer.expect(tag::SEQUENCE).map_err(|_| MALFORMED)?.reader();
-    outer.finish().map_err(|_| MALFORMED)?;
+    let mut nc = only(ext.value, tag::SEQUENCE).map_err(|_| MALFORMED)?.reader();
     let mut subtrees = 0usize;
     for which in [tag::explicit(0), tag::explicit(1)] {
         let Some(list) = nc.optional(which).map_err(|_| MALFORMED)? else { continue };

@@ -133,13 +133,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The one element `bytes` holds, which must have `tag` (an extension's value, a key, a whole
+/// certificate): nothing may follow it.
+pub(crate) fn only(bytes: &[u8], tag: u8) -> Result<Tlv<'_>, Malformed> {
+    let mut r = Reader::new(bytes);
+    let tlv = r.expect(tag)?;
+    r.finish()?;
+    Ok(tlv)
+}
+
 /// `value` is the content octets of an OBJECT IDENTIFIER equal to `oid`.
 pub(crate) fn is(oid: &Oid, value: &[u8]) -> bool {
     oid.as_bytes() == value
 }
 
 /// The contents of a DER BOOLEAN.
-fn boolean(tlv: Tlv<'_>) -> Result<bool, Malformed> {
+pub(crate) fn boolean(tlv: Tlv<'_>) -> Result<bool, Malformed> {
     match tlv.value {
         [0x00] => Ok(false),
         [0xff] => Ok(true),
@@ -151,6 +160,26 @@ fn boolean(tlv: Tlv<'_>) -> Result<bool, Malformed> {
 pub(crate) fn octet_aligned_bits(tlv: Tlv<'_>) -> Result<&[u8], Malformed> {
     match tlv.value.split_first() {
         Some((0, bits)) => Ok(bits),
+        _ => Err(Malformed),
+    }
+}
+
+/// dNSName, `[2] IMPLICIT IA5String` (a GeneralName choice, RFC 5280 §4.2.1.6).
+pub(crate) const DNS_NAME: u8 = tag::implicit(2);
+/// iPAddress, `[7] IMPLICIT OCTET STRING`.
+pub(crate) const IP_ADDRESS: u8 = tag::implicit(7);
+
+/// The next GeneralName (RFC 5280 §4.2.1.6): its tag and contents. The string choices must be
+/// ASCII (IA5String); the constructed ones are not looked into.
+pub(crate) fn general_name<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>, Malformed> {
+    let name = r.any()?;
+    match name.tag {
+        // otherName, x400Address, directoryName, ediPartyName: constructed.
+        0xa0 | 0xa3 | 0xa4 | 0xa5 => Ok(name),
+        // rfc822Name, dNSName, URI (IA5String).
+        0x81 | DNS_NAME | 0x86 if name.value.is_ascii() => Ok(name),
+        // iPAddress, registeredID.
+        IP_ADDRESS | 0x88 => Ok(name),
         _ => Err(Malformed),
     }
 }
@@ -188,10 +217,7 @@ impl<'a> Spki<'a> {
     /// Reads a DER SubjectPublicKeyInfo (an RFC 7250 raw public key).
     #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
     pub(crate) fn parse(der: &'a [u8]) -> Result<Self, Malformed> {
-        let mut outer = Reader::new(der);
-        let tlv = outer.expect(tag::SEQUENCE)?;
-        outer.finish()?;
-        Self::from_tlv(tlv)
+        Self::from_tlv(only(der, tag::SEQUENCE)?)
     }
 
     /// A SubjectPublicKeyInfo from its contents, without the SEQUENCE header, as a webpki trust
@@ -219,9 +245,7 @@ impl<'a> Spki<'a> {
     /// The modulus length in bits of an RSA key (PKCS#1 RSAPublicKey), or 0 if it does not parse.
     pub(crate) fn rsa_bits(&self) -> usize {
         let modulus = || -> Result<&[u8], Malformed> {
-            let mut outer = Reader::new(self.key);
-            let mut key = outer.expect(tag::SEQUENCE)?.reader();
-            outer.finish()?;
+            let mut key = only(self.key, tag::SEQUENCE)?.reader();
             let n = key.expect(tag::INTEGER)?.value;
             key.expect(tag::INTEGER)?;
             key.finish()?;
@@ -257,9 +281,7 @@ pub(crate) struct Cert<'a> {
 impl<'a> Cert<'a> {
     /// Reads a DER certificate. Fails on anything that is not one, trailing bytes included.
     pub(crate) fn parse(der: &'a [u8]) -> Result<Self, Malformed> {
-        let mut outer = Reader::new(der);
-        let mut cert = outer.expect(tag::SEQUENCE)?.reader();
-        outer.finish()?;
+        let mut cert = only(der, tag::SEQUENCE)?.reader();
         let mut tbs = cert.expect(tag::SEQUENCE)?.reader();
         let mut sig_alg = cert.expect(tag::SEQUENCE)?.reader();
         let signature_algorithm = sig_alg.expect(tag::OID)?.value;
@@ -283,12 +305,7 @@ impl<'a> Cert<'a> {
         tbs.optional(tag::implicit(1))?;
         tbs.optional(tag::implicit(2))?;
         let extensions = match tbs.optional(tag::explicit(3))? {
-            Some(wrapper) => {
-                let mut w = wrapper.reader();
-                let list = w.expect(tag::SEQUENCE)?;
-                w.finish()?;
-                extensions(list)?
-            }
+            Some(wrapper) => extensions(only(wrapper.value, tag::SEQUENCE)?)?,
             None => Vec::new(),
         };
         tbs.finish()?;
@@ -321,17 +338,13 @@ fn extensions(list: Tlv<'_>) -> Result<Vec<Extension<'_>>, Malformed> {
 
 /// The extensions of a CRL (`crlExtensions`, RFC 5280 §5.1), empty when it has none.
 pub(crate) fn crl_extensions(der: &[u8]) -> Result<Vec<Extension<'_>>, Malformed> {
-    let mut outer = Reader::new(der);
-    let mut crl = outer.expect(tag::SEQUENCE)?.reader();
-    outer.finish()?;
+    let mut crl = only(der, tag::SEQUENCE)?.reader();
     let mut tbs = crl.expect(tag::SEQUENCE)?.reader();
     let mut found = Vec::new();
     while !tbs.is_empty() {
         let field = tbs.any()?;
         if field.tag == tag::explicit(0) {
-            let mut w = field.reader();
-            found = extensions(w.expect(tag::SEQUENCE)?)?;
-            w.finish()?;
+            found = extensions(only(field.value, tag::SEQUENCE)?)?;
         }
     }
     Ok(found)
