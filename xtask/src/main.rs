@@ -267,6 +267,18 @@ fn cmd_test(root: &Path) -> Result {
                             "-D",
                             "warnings",
                         ],
+                        &[
+                            "clippy",
+                            "-p",
+                            "anchormq",
+                            "--all-targets",
+                            "--no-default-features",
+                            "--features",
+                            "embedded-tls-psk",
+                            "--",
+                            "-D",
+                            "warnings",
+                        ],
                     ],
                 )
             }),
@@ -302,7 +314,37 @@ fn cmd_test(root: &Path) -> Result {
                             "embedded-tls",
                             "--lib",
                         ],
+                        // The PSK-only device build: no certificate profile at all.
+                        &[
+                            "test",
+                            "-p",
+                            "anchormq",
+                            "--no-default-features",
+                            "--features",
+                            "embedded-tls-psk",
+                            "--lib",
+                        ],
+                        // A certificate profile asked of a PSK-only embedded-tls is refused.
+                        &[
+                            "test",
+                            "-p",
+                            "anchormq",
+                            "--features",
+                            "embedded-tls-psk",
+                            "--lib",
+                            "tls::profile",
+                        ],
                         &["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine"],
+                        // The PSK-only engine against the broker, built as a PSK firmware links it.
+                        &[
+                            "test",
+                            "-p",
+                            "anchormq-std",
+                            "--features",
+                            "embedded-tls-psk",
+                            "--test",
+                            "psk_only",
+                        ],
                     ],
                 )
             }),

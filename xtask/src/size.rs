@@ -37,17 +37,26 @@ pub struct Profile {
     pub name: &'static str,
     /// The firmware features that select it.
     pub features: &'static str,
+    /// Whether the firmware's default feature (the certificate profile) stays on: off for PSK,
+    /// so that image carries no X.509 code.
+    pub default_features: bool,
     /// The firmware's default max_fragment_length for it (`ANCHORMQ_MAX_FRAGMENT` overrides).
     pub fragment: u64,
 }
 
 /// The profiles measured: certificates verified with ECDSA P-256 only (the default, and the
 /// budgeted profile), certificates with every signature algorithm (what public CAs' chains
-/// need: P-384 for Let's Encrypt's ECDSA chains, RSA for AWS IoT and Azure), and PSK.
+/// need: P-384 for Let's Encrypt's ECDSA chains, RSA for AWS IoT and Azure), and PSK (built
+/// without the certificate profile: the SDK's `embedded-tls-psk` feature alone).
 pub const PROFILES: [Profile; 3] = [
-    Profile { name: "certificate", features: "", fragment: 4_096 },
-    Profile { name: "certificate-all", features: "p384,rsa,ed25519", fragment: 4_096 },
-    Profile { name: "psk", features: "psk", fragment: 1_024 },
+    Profile { name: "certificate", features: "", default_features: true, fragment: 4_096 },
+    Profile {
+        name: "certificate-all",
+        features: "p384,rsa,ed25519",
+        default_features: true,
+        fragment: 4_096,
+    },
+    Profile { name: "psk", features: "psk", default_features: false, fragment: 1_024 },
 ];
 
 /// Where an ELF section's bytes go.
@@ -238,6 +247,7 @@ pub fn check(root: &Path) -> Result {
         "--workspace",
         "--target",
         TARGET,
+        "--no-default-features",
         "--features",
         "esp32c3-telemetry/psk",
         "--",
@@ -273,6 +283,9 @@ pub fn check(root: &Path) -> Result {
 pub fn build(root: &Path, profile: Profile) -> Result<PathBuf> {
     let dir = root.join(FIRMWARE_DIR);
     let mut args = vec!["build", "--release", "--target", TARGET];
+    if !profile.default_features {
+        args.push("--no-default-features");
+    }
     if !profile.features.is_empty() {
         args.extend(["--features", profile.features]);
     }

@@ -55,7 +55,7 @@ pub const PUBLISH_SECS: u64 = match number(or(option_env!("ANCHORMQ_PUBLISH_SECS
 /// The SNTP server.
 pub const NTP_SERVER: &str = or(option_env!("ANCHORMQ_NTP_SERVER"), "pool.ntp.org");
 /// The build time (Unix seconds), from build.rs.
-#[cfg(not(feature = "psk"))]
+#[cfg(all(feature = "certificates", not(feature = "psk")))]
 pub const BUILD_UNIX_SECS: u64 = match number(env!("ANCHORMQ_BUILD_UNIX_SECS")) {
     Some(secs) => secs,
     None => panic!("SOURCE_DATE_EPOCH must be Unix seconds"),
@@ -68,7 +68,7 @@ pub const MAX_FRAGMENT: MaxFragmentLength =
     fragment(or(option_env!("ANCHORMQ_MAX_FRAGMENT"), if cfg!(feature = "psk") { "1024" } else { "4096" }));
 
 /// The trust bundle the certificate profile verifies against (chosen at build time, see build.rs).
-#[cfg(not(feature = "psk"))]
+#[cfg(all(feature = "certificates", not(feature = "psk")))]
 pub static TRUST_BUNDLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trust.amqb"));
 
 /// The PSK identity.

@@ -9,8 +9,10 @@
 //!   the smallest build; the features `p384`, `rsa` and `ed25519` add what a broker's chain needs
 //!   (Let's Encrypt's ECDSA chains, so `isrg.amqb`, need `p384`; AWS IoT and Azure need `rsa`).
 //!   At boot the firmware names every anchor it cannot use and stops if that is all of them.
-//! * **PSK** (`--features psk`): the broker proves it holds the pre-shared key
-//!   (`ANCHORMQ_PSK_IDENTITY`, `ANCHORMQ_PSK_KEY`); TLS 1.3 `psk_dhe_ke`.
+//! * **PSK** (`--no-default-features --features psk`): the broker proves it holds the
+//!   pre-shared key (`ANCHORMQ_PSK_IDENTITY`, `ANCHORMQ_PSK_KEY`); TLS 1.3 `psk_dhe_ke`. The SDK
+//!   is built without its certificate profile (`embedded-tls-psk`), so the image carries no
+//!   X.509 code.
 //!
 //! Everything else (network, broker, topics) is build-time configuration too: see [`config`].
 //!
@@ -26,6 +28,14 @@
 //! (QoS 1; readings taken while the broker is unreachable wait there, the oldest dropped first).
 #![no_std]
 #![no_main]
+
+#[cfg(all(feature = "psk", feature = "certificates"))]
+compile_error!(
+    "choose one TLS profile: the certificate profile is the default; build the PSK profile with \
+     `--no-default-features --features psk`"
+);
+#[cfg(not(any(feature = "psk", feature = "certificates")))]
+compile_error!("choose a TLS profile: the `certificates` feature (the default) or `psk`");
 
 extern crate alloc;
 
@@ -192,14 +202,14 @@ async fn run(spawner: Spawner, wifi: WIFI<'static>, tsens: TSENS<'static>) -> ! 
     }
 }
 
-#[cfg(not(feature = "psk"))]
+#[cfg(all(feature = "certificates", not(feature = "psk")))]
 const PROFILE: &str = "certificate";
 #[cfg(feature = "psk")]
 const PROFILE: &str = "PSK";
 
 /// The certificate profile: anchors, pins and deny-list from the embedded bundle; SNTP time,
 /// never before the build.
-#[cfg(not(feature = "psk"))]
+#[cfg(all(feature = "certificates", not(feature = "psk")))]
 fn tls_config() -> Result<EmbeddedConfig, String> {
     use anchormq::UnixTime;
     use anchormq::time::TimePolicy;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anchormq::mqtt::{Connect, Endpoint, Plain, Sleep};
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 use anchormq::tls::{AnyStream, EngineConfig};
 use anchormq::tls::{TlsConfig, TlsStream};
 use anchormq::{ConfigError, Error, ServerName};
@@ -88,7 +88,7 @@ impl Connect for TlsConnector {
 ///
 /// Like [`TlsConnector`], but the engine is chosen at run time ([`EngineConfig`]): rustls for
 /// certificates, pinned keys and raw public keys, embedded-tls for PSK and small records.
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 #[derive(Debug)]
 pub struct AnyConnector {
     config: EngineConfig,
@@ -97,7 +97,7 @@ pub struct AnyConnector {
     meter: Meter,
 }
 
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 impl AnyConnector {
     /// A connector for `config`, verifying (or authenticating) the broker as `server_name`.
     ///
@@ -125,7 +125,7 @@ impl AnyConnector {
     }
 }
 
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 impl Connect for AnyConnector {
     type Error = io::Error;
     type Stream<'a> = AnyStream<'a, Metered<Transport>>;

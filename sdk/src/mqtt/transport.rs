@@ -14,9 +14,9 @@ use embedded_io_async::{ErrorType, Read, Write};
 
 use super::config::Endpoint;
 use crate::Error;
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 use crate::tls::AnyStream;
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 use crate::tls::EmbeddedStream;
 #[cfg(feature = "rustls")]
 use crate::tls::TlsStream;
@@ -64,7 +64,7 @@ impl<T: Read + Write> Transport for TlsStream<'_, T> {
     }
 }
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 impl<'b, T: Read + Write + 'b> Transport for AnyStream<'b, T> {
     type PortError = T::Error;
 
@@ -81,7 +81,7 @@ impl<'b, T: Read + Write + 'b> Transport for AnyStream<'b, T> {
     }
 }
 
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 impl<'b, T: Read + Write + 'b> Transport for EmbeddedStream<'b, T> {
     type PortError = T::Error;
 

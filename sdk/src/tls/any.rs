@@ -13,7 +13,7 @@ use core::fmt;
 use embedded_io_async::{ErrorType, Read, Write};
 
 use crate::error::Error;
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 use crate::tls::embedded::{self, EmbeddedConfig, EmbeddedStream};
 use crate::tls::{TlsBuffers, Traffic};
 #[cfg(feature = "rustls")]
@@ -29,7 +29,7 @@ pub enum Engine<'c> {
     #[cfg(feature = "rustls")]
     Rustls(&'c TlsConfig),
     /// embedded-tls 0.19 (TLS 1.3; certificates or an external PSK; max_fragment_length).
-    #[cfg(feature = "embedded-tls")]
+    #[cfg(feature = "embedded-tls-psk")]
     Embedded(&'c EmbeddedConfig),
 }
 
@@ -44,7 +44,7 @@ pub enum AnyStream<'b, T: Read + Write + 'b> {
     #[cfg(feature = "rustls")]
     Rustls(TlsStream<'b, T>),
     /// An embedded-tls stream.
-    #[cfg(feature = "embedded-tls")]
+    #[cfg(feature = "embedded-tls-psk")]
     Embedded(EmbeddedStream<'b, T>),
 }
 
@@ -80,7 +80,7 @@ pub async fn connect_any<'b, T: Read + Write + 'b>(
         Engine::Rustls(config) => {
             crate::tls::connect(config, server_name, io, buffers).await.map(AnyStream::Rustls)
         }
-        #[cfg(feature = "embedded-tls")]
+        #[cfg(feature = "embedded-tls-psk")]
         Engine::Embedded(config) => {
             embedded::connect(config, server_name, io, buffers).await.map(AnyStream::Embedded)
         }
@@ -89,7 +89,7 @@ pub async fn connect_any<'b, T: Read + Write + 'b>(
 
 impl PskPeer {
     // Only the embedded-tls engine speaks PSK.
-    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
+    #[cfg_attr(not(feature = "embedded-tls-psk"), allow(dead_code))]
     pub(crate) fn new(identity: &[u8]) -> Self {
         Self { identity: identity.to_vec() }
     }
@@ -125,7 +125,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => Authenticated::Certificate(s.info().peer.clone()),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.info().peer.clone(),
         }
     }
@@ -135,7 +135,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.info().handshake,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.info().handshake,
         }
     }
@@ -145,7 +145,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.traffic(),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.traffic(),
         }
     }
@@ -155,7 +155,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.info().resumed,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(_) => false,
         }
     }
@@ -168,7 +168,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.close().await,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.close().await,
         }
     }
@@ -178,7 +178,7 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.into_inner(),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.into_inner(),
         }
     }
@@ -193,7 +193,7 @@ impl<'b, T: Read + Write + 'b> Read for AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.read(buf).await,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.read(buf).await,
         }
     }
@@ -204,7 +204,7 @@ impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.write(buf).await,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.write(buf).await,
         }
     }
@@ -213,7 +213,7 @@ impl<'b, T: Read + Write + 'b> Write for AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => s.flush().await,
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => s.flush().await,
         }
     }
@@ -224,7 +224,7 @@ impl<'b, T: Read + Write + 'b> fmt::Debug for AnyStream<'b, T> {
         match self {
             #[cfg(feature = "rustls")]
             Self::Rustls(s) => f.debug_tuple("Rustls").field(s).finish(),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(s) => f.debug_tuple("Embedded").field(s).finish(),
         }
     }

@@ -11,13 +11,14 @@
 //! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
 //! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption.
 //! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
-//! an external PSK); [`connect_any`] and [`AnyStream`] let callers not care which engine runs.
+//! an external PSK; `embedded-tls-psk` builds it with the PSK profile only); [`connect_any`] and
+//! [`AnyStream`] let callers not care which engine runs.
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 mod any;
 #[cfg(feature = "rustls")]
 mod config;
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 pub mod embedded;
 #[cfg(feature = "rustls")]
 mod profile;
@@ -26,11 +27,11 @@ mod resumption;
 #[cfg(feature = "rustls")]
 mod stream;
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub use any::{AnyStream, Authenticated, Engine, PskPeer, connect_any};
 #[cfg(feature = "rustls")]
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
 };
@@ -71,7 +72,7 @@ pub const MIN_TX_BUFFER: usize = 1_024;
 
 /// Turns an engine's `Debug` name of an alert into the name RFC 8446 §6 gives it:
 /// `BadCertificate` is `bad_certificate`, `UnknownCA` is `unknown_ca`.
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub(crate) fn rfc_alert_name(camel: &str) -> alloc::string::String {
     let mut out = alloc::string::String::with_capacity(camel.len().saturating_add(4));
     let mut previous: Option<char> = None;

@@ -16,7 +16,7 @@ use pki_types::{CertificateDer, UnixTime};
 use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{TimePolicy, TimeSource};
-#[cfg(feature = "embedded-tls")]
+#[cfg(feature = "embedded-tls-psk")]
 use crate::tls::{EmbeddedConfig, MaxFragmentLength, Psk};
 use crate::tls::{Engine, TlsConfig};
 use crate::verify::Anchors;
@@ -47,7 +47,7 @@ pub enum SecurityProfile {
         own: Option<(Vec<u8>, Arc<dyn Signer>)>,
     },
     /// A TLS 1.3 external pre-shared key with key exchange (`psk_dhe_ke`).
-    #[cfg(feature = "embedded-tls")]
+    #[cfg(feature = "embedded-tls-psk")]
     Psk(Psk),
 }
 
@@ -59,7 +59,7 @@ pub enum EngineChoice {
     Rustls,
     /// embedded-tls: certificates (anchormq's verifier) and PSK, with an optional
     /// max_fragment_length for small receive buffers.
-    #[cfg(feature = "embedded-tls")]
+    #[cfg(feature = "embedded-tls-psk")]
     EmbeddedTls {
         /// The largest record the broker may send, if limited.
         max_fragment: Option<MaxFragmentLength>,
@@ -88,7 +88,7 @@ pub enum EngineConfig {
     /// For rustls.
     Rustls(TlsConfig),
     /// For embedded-tls.
-    #[cfg(feature = "embedded-tls")]
+    #[cfg(feature = "embedded-tls-psk")]
     Embedded(EmbeddedConfig),
 }
 
@@ -98,7 +98,7 @@ impl EngineConfig {
     pub fn explain_last(&self, server_name: &str) -> Option<crate::verify::Explanation> {
         match self {
             Self::Rustls(config) => config.explain_last(server_name),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(_) => None,
         }
     }
@@ -107,7 +107,7 @@ impl EngineConfig {
     pub fn engine(&self) -> Engine<'_> {
         match self {
             Self::Rustls(config) => Engine::Rustls(config),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(config) => Engine::Embedded(config),
         }
     }
@@ -121,7 +121,7 @@ impl SecurityProfile {
             Self::Certificates { client: Some(_), .. } => "mutual TLS",
             Self::PinnedServerKey { .. } => "pinned server key",
             Self::RawPublicKeys { .. } => "raw public keys",
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Psk(_) => "pre-shared key",
         }
     }
@@ -135,15 +135,25 @@ impl SecurityProfile {
     pub fn build(self, engine: EngineChoice, env: Environment) -> Result<EngineConfig, ConfigError> {
         match engine {
             EngineChoice::Rustls => self.build_rustls(env).map(EngineConfig::Rustls),
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             EngineChoice::EmbeddedTls { max_fragment } => {
                 let builder = match self {
+                    #[cfg(feature = "embedded-tls")]
                     Self::Certificates { anchors, client: None } => {
                         EmbeddedConfig::certificates(env.entropy, anchors)
                             .time_source(env.clock)
                             .time_policy(env.policy)
                     }
                     Self::Psk(psk) => EmbeddedConfig::psk(env.entropy, psk),
+                    #[cfg(not(feature = "embedded-tls"))]
+                    Self::Certificates { client: None, .. } => {
+                        return Err(ConfigError::UnsupportedProfile {
+                            profile: self.name(),
+                            engine: "embedded-tls",
+                            reason: "this build has the PSK profile only (feature embedded-tls-psk): \
+                                     certificates need the embedded-tls feature",
+                        });
+                    }
                     _ => {
                         return Err(ConfigError::UnsupportedProfile {
                             profile: self.name(),
@@ -186,7 +196,7 @@ impl SecurityProfile {
                 }
                 .build()
             }
-            #[cfg(feature = "embedded-tls")]
+            #[cfg(feature = "embedded-tls-psk")]
             Self::Psk(_) => Err(ConfigError::UnsupportedProfile {
                 profile: "pre-shared key",
                 engine: "rustls",
@@ -250,7 +260,7 @@ mod tests {
         assert!(matches!(pins().build(EngineChoice::Rustls, env()), Ok(EngineConfig::Rustls(_))));
         let empty = SecurityProfile::PinnedServerKey { spki_sha256: Vec::new() };
         assert_eq!(empty.build(EngineChoice::Rustls, env()).unwrap_err(), ConfigError::NoTrustAnchors);
-        #[cfg(feature = "embedded-tls")]
+        #[cfg(feature = "embedded-tls-psk")]
         {
             let embedded = EngineChoice::EmbeddedTls { max_fragment: None };
             assert!(matches!(
@@ -263,6 +273,17 @@ mod tests {
                 Err(ConfigError::UnsupportedProfile { engine: "rustls", .. })
             ));
             assert!(matches!(psk().build(embedded, env()), Ok(EngineConfig::Embedded(_))));
+            // Certificates on embedded-tls need the certificate profile built in.
+            let ca =
+                rcgen::generate_simple_self_signed(alloc::vec![alloc::string::String::from("ca")]).unwrap();
+            let anchors = Anchors::from_certificates([ca.cert.der()]).unwrap();
+            let built = SecurityProfile::Certificates { anchors, client: None }.build(embedded, env());
+            if cfg!(feature = "embedded-tls") {
+                assert!(matches!(built, Ok(EngineConfig::Embedded(_))));
+            } else {
+                let Err(ConfigError::UnsupportedProfile { reason, .. }) = built else { panic!("{built:?}") };
+                assert!(reason.contains("feature embedded-tls-psk"), "{reason}");
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::mem::discriminant;
 use std::time::Duration;
 
-use anchormq::mqtt::{Buffers, Client, Config, QoS};
+use anchormq::mqtt::{Buffers, Client, Config};
 use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, connect_any};
 use anchormq::{ConfigError, Error, TlsError, TrustError};
 use anchormq_std::Transport;
@@ -492,18 +492,7 @@ async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 1_024]);
     let mut client = Client::new(&mqtt, Buffers { rx: &mut rx, tx: &mut tx }).map_err(|e| e.to_string())?;
     let mut conn = client.connect(stream).await.map_err(err)?;
-    let token =
-        conn.publish("engine/client", b"over embedded-tls", QoS::AtLeastOnce, false).await.map_err(err)?;
-    let token = token.ok_or("QoS 1 publish without a token")?;
-    timeout(Duration::from_secs(10), async {
-        while conn.status(&token) == anchormq::mqtt::OpStatus::Pending {
-            conn.poll().await?;
-        }
-        Ok::<(), Error<std::io::Error>>(())
-    })
-    .await
-    .map_err(|_| "no PUBACK in 10 s")?
-    .map_err(err)?;
+    crate::acked::publish_acked(&mut conn, "engine/client", b"over embedded-tls").await?;
     conn.disconnect().await.map_err(err)?;
     // Mosquitto writes its log asynchronously: give the line a moment to appear.
     let mut log = String::new();

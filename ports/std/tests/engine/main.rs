@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+#[path = "../shared/acked.rs"]
+mod acked;
 mod cases;
 mod proxy;
 mod support;

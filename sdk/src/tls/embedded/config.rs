@@ -1,5 +1,6 @@
 //! The embedded-tls engine's configuration: which profile (certificates or an external PSK),
-//! and the fragment length that sizes the buffers.
+//! and the fragment length that sizes the buffers. The certificate profile needs the
+//! `embedded-tls` feature; `embedded-tls-psk` alone builds the PSK profile only.
 //!
 //! Owns: [`EmbeddedConfig`], its builder, [`Psk`] (the key handle) and [`MaxFragmentLength`].
 //!
@@ -16,7 +17,9 @@ use zeroize::Zeroizing;
 
 use crate::crypto::Entropy;
 use crate::error::ConfigError;
+#[cfg(feature = "embedded-tls")]
 use crate::time::{NoClock, TimePolicy, TimeSource};
+#[cfg(feature = "embedded-tls")]
 use crate::verify::Anchors;
 
 /// The largest plaintext fragment the server may send (RFC 6066 §4): a smaller one lets a device
@@ -54,7 +57,12 @@ pub struct EmbeddedConfigBuilder {
 }
 
 pub(super) enum Profile {
-    Certificates { anchors: Anchors, clock: &'static dyn TimeSource, policy: TimePolicy },
+    #[cfg(feature = "embedded-tls")]
+    Certificates {
+        anchors: Anchors,
+        clock: &'static dyn TimeSource,
+        policy: TimePolicy,
+    },
     Psk(Psk),
 }
 
@@ -128,6 +136,7 @@ impl fmt::Debug for Psk {
 impl fmt::Debug for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "embedded-tls")]
             Self::Certificates { anchors, policy, .. } => f
                 .debug_struct("Certificates")
                 .field("anchors", &anchors.as_slice().len())
@@ -150,7 +159,8 @@ impl fmt::Debug for EmbeddedConfig {
 impl EmbeddedConfig {
     /// A certificate profile: the broker's chain must end at `anchors` and name the server, at
     /// the time the policy decides (default [`TimePolicy::RequireTime`] with no clock: set
-    /// [`EmbeddedConfigBuilder::time_source`]).
+    /// [`EmbeddedConfigBuilder::time_source`]). Needs the `embedded-tls` feature.
+    #[cfg(feature = "embedded-tls")]
     pub fn certificates(entropy: &'static dyn Entropy, anchors: Anchors) -> EmbeddedConfigBuilder {
         let profile = Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime };
         EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None } }
@@ -175,6 +185,7 @@ impl EmbeddedConfig {
     pub(super) fn psk_identity(&self) -> Option<&[u8]> {
         match &self.profile {
             Profile::Psk(psk) => Some(psk.identity()),
+            #[cfg(feature = "embedded-tls")]
             Profile::Certificates { .. } => None,
         }
     }
@@ -182,6 +193,7 @@ impl EmbeddedConfig {
 
 impl EmbeddedConfigBuilder {
     /// The clock for certificate validity (certificate profile; a PSK profile has no use for it).
+    #[cfg(feature = "embedded-tls")]
     pub fn time_source(mut self, source: &'static dyn TimeSource) -> Self {
         if let Profile::Certificates { clock, .. } = &mut self.config.profile {
             *clock = source;
@@ -190,6 +202,7 @@ impl EmbeddedConfigBuilder {
     }
 
     /// What verification does with the clock's answer (certificate profile).
+    #[cfg(feature = "embedded-tls")]
     pub fn time_policy(mut self, time_policy: TimePolicy) -> Self {
         if let Profile::Certificates { policy, .. } = &mut self.config.profile {
             *policy = time_policy;

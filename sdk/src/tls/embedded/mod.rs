@@ -147,6 +147,7 @@ pub async fn connect<'b, T: Read + Write + 'b>(
         settings = settings.with_max_fragment_length(fragment.engine());
     }
     let expect = match &config.profile {
+        #[cfg(feature = "embedded-tls")]
         Profile::Certificates { anchors, clock, policy } => {
             Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy }
         }
@@ -168,7 +169,9 @@ pub async fn connect<'b, T: Read + Write + 'b>(
     // Certificate. Under a PSK profile embedded-tls always feeds the key into the key schedule,
     // so a Finished that verifies proves the server holds it.
     let peer = match (&config.profile, provider.verifier.proof()) {
+        #[cfg(feature = "embedded-tls")]
         (Profile::Certificates { .. }, Some(peer)) => Authenticated::Certificate(peer.clone()),
+        #[cfg(feature = "embedded-tls")]
         (Profile::Certificates { .. }, None) => return Err(TlsError::MissingVerification.into()),
         (Profile::Psk(psk), _) => Authenticated::Psk(PskPeer::new(psk.identity())),
     };

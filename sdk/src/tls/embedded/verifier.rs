@@ -7,27 +7,36 @@
 //!
 //! Never: uses embedded-tls's own certificate checks, accepts a certificate under the PSK
 //! profile, or reports a server as verified unless both its chain and its signature over the
-//! handshake were checked.
+//! handshake were checked. Built with `embedded-tls-psk` alone, it has no certificate profile
+//! and refuses every Certificate and CertificateVerify: no X.509 code is linked.
 //!
 //! Implements: RFC 8446 §4.4.2 (Certificate), §4.4.3 (CertificateVerify: the signed content is
 //! 64 spaces, the context string, a zero byte and the transcript hash up to Certificate).
 
+#[cfg(feature = "embedded-tls")]
 use alloc::vec::Vec;
 
+#[cfg(feature = "embedded-tls")]
+use embedded_tls::CertificateEntryRef;
 use embedded_tls::alert::{AlertDescription, AlertLevel};
 use embedded_tls::{
-    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
-    TlsCipherSuite, TlsError as EngineError, TlsVerifier,
+    Aes128GcmSha256, CertificateRef, CertificateVerifyRef, CryptoProvider, TlsCipherSuite,
+    TlsError as EngineError, TlsVerifier,
 };
 use p256::elliptic_curve::rand_core::{CryptoRng, CryptoRngCore, RngCore};
+#[cfg(feature = "embedded-tls")]
 use pki_types::{CertificateDer, ServerName};
+#[cfg(feature = "embedded-tls")]
 use sha2::Digest;
 use zeroize::Zeroizing;
 
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::{TimeError, TlsError, TrustError};
+#[cfg(feature = "embedded-tls")]
 use crate::time::{TimePolicy, TimeSource};
-use crate::verify::{Anchors, VerifiedPeer, verify_server_chain};
+use crate::verify::VerifiedPeer;
+#[cfg(feature = "embedded-tls")]
+use crate::verify::{Anchors, verify_server_chain};
 
 /// The one cipher suite this engine offers (TLS_AES_128_GCM_SHA256, RFC 8446 §9.1).
 pub(super) type Suite = Aes128GcmSha256;
@@ -35,7 +44,10 @@ pub(super) type Suite = Aes128GcmSha256;
 /// Why verification refused the server; the engine only sees an alert.
 #[derive(Debug, Clone)]
 pub(super) enum Refusal {
+    // A PSK-only build refuses for protocol reasons alone.
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
     Trust(TrustError),
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
     Time(TimeError),
     Tls(TlsError),
 }
@@ -43,6 +55,7 @@ pub(super) enum Refusal {
 /// What the verifier checks against.
 pub(super) enum Expect<'c> {
     /// A certificate chain to these anchors, valid for this name at the policy's time.
+    #[cfg(feature = "embedded-tls")]
     Certificates {
         anchors: &'c Anchors,
         name: ServerName<'static>,
@@ -51,15 +64,23 @@ pub(super) enum Expect<'c> {
     },
     /// No certificate at all: the pre-shared key authenticates the server.
     Psk,
+    /// Keeps the lifetime when the certificate profile is not built; never constructed.
+    #[cfg(not(feature = "embedded-tls"))]
+    #[allow(dead_code)]
+    Never(core::marker::PhantomData<&'c ()>),
 }
 
 /// anchormq's verifier in embedded-tls's shape.
 pub(super) struct Verifier<'c> {
+    // A PSK-only build refuses every certificate without looking.
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
     expect: Expect<'c>,
     /// The verified chain's proof, its leaf (for the signature) and the transcript hash up to
     /// and including the Certificate message.
     peer: Option<VerifiedPeer>,
+    #[cfg(feature = "embedded-tls")]
     leaf: Option<Vec<u8>>,
+    #[cfg(feature = "embedded-tls")]
     transcript: Option<[u8; 32]>,
     signed: bool,
     pub(super) refusal: Option<Refusal>,
@@ -86,7 +107,16 @@ pub(super) struct EntropyRng {
 
 impl<'c> Verifier<'c> {
     pub(super) fn new(expect: Expect<'c>) -> Self {
-        Self { expect, peer: None, leaf: None, transcript: None, signed: false, refusal: None }
+        Self {
+            expect,
+            peer: None,
+            #[cfg(feature = "embedded-tls")]
+            leaf: None,
+            #[cfg(feature = "embedded-tls")]
+            transcript: None,
+            signed: false,
+            refusal: None,
+        }
     }
 
     /// The proof, if the chain and the handshake signature were both verified.
@@ -117,17 +147,43 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         transcript: &<Suite as TlsCipherSuite>::Hash,
         cert: CertificateRef<'_>,
     ) -> Result<(), EngineError> {
-        let (anchors, name, clock, policy) = match &self.expect {
-            Expect::Psk => {
-                return Err(self.protocol(
-                    "the broker sent a certificate in a pre-shared-key handshake",
-                    AlertDescription::UnexpectedMessage,
-                ));
-            }
-            Expect::Certificates { anchors, name, clock, policy } => {
-                (*anchors, name.clone(), *clock, *policy)
-            }
-        };
+        #[cfg(feature = "embedded-tls")]
+        if let Expect::Certificates { anchors, name, clock, policy } = &self.expect {
+            let (anchors, name, clock, policy) = (*anchors, name.clone(), *clock, *policy);
+            return self.check_chain(transcript, &cert, anchors, &name, clock, policy);
+        }
+        let _ = (transcript, cert);
+        Err(self.protocol(
+            "the broker sent a certificate in a pre-shared-key handshake",
+            AlertDescription::UnexpectedMessage,
+        ))
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), EngineError> {
+        #[cfg(feature = "embedded-tls")]
+        if self.peer.is_some() {
+            return self.check_signature(&verify);
+        }
+        let _ = verify;
+        Err(self.protocol(
+            "the broker sent CertificateVerify without a verified Certificate",
+            AlertDescription::UnexpectedMessage,
+        ))
+    }
+}
+
+#[cfg(feature = "embedded-tls")]
+impl Verifier<'_> {
+    /// The broker's chain, through [`verify_server_chain`] at the policy's time.
+    fn check_chain(
+        &mut self,
+        transcript: &<Suite as TlsCipherSuite>::Hash,
+        cert: &CertificateRef<'_>,
+        anchors: &Anchors,
+        name: &ServerName<'static>,
+        clock: &dyn TimeSource,
+        policy: TimePolicy,
+    ) -> Result<(), EngineError> {
         if self.leaf.is_some() {
             return Err(
                 self.protocol("the broker sent a second Certificate", AlertDescription::UnexpectedMessage)
@@ -155,7 +211,7 @@ impl TlsVerifier<Suite> for Verifier<'_> {
             Ok(time) => time,
             Err(e) => return Err(self.refuse(Refusal::Time(e), AlertDescription::CertificateUnknown)),
         };
-        match verify_server_chain(anchors, leaf, intermediates, &name, time) {
+        match verify_server_chain(anchors, leaf, intermediates, name, time) {
             Ok(peer) => {
                 self.peer = Some(peer);
                 self.leaf = Some(leaf.to_vec());
@@ -177,8 +233,9 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         }
     }
 
-    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), EngineError> {
-        let (Some(leaf), Some(hash), Some(_)) = (&self.leaf, &self.transcript, &self.peer) else {
+    /// The server's CertificateVerify over the transcript, with the verified leaf's key.
+    fn check_signature(&mut self, verify: &CertificateVerifyRef<'_>) -> Result<(), EngineError> {
+        let (Some(leaf), Some(hash)) = (&self.leaf, &self.transcript) else {
             return Err(self.protocol(
                 "the broker sent CertificateVerify without a verified Certificate",
                 AlertDescription::UnexpectedMessage,

@@ -4,182 +4,202 @@
 
 use alloc::vec;
 use core::sync::atomic::{AtomicBool, Ordering};
-use core::time::Duration;
 
 use embedded_tls::SignatureScheme as Scheme;
-use p256::ecdsa::signature::Signer as _;
-use p256::pkcs8::DecodePrivateKey;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use embedded_tls::{CertificateEntryRef, TlsCipherSuite};
 
 use super::*;
-use crate::time::FixedTime;
 
-/// 2026-06-01T00:00:00Z, inside every validity window below.
-const NOW: u64 = 1_780_272_000;
-static CLOCK: FixedTime = FixedTime(pki_types::UnixTime::since_unix_epoch(Duration::from_secs(NOW)));
-
-struct Server {
-    anchors: Anchors,
-    leaf: Vec<u8>,
-    key: p256::ecdsa::SigningKey,
-}
-
-fn time(secs: u64) -> ::time::OffsetDateTime {
-    ::time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap()
-}
-
-fn server() -> Server {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(vec![]).unwrap();
-    ca.distinguished_name.push(DnType::CommonName, "unit root");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.not_before = time(NOW - 86_400);
-    ca.not_after = time(NOW + 86_400);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let anchors = Anchors::from_certificates([ca_cert.der()]).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec![alloc::string::String::from("broker.example")]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "broker.example");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    params.not_before = time(NOW - 3_600);
-    params.not_after = time(NOW + 3_600);
-    let leaf = params.signed_by(&key, &issuer).unwrap().der().to_vec();
-    let key = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
-    Server { anchors, leaf, key }
-}
-
-fn verifier(anchors: &Anchors) -> Verifier<'_> {
-    let name = ServerName::try_from("broker.example").unwrap();
-    Verifier::new(Expect::Certificates { anchors, name, clock: &CLOCK, policy: TimePolicy::RequireTime })
-}
-
-fn transcript() -> sha2::Sha256 {
-    let mut t = sha2::Sha256::new();
-    t.update(b"ClientHello..Certificate");
-    t
-}
-
-fn offer(v: &mut Verifier<'_>, leaf: &[u8]) -> Result<(), EngineError> {
-    let mut cert = CertificateRef::with_context(&[]);
-    cert.add(CertificateEntryRef::X509(leaf)).unwrap();
-    v.verify_certificate(&transcript(), cert)
-}
-
-/// The server's CertificateVerify over `transcript()`, DER-encoded ECDSA.
-fn signature(key: &p256::ecdsa::SigningKey) -> Vec<u8> {
-    let mut message = vec![0x20; 64];
-    message.extend_from_slice(b"TLS 1.3, server CertificateVerify\x00");
-    message.extend_from_slice(&transcript().finalize());
-    let sig: p256::ecdsa::DerSignature = key.sign(&message);
-    sig.as_bytes().to_vec()
-}
-
+/// A certificate and a signature, both well formed, offered under the PSK profile (in every
+/// build: with `embedded-tls-psk` alone this is the only verifier there is).
 #[test]
-fn chain_and_signature_both_verified_give_the_proof() {
-    let s = server();
-    let mut v = verifier(&s.anchors);
-    offer(&mut v, &s.leaf).unwrap();
-    assert!(v.proof().is_none(), "a chain without its signature is no proof");
-    let sig = signature(&s.key);
-    v.verify_signature(CertificateVerifyRef {
-        signature_scheme: Scheme::EcdsaSecp256r1Sha256,
-        signature: &sig,
-    })
-    .unwrap();
-    assert_eq!(v.proof().unwrap().server_name(), "broker.example");
-}
-
-#[test]
-fn a_forged_signature_is_refused() {
-    let s = server();
-    let mut v = verifier(&s.anchors);
-    offer(&mut v, &s.leaf).unwrap();
-    let mut sig = signature(&s.key);
-    let last = sig.len() - 1;
-    sig[last] ^= 1;
+fn a_psk_profile_accepts_no_certificate_and_no_signature() {
+    let cert =
+        rcgen::generate_simple_self_signed(vec![alloc::string::String::from("broker.example")]).unwrap();
+    let mut v = Verifier::new(Expect::Psk);
+    let mut entries = CertificateRef::with_context(&[]);
+    entries.add(CertificateEntryRef::X509(cert.cert.der())).unwrap();
+    let transcript = <Suite as TlsCipherSuite>::Hash::default();
+    let e = v.verify_certificate(&transcript, entries);
+    assert!(matches!(
+        e,
+        Err(EngineError::AbortHandshake(AlertLevel::Fatal, AlertDescription::UnexpectedMessage))
+    ));
+    let Some(Refusal::Tls(TlsError::Protocol { reason })) = &v.refusal else { panic!("{:?}", v.refusal) };
+    assert!(reason.contains("pre-shared-key handshake"), "{reason}");
     let e = v.verify_signature(CertificateVerifyRef {
         signature_scheme: Scheme::EcdsaSecp256r1Sha256,
-        signature: &sig,
+        signature: &[0x30, 0],
     });
-    assert!(matches!(e, Err(EngineError::AbortHandshake(AlertLevel::Fatal, AlertDescription::DecryptError))));
-    assert!(matches!(v.refusal, Some(Refusal::Trust(TrustError::BadSignature))));
-    assert!(v.proof().is_none());
-    // A signature by another key over the right content is refused the same way.
-    let other = server();
-    let mut v = verifier(&s.anchors);
-    offer(&mut v, &s.leaf).unwrap();
-    let sig = signature(&other.key);
-    assert!(
-        v.verify_signature(CertificateVerifyRef {
-            signature_scheme: Scheme::EcdsaSecp256r1Sha256,
-            signature: &sig
-        })
-        .is_err()
-    );
+    assert!(matches!(
+        e,
+        Err(EngineError::AbortHandshake(AlertLevel::Fatal, AlertDescription::UnexpectedMessage))
+    ));
     assert!(v.proof().is_none());
 }
 
-#[test]
-fn schemes_tls13_forbids_are_refused() {
-    let s = server();
-    let mut v = verifier(&s.anchors);
-    offer(&mut v, &s.leaf).unwrap();
-    let sig = signature(&s.key);
-    // The right bytes under a scheme TLS 1.3 never uses for handshakes, or the wrong curve.
-    for scheme in [Scheme::RsaPkcs1Sha256, Scheme::EcdsaSha1, Scheme::EcdsaSecp384r1Sha384] {
-        let e = v.verify_signature(CertificateVerifyRef { signature_scheme: scheme, signature: &sig });
-        assert!(e.is_err(), "{scheme:?} accepted");
+#[cfg(feature = "embedded-tls")]
+mod certificates {
+    use core::time::Duration;
+
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use embedded_tls::CertificateEntryRef;
+    use embedded_tls::SignatureScheme as Scheme;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::DecodePrivateKey;
+    use pki_types::ServerName;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use sha2::Digest;
+
+    use super::super::*;
+    use crate::time::{FixedTime, TimePolicy};
+    use crate::verify::Anchors;
+
+    /// 2026-06-01T00:00:00Z, inside every validity window below.
+    const NOW: u64 = 1_780_272_000;
+    static CLOCK: FixedTime = FixedTime(pki_types::UnixTime::since_unix_epoch(Duration::from_secs(NOW)));
+
+    struct Server {
+        anchors: Anchors,
+        leaf: Vec<u8>,
+        key: p256::ecdsa::SigningKey,
     }
-    assert!(v.proof().is_none());
-}
 
-#[test]
-fn a_signature_without_a_verified_certificate_is_refused() {
-    let s = server();
-    let mut v = verifier(&s.anchors);
-    let sig = signature(&s.key);
-    assert!(
+    fn time(secs: u64) -> ::time::OffsetDateTime {
+        ::time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap()
+    }
+
+    fn server() -> Server {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(vec![]).unwrap();
+        ca.distinguished_name.push(DnType::CommonName, "unit root");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.not_before = time(NOW - 86_400);
+        ca.not_after = time(NOW + 86_400);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let anchors = Anchors::from_certificates([ca_cert.der()]).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![alloc::string::String::from("broker.example")]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "broker.example");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = time(NOW - 3_600);
+        params.not_after = time(NOW + 3_600);
+        let leaf = params.signed_by(&key, &issuer).unwrap().der().to_vec();
+        let key = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        Server { anchors, leaf, key }
+    }
+
+    fn verifier(anchors: &Anchors) -> Verifier<'_> {
+        let name = ServerName::try_from("broker.example").unwrap();
+        Verifier::new(Expect::Certificates { anchors, name, clock: &CLOCK, policy: TimePolicy::RequireTime })
+    }
+
+    fn transcript() -> sha2::Sha256 {
+        let mut t = sha2::Sha256::new();
+        t.update(b"ClientHello..Certificate");
+        t
+    }
+
+    fn offer(v: &mut Verifier<'_>, leaf: &[u8]) -> Result<(), EngineError> {
+        let mut cert = CertificateRef::with_context(&[]);
+        cert.add(CertificateEntryRef::X509(leaf)).unwrap();
+        v.verify_certificate(&transcript(), cert)
+    }
+
+    /// Presents `sig` as the server's ECDSA P-256 CertificateVerify.
+    fn present(v: &mut Verifier<'_>, sig: &[u8]) -> Result<(), EngineError> {
         v.verify_signature(CertificateVerifyRef {
             signature_scheme: Scheme::EcdsaSecp256r1Sha256,
-            signature: &sig
+            signature: sig,
         })
-        .is_err()
-    );
-    assert!(v.proof().is_none());
-    // Nor after a refused chain.
-    let stranger = server();
-    let mut v = verifier(&stranger.anchors);
-    let e = offer(&mut v, &s.leaf);
-    // (Both roots are called "unit root": webpki finds the stranger by name and its signature
-    // fails, so the variant is BadSignature rather than UnknownIssuer.)
-    assert!(matches!(e, Err(EngineError::AbortHandshake(AlertLevel::Fatal, _))));
-    assert!(matches!(v.refusal, Some(Refusal::Trust(_))), "{:?}", v.refusal);
-    assert!(
-        v.verify_signature(CertificateVerifyRef {
-            signature_scheme: Scheme::EcdsaSecp256r1Sha256,
-            signature: &sig
-        })
-        .is_err()
-    );
-    assert!(v.proof().is_none());
-}
+    }
 
-#[test]
-fn a_psk_profile_accepts_no_certificate() {
-    let s = server();
-    let mut v = Verifier::new(Expect::Psk);
-    assert!(offer(&mut v, &s.leaf).is_err());
-    assert!(matches!(v.refusal, Some(Refusal::Tls(TlsError::Protocol { .. }))));
-    assert!(v.proof().is_none());
-}
+    /// The server's CertificateVerify over `transcript()`, DER-encoded ECDSA.
+    fn signature(key: &p256::ecdsa::SigningKey) -> Vec<u8> {
+        let mut message = vec![0x20; 64];
+        message.extend_from_slice(b"TLS 1.3, server CertificateVerify\x00");
+        message.extend_from_slice(&transcript().finalize());
+        let sig: p256::ecdsa::DerSignature = key.sign(&message);
+        sig.as_bytes().to_vec()
+    }
 
-#[test]
-fn a_second_certificate_message_is_refused() {
-    let s = server();
-    let mut v = verifier(&s.anchors);
-    offer(&mut v, &s.leaf).unwrap();
-    assert!(offer(&mut v, &s.leaf).is_err());
+    #[test]
+    fn chain_and_signature_both_verified_give_the_proof() {
+        let s = server();
+        let mut v = verifier(&s.anchors);
+        offer(&mut v, &s.leaf).unwrap();
+        assert!(v.proof().is_none(), "a chain without its signature is no proof");
+        let sig = signature(&s.key);
+        present(&mut v, &sig).unwrap();
+        assert_eq!(v.proof().unwrap().server_name(), "broker.example");
+    }
+
+    #[test]
+    fn a_forged_signature_is_refused() {
+        let s = server();
+        let mut v = verifier(&s.anchors);
+        offer(&mut v, &s.leaf).unwrap();
+        let mut sig = signature(&s.key);
+        let last = sig.len() - 1;
+        sig[last] ^= 1;
+        let e = present(&mut v, &sig);
+        assert!(matches!(
+            e,
+            Err(EngineError::AbortHandshake(AlertLevel::Fatal, AlertDescription::DecryptError))
+        ));
+        assert!(matches!(v.refusal, Some(Refusal::Trust(TrustError::BadSignature))));
+        assert!(v.proof().is_none());
+        // A signature by another key over the right content is refused the same way.
+        let other = server();
+        let mut v = verifier(&s.anchors);
+        offer(&mut v, &s.leaf).unwrap();
+        let sig = signature(&other.key);
+        assert!(present(&mut v, &sig).is_err());
+        assert!(v.proof().is_none());
+    }
+
+    #[test]
+    fn schemes_tls13_forbids_are_refused() {
+        let s = server();
+        let mut v = verifier(&s.anchors);
+        offer(&mut v, &s.leaf).unwrap();
+        let sig = signature(&s.key);
+        // The right bytes under a scheme TLS 1.3 never uses for handshakes, or the wrong curve.
+        for scheme in [Scheme::RsaPkcs1Sha256, Scheme::EcdsaSha1, Scheme::EcdsaSecp384r1Sha384] {
+            let e = v.verify_signature(CertificateVerifyRef { signature_scheme: scheme, signature: &sig });
+            assert!(e.is_err(), "{scheme:?} accepted");
+        }
+        assert!(v.proof().is_none());
+    }
+
+    #[test]
+    fn a_signature_without_a_verified_certificate_is_refused() {
+        let s = server();
+        let mut v = verifier(&s.anchors);
+        let sig = signature(&s.key);
+        assert!(present(&mut v, &sig).is_err());
+        assert!(v.proof().is_none());
+        // Nor after a refused chain.
+        let stranger = server();
+        let mut v = verifier(&stranger.anchors);
+        let e = offer(&mut v, &s.leaf);
+        // (Both roots are called "unit root": webpki finds the stranger by name and its signature
+        // fails, so the variant is BadSignature rather than UnknownIssuer.)
+        assert!(matches!(e, Err(EngineError::AbortHandshake(AlertLevel::Fatal, _))));
+        assert!(matches!(v.refusal, Some(Refusal::Trust(_))), "{:?}", v.refusal);
+        assert!(present(&mut v, &sig).is_err());
+        assert!(v.proof().is_none());
+    }
+
+    #[test]
+    fn a_second_certificate_message_is_refused() {
+        let s = server();
+        let mut v = verifier(&s.anchors);
+        offer(&mut v, &s.leaf).unwrap();
+        assert!(offer(&mut v, &s.leaf).is_err());
+    }
 }
 
 /// Works once (the seed), then fails.
