@@ -59,6 +59,31 @@ pub const PROFILES: [Profile; 3] = [
     Profile { name: "psk", features: "psk", default_features: false, fragment: 1_024 },
 ];
 
+/// The package of the same-run comparison images (`xtask/size-peer`, in the firmware's
+/// workspace).
+const PEER_PACKAGE: &str = "size-peer";
+
+/// The comparison images, each its name and the `size-peer` features that select it: the
+/// skeleton alone, anchormq's certificate profile over it, the rust-mqtt + embedded-tls peer
+/// over it.
+pub const STACKS: [(&str, &str); 3] = [("skeleton", ""), ("anchormq", "anchormq"), ("peer", "peer")];
+
+/// The comparison images, in [`STACKS`] order: flash (`.text` + `.rodata`), and the SDK share
+/// by crate (the same rows as the firmware's).
+#[derive(Debug, Clone, Copy)]
+pub struct Comparison {
+    pub flash: [u64; 3],
+    pub sdk: [u64; 3],
+}
+
+/// The release profile every measured image is built with.
+const PROFILE_ENV: [(&str, &str); 4] = [
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
+    ("CARGO_PROFILE_RELEASE_LTO", "fat"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
+];
+
 /// Where an ELF section's bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Region {
@@ -100,6 +125,8 @@ const GROUPS: &[Group] = &[
         crates: &["minimq", "serde", "serde_core", "num_enum"],
         role: Role::Sdk,
     },
+    // Only in the same-run peer's image (`xtask/size-peer`).
+    Group { label: "rust-mqtt (the peer's MQTT client)", crates: &["rust_mqtt"], role: Role::Sdk },
     Group { label: "webpki (rustls-webpki)", crates: &["webpki", "untrusted"], role: Role::Sdk },
     Group { label: "x509_cert", crates: &["x509_cert"], role: Role::Sdk },
     Group {
@@ -228,7 +255,8 @@ pub fn run(root: &Path) -> Result {
     for (profile, elf) in elves {
         analyses.push((profile, analyse(&elf, &owners)?));
     }
-    let report = report::render(&analyses);
+    let comparison = compare(root, &owners)?;
+    let report = report::render(&analyses, &comparison);
     println!("\n{report}");
     let path = root.join("target/size-report.md");
     std::fs::create_dir_all(root.join("target")).map_err(|e| format!("creating target/: {e}"))?;
@@ -265,11 +293,17 @@ pub fn check(root: &Path) -> Result {
         "-D",
         "warnings",
     ];
-    let steps: [&[&str]; 6] = [
+    let clippy_anchormq =
+        ["clippy", "-p", PEER_PACKAGE, "--target", TARGET, "--features", "anchormq", "--", "-D", "warnings"];
+    let clippy_peer =
+        ["clippy", "-p", PEER_PACKAGE, "--target", TARGET, "--features", "peer", "--", "-D", "warnings"];
+    let steps: [&[&str]; 8] = [
         &["fmt", "--all", "--check"],
         &["clippy", "--workspace", "--target", TARGET, "--", "-D", "warnings"],
         &clippy_psk,
         &clippy_all,
+        &clippy_anchormq,
+        &clippy_peer,
         &["clippy", "-p", "anchormq-esp32c3", "--all-targets", "--target", &host, "--", "-D", "warnings"],
         &["test", "-p", "anchormq-esp32c3", "--target", &host],
     ];
@@ -281,7 +315,6 @@ pub fn check(root: &Path) -> Result {
 
 /// Builds one profile of the firmware and copies its ELF to `target/size/`.
 pub fn build(root: &Path, profile: Profile) -> Result<PathBuf> {
-    let dir = root.join(FIRMWARE_DIR);
     let mut args = vec!["build", "--release", "--target", TARGET];
     if !profile.default_features {
         args.push("--no-default-features");
@@ -289,15 +322,31 @@ pub fn build(root: &Path, profile: Profile) -> Result<PathBuf> {
     if !profile.features.is_empty() {
         args.extend(["--features", profile.features]);
     }
-    let profile_env = [
-        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
-        ("CARGO_PROFILE_RELEASE_LTO", "fat"),
-        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
-        ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
-    ];
-    firmware_cargo(root, &args, &profile_env)?;
-    let built = dir.join("target").join(TARGET).join("release/esp32c3-telemetry");
-    let kept = root.join("target/size").join(format!("esp32c3-telemetry-{}.elf", profile.name));
+    build_kept(root, &args, "esp32c3-telemetry", &format!("esp32c3-telemetry-{}", profile.name))
+}
+
+/// Builds the comparison images and measures their flash.
+fn compare(root: &Path, owners: &BTreeMap<String, String>) -> Result<Comparison> {
+    let mut comparison = Comparison { flash: [0; 3], sdk: [0; 3] };
+    for (slot, (name, features)) in STACKS.into_iter().enumerate() {
+        let mut args = vec!["build", "--release", "--target", TARGET, "-p", PEER_PACKAGE];
+        if !features.is_empty() {
+            args.extend(["--features", features]);
+        }
+        let elf = build_kept(root, &args, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?;
+        let analysis = analyse(&elf, owners)?;
+        comparison.flash[slot] = analysis.sections.flash();
+        comparison.sdk[slot] = analysis.sdk_flash();
+    }
+    Ok(comparison)
+}
+
+/// Runs `cargo {args}` in the firmware's workspace with the measured profile, then copies the
+/// binary `artifact` to `target/size/{kept}.elf`.
+fn build_kept(root: &Path, args: &[&str], artifact: &str, kept: &str) -> Result<PathBuf> {
+    firmware_cargo(root, args, &PROFILE_ENV)?;
+    let built = root.join(FIRMWARE_DIR).join("target").join(TARGET).join("release").join(artifact);
+    let kept = root.join("target/size").join(format!("{kept}.elf"));
     std::fs::create_dir_all(root.join("target/size")).map_err(|e| format!("creating target/size: {e}"))?;
     std::fs::copy(&built, &kept).map_err(|e| format!("copying {}: {e}", built.display()))?;
     Ok(kept)

@@ -1,0 +1,5 @@
+//! esp-hal's linker script, as for the firmware.
+
+fn main() {
+    println!("cargo:rustc-link-arg=-Tlinkall.x");
+}
