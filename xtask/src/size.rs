@@ -14,6 +14,11 @@
 //! embassy task that polls the main future, for instance, holds inlined supervisor code. The SDK
 //! share is therefore a lower bound, and close to it.
 //!
+//! In the same run it builds the measurement images of `xtask/size-peer` (a skeleton alone, with
+//! anchormq's certificate stack, with rust-mqtt + embedded-tls and embedded-tls's own checker) and
+//! reports each stack as its image minus the skeleton, which no inlining can move; and it runs
+//! the engine suite's `handshake_cost` case for the handshake heap peaks of the RAM budget.
+//!
 //! Never: changes the firmware's sources or features beyond choosing the profile.
 
 use std::collections::BTreeMap;
@@ -74,6 +79,18 @@ pub const STACKS: [(&str, &str); 3] = [("skeleton", ""), ("anchormq", "anchormq"
 pub struct Comparison {
     pub flash: [u64; 3],
     pub sdk: [u64; 3],
+}
+
+/// Handshake heap peaks (bytes) of the embedded-tls engine, measured in this run by the engine
+/// suite's `handshake_cost` case against the testbed's Mosquitto, with a counting allocator on
+/// the host (64-bit pointers, so an upper bound for the C3): PSK; an ECDSA P-256 leaf issued by
+/// the root and sent alone; the ECDSA P-256 leaf + intermediate chain; the RSA-2048 chain.
+#[derive(Debug, Clone, Copy)]
+pub struct Heaps {
+    pub psk: u64,
+    pub ecdsa_leaf: u64,
+    pub ecdsa_chain: u64,
+    pub rsa_2048: u64,
 }
 
 /// The release profile every measured image is built with.
@@ -256,7 +273,8 @@ pub fn run(root: &Path) -> Result {
         analyses.push((profile, analyse(&elf, &owners)?));
     }
     let comparison = compare(root, &owners)?;
-    let report = report::render(&analyses, &comparison);
+    let heaps = handshake_heaps(root)?;
+    let report = report::render(&analyses, &comparison, &heaps);
     println!("\n{report}");
     let path = root.join("target/size-report.md");
     std::fs::create_dir_all(root.join("target")).map_err(|e| format!("creating target/: {e}"))?;
@@ -323,6 +341,42 @@ pub fn build(root: &Path, profile: Profile) -> Result<PathBuf> {
         args.extend(["--features", profile.features]);
     }
     build_kept(root, &args, "esp32c3-telemetry", &format!("esp32c3-telemetry-{}", profile.name))
+}
+
+/// Runs the engine suite's `handshake_cost` case (it needs Mosquitto, like every suite) and
+/// reads the heap peaks it wrote.
+fn handshake_heaps(root: &Path) -> Result<Heaps> {
+    let args =
+        ["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine", "handshake_cost"];
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(crate::cargo())
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("measuring the handshake heap (`cargo {}`) failed ({status})", args.join(" ")));
+    }
+    let file = root.join("target/tmp/handshake-heap.txt");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    parse_heaps(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// `key bytes` lines, one per measured handshake.
+fn parse_heaps(text: &str) -> Result<Heaps> {
+    let mut found = BTreeMap::new();
+    for line in text.lines() {
+        let (key, bytes) = line.split_once(' ').ok_or_else(|| format!("not `key bytes`: {line:?}"))?;
+        let bytes = bytes.parse::<u64>().map_err(|_| format!("not a byte count: {line:?}"))?;
+        found.insert(key, bytes);
+    }
+    let take = |key: &str| found.get(key).copied().ok_or_else(|| format!("no {key} figure"));
+    Ok(Heaps {
+        psk: take("psk")?,
+        ecdsa_leaf: take("ecdsa-leaf")?,
+        ecdsa_chain: take("ecdsa-chain")?,
+        rsa_2048: take("rsa-2048")?,
+    })
 }
 
 /// Builds the comparison images and measures their flash.
@@ -642,6 +696,17 @@ mod tests {
         let mangled = "_ZN8anchormq4mqtt10supervisor3run17h0123456789abcdefE";
         assert_eq!(demangle(mangled), "anchormq::mqtt::supervisor::run");
         assert_eq!(demangle("phy_param"), "phy_param");
+    }
+
+    #[test]
+    fn heap_figures_need_every_key_and_a_number() {
+        let heaps = parse_heaps("psk 216\necdsa-chain 2004\necdsa-leaf 957\nrsa-2048 13276\n").unwrap();
+        assert_eq!(
+            (heaps.psk, heaps.ecdsa_leaf, heaps.ecdsa_chain, heaps.rsa_2048),
+            (216, 957, 2_004, 13_276)
+        );
+        assert_eq!(parse_heaps("psk 216\n").unwrap_err(), "no ecdsa-leaf figure");
+        assert!(parse_heaps("psk many\n").unwrap_err().contains("not a byte count"));
     }
 
     #[test]

@@ -514,15 +514,26 @@ async fn handshake_cost(env: &Env) -> CaseResult {
     // Heap: the counting allocator's high-water mark above the level before `connect` (the
     // socket is already open). Buffers: the caller-owned record buffers. Futures: what an
     // executor must reserve for the engine's `connect` and for the stream (where embedded-tls
-    // keeps its key schedule).
+    // keeps its key schedule). The embedded-tls heap peaks `cargo xtask size` budgets with are
+    // also written to `handshake-heap.txt` in the target's tmp directory, one `key bytes` line
+    // each, so its report uses the figures of the same build.
     let embedded_cert = cert_config(env, None);
     let embedded_cert_4k = cert_config(env, Some(MaxFragmentLength::Bytes4096));
     let embedded_cert_1k = cert_config(env, Some(MaxFragmentLength::Bytes1024));
     let embedded_psk = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
     let rustls = rustls_config(env);
-    let runs: [(&str, Listener, Engine<'_>, usize, usize); 7] = [
-        ("embedded-tls PSK, 1 KiB fragments", Listener::Psk, Engine::Embedded(&embedded_psk), 1_041, 1_024),
+    // (key in handshake-heap.txt, label, listener, engine, rx, tx)
+    let runs: [(Option<&str>, &str, Listener, Engine<'_>, usize, usize); 7] = [
         (
+            Some("psk"),
+            "embedded-tls PSK, 1 KiB fragments",
+            Listener::Psk,
+            Engine::Embedded(&embedded_psk),
+            1_041,
+            1_024,
+        ),
+        (
+            None,
             "embedded-tls PSK, 1 KiB fragments, cancel-safe",
             Listener::Psk,
             Engine::Embedded(&embedded_psk),
@@ -530,6 +541,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             1_024,
         ),
         (
+            None,
             "embedded-tls certificates (ECDSA chain)",
             Listener::Tls13,
             Engine::Embedded(&embedded_cert),
@@ -537,6 +549,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             1_024,
         ),
         (
+            Some("ecdsa-chain"),
             "embedded-tls certificates, 4 KiB fragments",
             Listener::Tls13,
             Engine::Embedded(&embedded_cert_4k),
@@ -544,6 +557,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             1_024,
         ),
         (
+            Some("ecdsa-leaf"),
             "embedded-tls certificates, 1 KiB fragments (leaf issued by the root)",
             Listener::Tls13Direct,
             Engine::Embedded(&embedded_cert_1k),
@@ -551,6 +565,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             1_024,
         ),
         (
+            Some("rsa-2048"),
             "embedded-tls certificates (RSA-2048 chain), 4 KiB fragments",
             Listener::Tls13Rsa,
             Engine::Embedded(&embedded_cert_4k),
@@ -558,6 +573,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             1_024,
         ),
         (
+            None,
             "rustls certificates (ECDSA chain)",
             Listener::Tls13,
             Engine::Rustls(&rustls),
@@ -565,7 +581,8 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             16_896,
         ),
     ];
-    for (label, listener, engine, rx, tx) in runs {
+    let mut heaps = String::new();
+    for (key, label, listener, engine, rx, tx) in runs {
         let mut bufs = Bufs::new(rx, tx);
         let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(listener))
             .await
@@ -596,6 +613,10 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             t.sent, t.received
         );
         connack_ok(&mut tls, "engine-cost").await?;
+        if let Some(key) = key {
+            heaps.push_str(&format!("{key} {peak}\n"));
+        }
     }
-    Ok(())
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("handshake-heap.txt");
+    std::fs::write(&file, heaps).map_err(|e| format!("writing {}: {e}", file.display()))
 }
