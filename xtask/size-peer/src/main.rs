@@ -80,7 +80,7 @@ mod stack {
     use anchormq::UnixTime;
     use anchormq::mqtt::{
         Application, Buffers, Config, Connect, Control, Endpoint, Event, Message, Outbox, Overflow, Policy,
-        QoS, Supervisor,
+        QoS, Stopped, Supervisor,
     };
     use anchormq::time::{NoClock, TimePolicy};
     use anchormq::tls::{EmbeddedConfig, EmbeddedStream, MaxFragmentLength, TlsBuffers};
@@ -157,8 +157,13 @@ mod stack {
             esp_hal::system::software_reset()
         };
         loop {
-            let stopped = supervisor.run(&mut Readings(0)).await;
-            println!("mqtt: stopped: {stopped:?}");
+            match supervisor.run(&mut Readings(0)).await {
+                Stopped::Refused { error }
+                | Stopped::Untrusted { error }
+                | Stopped::Fatal { error }
+                | Stopped::Exhausted { error, .. } => println!("mqtt: stopped: {error}"),
+                Stopped::Requested => println!("mqtt: stopped on request"),
+            }
             Timer::after(Duration::from_secs(60)).await;
         }
     }
