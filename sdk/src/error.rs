@@ -2,7 +2,9 @@
 //!
 //! Owns: [`Error`] and its parts ([`ConfigError`], [`TrustError`], [`TimeError`], [`TlsError`],
 //! [`MqttError`], [`ResourceError`]). Every `Display` is a full sentence that names the values a
-//! person needs and, where there is one, the likely fix.
+//! person needs and, where there is one, the likely fix. On a device, print errors with `{}`:
+//! `{:?}` links the derived `Debug` of the whole error tree as well (about 5 KiB of flash on the
+//! ESP32-C3, measured with `xtask/size-peer`).
 //!
 //! Never: exposes engine internals (rustls or webpki error types stay inside `tls` and `verify`),
 //! or prints secret material.
