@@ -385,7 +385,7 @@ fn cmd_test(root: &Path) -> Result {
             }),
         ),
         (
-            "ESP32-C3 firmware (port unit tests on the host; riscv32imc builds, every profile)",
+            "ESP32-C3 firmware (the port's unit tests and TAP suite on the host; riscv32imc builds, every profile)",
             Box::new(|| size::check(root)),
         ),
     ];

@@ -283,8 +283,10 @@ pub fn run(root: &Path) -> Result {
     Ok(())
 }
 
-/// The CI step: the firmware workspace's formatting and lints (both profiles, for the C3), the
-/// port's unit tests on the host, then both profiles built and measured like `cargo xtask size`
+/// The CI step: the firmware workspace's formatting and lints (every profile, for the C3), the
+/// port's unit tests and its TAP suite (`ports/esp32c3/tests/tap.rs`: the connector over
+/// embassy-net on a TAP link to Mosquitto) on the host, then every profile built and measured
+/// like `cargo xtask size`
 /// (the report is printed and written; budgets are reported, not enforced).
 pub fn check(root: &Path) -> Result {
     let host = host_triple()?;

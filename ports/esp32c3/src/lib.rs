@@ -13,8 +13,10 @@
 //! does), or derives the TLS server name from the broker's address.
 //!
 //! Only [`TrngEntropy`] needs the chip. The rest also builds on the host, where the SNTP codec's
-//! unit tests run (`cargo test -p anchormq-esp32c3 --target x86_64-unknown-linux-gnu` in the
-//! firmware workspace).
+//! unit tests run, and where the `tap` suite runs [`TlsConnector`] and [`EmbassySleep`] over
+//! embassy-net on a Linux TAP device against Mosquitto, with the certificate profile
+//! (`cargo test -p anchormq-esp32c3 --target x86_64-unknown-linux-gnu` in the firmware
+//! workspace; the suite needs root).
 //!
 //! ```text
 //! static CLOCK: SntpClock = SntpClock::new();

@@ -8,6 +8,7 @@ pub mod broker;
 pub mod gnutls;
 pub mod harness;
 pub mod mqtt_probe;
+pub mod netns;
 pub mod odd;
 pub mod pki;
 pub mod proxy;

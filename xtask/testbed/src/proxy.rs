@@ -1,6 +1,7 @@
 //! A one-connection TCP proxy to a broker that misbehaves on purpose in what the broker sends:
 //! what no real broker does on demand (a flipped bit, dribbled bytes, a cut mid-stream). It
-//! speaks real bytes over real loopback sockets.
+//! speaks real bytes over real sockets. [`Mode::Pass`] changes nothing: it offers the broker's
+//! loopback listener on another address (a TAP link's host side, say).
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -11,6 +12,8 @@ use std::time::Duration;
 /// What the proxy does to the broker's bytes.
 #[derive(Debug, Clone)]
 pub enum Mode {
+    /// Forward every byte unchanged.
+    Pass,
     /// Flip the lowest bit of the byte at this offset.
     Flip(usize),
     /// Forward `chunk` bytes at a time with `gap` between chunks.
@@ -30,12 +33,21 @@ pub enum Mode {
     },
 }
 
-/// Starts the proxy for one connection; returns the address to connect to.
+/// Starts the proxy for one connection on a free loopback port; returns the address to connect
+/// to.
 ///
 /// # Errors
 /// When no loopback port can be bound.
 pub fn start(broker: SocketAddr, mode: Mode) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    start_on(SocketAddr::from(([127, 0, 0, 1], 0)), broker, mode)
+}
+
+/// Starts the proxy for one connection on `bind`; returns the address it listens on.
+///
+/// # Errors
+/// When `bind` cannot be bound.
+pub fn start_on(bind: SocketAddr, broker: SocketAddr, mode: Mode) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
     std::thread::spawn(move || {
         let Ok((client, _)) = listener.accept() else { return };
@@ -60,6 +72,7 @@ pub fn start(broker: SocketAddr, mode: Mode) -> std::io::Result<SocketAddr> {
             }
             let data = &mut buf[..n];
             let sent = match &mode {
+                Mode::Pass => c_out.write_all(data),
                 Mode::Flip(offset) => {
                     if let Some(byte) = offset.checked_sub(seen).and_then(|i| data.get_mut(i)) {
                         *byte ^= 1;

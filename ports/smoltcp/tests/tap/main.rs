@@ -23,10 +23,9 @@ mod cases;
 mod net;
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anchormq::tls::TlsConfig;
@@ -34,19 +33,17 @@ use anchormq::verify::Anchors;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::Suite;
+use anchormq_testbed::netns::{self, Tap};
 use anchormq_testbed::pki::{self, Pki};
 // minimq's keepalive reads embassy-time's clock; its `std` feature is the host driver.
 use embassy_time as _;
-
-/// Set in the re-run inside the namespace.
-const IN_NETNS: &str = "ANCHORMQ_TAP_NETNS";
 
 /// What every case gets.
 #[allow(missing_debug_implementations)]
 pub struct Env {
     pub pki: Pki,
     pub broker: Broker,
-    pub tap: net::Tap,
+    pub tap: Tap,
     /// Queries the host's DNS responder answered.
     pub dns: Arc<net::DnsCounts>,
     /// DHCPACKs the host's DHCP responder sent.
@@ -69,8 +66,8 @@ pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
-    if std::env::var_os(IN_NETNS).is_none() {
-        return run_in_namespace();
+    if !netns::in_namespace() {
+        return netns::rerun_in_namespace("tap");
     }
     let mut suite = Suite::from_args("tap");
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tap-{}", std::process::id()));
@@ -94,50 +91,6 @@ fn main() -> ExitCode {
     suite.finish(&work)
 }
 
-/// Runs this binary again in a new network namespace, passing its output through. If the
-/// re-run could not start (no `unshare`, no privilege), says so and fails.
-fn run_in_namespace() -> ExitCode {
-    let fail = |why: String| {
-        println!("tap: {why}");
-        println!("tap: 0 passed, 1 failed");
-        ExitCode::FAILURE
-    };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return fail(format!("cannot find the test binary: {e}")),
-    };
-    let child = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args(std::env::args_os().skip(1))
-        .env(IN_NETNS, "1")
-        .stdout(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            return fail(format!(
-                "cannot run `unshare --net` (util-linux) for a private network namespace: {e}"
-            ));
-        }
-    };
-    let mut concluded = false;
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
-        concluded |= line.starts_with("tap: ") && line.contains(" passed, ");
-        println!("{line}");
-    }
-    let status = child.wait();
-    match status {
-        Ok(status) if status.success() && concluded => ExitCode::SUCCESS,
-        Ok(_) if concluded => ExitCode::FAILURE,
-        Ok(status) => fail(format!(
-            "the run in a private network namespace ended without a result ({status}); `unshare --net` \
-             needs root (or CAP_SYS_ADMIN), and the test needs /dev/net/tun"
-        )),
-        Err(e) => fail(format!("waiting for the namespaced run: {e}")),
-    }
-}
-
 async fn setup(work: &Path) -> Result<Env, String> {
     for tool in ["mosquitto_sub", "ip"] {
         if anchormq_testbed::find_program(tool).is_none() {
@@ -145,8 +98,8 @@ async fn setup(work: &Path) -> Result<Env, String> {
         }
     }
     // The namespace starts with its loopback down: the broker listens there.
-    net::ip(&["link", "set", "lo", "up"])?;
-    let tap = net::Tap::create(&format!("amqtap{}", std::process::id() % 100_000))?;
+    netns::ip(&["link", "set", "lo", "up"])?;
+    let tap = Tap::create(&format!("amqtap{}", std::process::id() % 100_000), net::HOST)?;
     let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
     let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
     let certs = anchormq_std::read_pem_certificates(&pki.trust_anchors).map_err(|e| e.to_string())?;

@@ -27,53 +27,6 @@ pub const DEVICE: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 1);
 /// The name the DNS responder answers with [`HOST`].
 pub const BROKER_NAME: &str = "broker.anchormq.test";
 
-/// Runs `ip` with `args`, failing with its stderr.
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let out =
-        Command::new("ip").args(args).output().map_err(|e| format!("running ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-#[derive(Debug)]
-/// A TAP device created with `ip tuntap add`, with [`HOST`]/24 on the host side; deleted on drop.
-pub struct Tap {
-    pub name: String,
-}
-
-impl Tap {
-    pub fn create(name: &str) -> Result<Tap, String> {
-        ip(&["tuntap", "add", "name", name, "mode", "tap"]).map_err(|e| {
-            format!("cannot create the TAP device {name} (root and /dev/net/tun needed): {e}")
-        })?;
-        let tap = Tap { name: name.to_string() };
-        ip(&["addr", "add", &format!("{HOST}/24"), "dev", name])?;
-        tap.set_link(true)?;
-        Ok(tap)
-    }
-
-    /// `ip link set <tap> up|down`.
-    pub fn set_link(&self, up: bool) -> Result<(), String> {
-        ip(&["link", "set", &self.name, if up { "up" } else { "down" }])
-    }
-}
-
-impl Drop for Tap {
-    fn drop(&mut self) {
-        if let Err(e) = ip(&["link", "del", &self.name]) {
-            eprintln!("tap: cleaning up: {e}");
-        }
-    }
-}
-
 /// Frames the host refused while its side of the link was down (see [`LinkDevice`]).
 pub static REFUSED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 

@@ -510,6 +510,10 @@ async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {
     Ok(())
 }
 
+/// One `handshake_cost` run: its key in handshake-heap.txt (if the size report uses it), label,
+/// listener, engine, receive and transmit buffer sizes.
+type CostRun<'e> = (Option<&'static str>, &'static str, Listener, Engine<'e>, usize, usize);
+
 async fn handshake_cost(env: &Env) -> CaseResult {
     // Heap: the counting allocator's high-water mark above the level before `connect` (the
     // socket is already open). Buffers: the caller-owned record buffers. Futures: what an
@@ -522,8 +526,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
     let embedded_cert_1k = cert_config(env, Some(MaxFragmentLength::Bytes1024));
     let embedded_psk = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
     let rustls = rustls_config(env);
-    // (key in handshake-heap.txt, label, listener, engine, rx, tx)
-    let runs: [(Option<&str>, &str, Listener, Engine<'_>, usize, usize); 7] = [
+    let runs: [CostRun<'_>; 7] = [
         (
             Some("psk"),
             "embedded-tls PSK, 1 KiB fragments",

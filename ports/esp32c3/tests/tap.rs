@@ -1,0 +1,230 @@
+//! The ESP32-C3 port's connector on a real (virtual) link: embassy-net, the stack the firmware
+//! runs over Wi-Fi, here over a Linux TAP device (embassy-net-tuntap) at 192.168.69.1/24; the
+//! port's `TlsConnector` and `EmbassySleep`; the embedded-tls engine with anchormq's verifier
+//! (the certificate profile, the firmware's default); and the supervisor publishing QoS 1
+//! readings through the outbox until Mosquitto, reached on the link's host side, has
+//! acknowledged every one. Only the chip is missing: the TRNG and the clock are the host's.
+//!
+//! Runs in a private network namespace (`anchormq_testbed::netns`): needs root, /dev/net/tun,
+//! `unshare`, `ip` and Mosquitto; without them it fails and says why, it never skips. The
+//! broker listens on the namespace's loopback; a pass-through proxy offers its TLS 1.3 listener
+//! on the host side of the link.
+//!
+//! `cargo test -p anchormq-esp32c3 --target <host> --test tap` in the firmware's workspace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anchormq::mqtt::{
+    Application, Buffers, Config, Control, Event, Message, Outbox, Overflow, Policy, QoS, Stopped, Supervisor,
+};
+use anchormq::time::{TimePolicy, TimeSource};
+use anchormq::tls::{EmbeddedConfig, MaxFragmentLength};
+use anchormq::verify::Anchors;
+use anchormq::{CertificateDer, TrustError, UnixTime};
+use anchormq_esp32c3::{ConnectorBuffers, EmbassySleep, NetError, TlsConnector};
+use anchormq_testbed::broker::{Broker, Listener};
+use anchormq_testbed::harness::{CaseResult, Suite};
+use anchormq_testbed::netns::{self, Tap};
+use anchormq_testbed::proxy::{self, Mode};
+use anchormq_testbed::{check, pki};
+use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
+use embassy_net_tuntap::TunTapDevice;
+
+/// The host's side of the link, where the proxy offers the broker.
+const HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 100);
+/// The embassy-net stack's address.
+const DEVICE: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 1);
+/// Readings published, each at QoS 1.
+const READINGS: u32 = 5;
+
+/// The host's randomness in place of the C3's TRNG.
+#[derive(Clone, Copy)]
+struct Urandom;
+
+impl anchormq::crypto::Entropy for Urandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), anchormq::crypto::EntropyError> {
+        use std::io::Read as _;
+        let mut file = std::fs::File::open("/dev/urandom").map_err(|_| anchormq::crypto::EntropyError)?;
+        file.read_exact(dest).map_err(|_| anchormq::crypto::EntropyError)
+    }
+}
+
+/// The host's clock in place of the firmware's SNTP clock.
+struct HostClock;
+
+impl TimeSource for HostClock {
+    fn now(&self) -> Option<UnixTime> {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(UnixTime::since_unix_epoch(since))
+    }
+}
+
+static ENTROPY: Urandom = Urandom;
+static CLOCK: HostClock = HostClock;
+
+struct Env {
+    pki: pki::Pki,
+    broker: Broker,
+    tap: Tap,
+}
+
+fn main() -> ExitCode {
+    if !netns::in_namespace() {
+        return netns::rerun_in_namespace("c3-tap");
+    }
+    let mut suite = Suite::from_args("c3-tap");
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("c3-tap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let env = match setup(&work) {
+        Ok(env) => env,
+        Err(e) => return suite.setup_failed(format_args!("the TAP link and the broker: {e}")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    suite.case("qos1_readings_through_the_c3_connector", || runtime.block_on(readings(&env)));
+    suite.case("a_broker_named_otherwise_is_refused", || runtime.block_on(wrong_name(&env)));
+    drop(runtime);
+    // Broker first, then the TAP device.
+    let Env { pki: _, broker, tap } = env;
+    drop(broker);
+    drop(tap);
+    suite.finish(&work)
+}
+
+fn setup(work: &std::path::Path) -> Result<Env, String> {
+    if anchormq_testbed::find_program("ip").is_none() {
+        return Err("ip is not installed (apt-get install -y iproute2)".into());
+    }
+    // The namespace starts with its loopback down: the broker listens there.
+    netns::ip(&["link", "set", "lo", "up"])?;
+    let tap = Tap::create(&format!("amqc3{}", std::process::id() % 100_000), HOST)?;
+    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
+    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
+    Ok(Env { pki, broker, tap })
+}
+
+/// Offers the broker's TLS 1.3 listener on the link's host side for one connection; returns
+/// the port.
+fn offer(env: &Env) -> Result<u16, String> {
+    let on_link = SocketAddr::from((HOST, 0));
+    let addr = proxy::start_on(on_link, env.broker.addr(Listener::Tls13), Mode::Pass)
+        .map_err(|e| format!("offering the broker on {on_link}: {e}"))?;
+    Ok(addr.port())
+}
+
+/// Publishes [`READINGS`] readings, then stops once the outbox is empty (every one acknowledged).
+struct Readings {
+    published: u32,
+    connected: u32,
+    failures: Vec<String>,
+}
+
+impl Application<NetError> for Readings {
+    fn on_event(&mut self, event: Event<'_, NetError>) {
+        match event {
+            Event::Connected { .. } => self.connected += 1,
+            Event::Failed { error } => self.failures.push(error.to_string()),
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, _message: &Message<'_>, _control: &mut Control<'_, '_>) {}
+
+    async fn wait(&mut self, control: &mut Control<'_, '_>) {
+        if self.published < READINGS {
+            self.published += 1;
+            let reading = format!("{{\"seq\":{}}}", self.published);
+            control.publish("c3/tap/telemetry", reading.as_bytes(), QoS::AtLeastOnce, false).unwrap();
+        } else if control.outbox().is_empty() {
+            control.stop();
+        } else {
+            embassy_time::Timer::after_millis(20).await;
+        }
+    }
+}
+
+async fn readings(env: &Env) -> CaseResult {
+    let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
+    let stopped = supervise(env, "localhost", &mut app).await?;
+    check!(matches!(stopped, Stopped::Requested), "the supervisor stopped: {stopped:?}");
+    check!(app.connected == 1, "connected {} times; failures: {:?}", app.connected, app.failures);
+    check!(app.failures.is_empty(), "failures: {:?}", app.failures);
+    // Mosquitto writes its log asynchronously: give the lines a moment to appear.
+    let mut received = 0;
+    for _ in 0..100 {
+        received = env.broker.log_for(Listener::Tls13).matches("Received PUBLISH from c3-tap").count();
+        if received >= READINGS as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check!(received == READINGS as usize, "the broker logged {received} PUBLISH from c3-tap, not {READINGS}");
+    Ok(())
+}
+
+async fn wrong_name(env: &Env) -> CaseResult {
+    let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
+    let stopped = supervise(env, "broker.example.com", &mut app).await?;
+    let Stopped::Untrusted {
+        error: anchormq::Error::Trust(TrustError::NameMismatch { expected, presented }),
+    } = &stopped
+    else {
+        return Err(format!("expected a name mismatch, got {stopped:?}"));
+    };
+    check!(expected == "broker.example.com", "expected {expected:?}");
+    check!(presented.iter().any(|n| n == "localhost"), "presented {presented:?}");
+    check!(app.connected == 0, "connected {} times", app.connected);
+    Ok(())
+}
+
+/// Runs the supervisor over the port's connector, on embassy-net over the TAP device, with the
+/// certificate profile verifying the broker as `server_name`, until it stops (60 s at most).
+async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<Stopped<NetError>, String> {
+    let root = std::fs::read(&env.pki.root.cert_der).map_err(|e| e.to_string())?;
+    let anchors = Anchors::from_certificates([&CertificateDer::from(root)]).map_err(|e| e.to_string())?;
+    let tls = EmbeddedConfig::certificates(&ENTROPY, anchors)
+        .time_source(&CLOCK)
+        .time_policy(TimePolicy::RequireTime)
+        .max_fragment_length(MaxFragmentLength::Bytes4096)
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
+    let ip = StaticConfigV4 {
+        address: Ipv4Cidr::new(DEVICE, 24),
+        gateway: Some(HOST),
+        dns_servers: Default::default(),
+    };
+    let mut resources = StackResources::<2>::new();
+    let (stack, mut runner) =
+        embassy_net::new(device, embassy_net::Config::ipv4_static(ip), &mut resources, 7);
+
+    // The firmware's buffer sizes (examples/esp32c3-telemetry/src/buffers.rs) at 4 KiB fragments.
+    let (mut tcp_rx, mut tcp_tx) = ([0u8; 1_536], [0u8; 1_536]);
+    let (mut tls_rx, mut tls_tx) = (vec![0u8; tls.rx_buffer(true)], [0u8; 2_048]);
+    let (mut mqtt_rx, mut mqtt_tx, mut storage) = ([0u8; 1_024], [0u8; 2_048], [0u8; 4_096]);
+    let buffers = ConnectorBuffers {
+        tcp_rx: &mut tcp_rx,
+        tcp_tx: &mut tcp_tx,
+        tls_rx: &mut tls_rx,
+        tls_tx: &mut tls_tx,
+    };
+    // The connector dials whatever address the endpoint holds; the certificate must name
+    // `server_name`.
+    let connector = TlsConnector::new(stack, &tls, server_name, buffers);
+    let mqtt = Config::new(HOST.to_string(), offer(env)?, "c3-tap");
+    let outbox = Outbox::new(&mut storage, 16, Overflow::RefuseNewest);
+    let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
+    let mut supervisor =
+        Supervisor::new(&mqtt, mqtt_buffers, outbox, connector, EmbassySleep, ENTROPY, Policy::default())
+            .map_err(|e| e.to_string())?;
+    let run = tokio::time::timeout(Duration::from_secs(60), supervisor.run(app));
+    tokio::select! {
+        never = runner.run() => match never {},
+        stopped = run => stopped.map_err(|_| "the supervisor did not stop within 60 s".to_string()),
+    }
+}

@@ -1,0 +1,126 @@
+//! A private network namespace with a TAP device in it, for suites that run a network stack on a
+//! real (virtual) link: [`rerun_in_namespace`], [`ip`], [`Tap`].
+//!
+//! A suite's binary re-runs itself under `unshare --net` ([`rerun_in_namespace`]), so its TAP
+//! device, addresses and servers never touch the machine's own network, and the kernel removes
+//! the namespace (and any device left in it) when the run ends, however it ends. Needs root (or
+//! CAP_SYS_ADMIN), `/dev/net/tun`, `unshare` (util-linux) and `ip` (iproute2).
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::process::{Command, ExitCode, Stdio};
+
+/// Set in the re-run inside the namespace.
+const IN_NETNS: &str = "ANCHORMQ_TAP_NETNS";
+
+/// Whether this process is the re-run inside the private namespace.
+pub fn in_namespace() -> bool {
+    std::env::var_os(IN_NETNS).is_some()
+}
+
+/// Runs this binary again in a new network namespace, passing its output through, and returns
+/// its verdict: the suite `suite` must have printed its `suite: N passed, M failed` line. If the
+/// re-run could not start (no `unshare`, no privilege) or ended without that line, says why and
+/// fails; it never skips.
+pub fn rerun_in_namespace(suite: &str) -> ExitCode {
+    let fail = |why: String| {
+        println!("{suite}: {why}");
+        println!("{suite}: 0 passed, 1 failed");
+        ExitCode::FAILURE
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(format!("cannot find the test binary: {e}")),
+    };
+    let child = Command::new("unshare")
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(IN_NETNS, "1")
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            return fail(format!(
+                "cannot run `unshare --net` (util-linux) for a private network namespace: {e}"
+            ));
+        }
+    };
+    let mut concluded = false;
+    if let Some(stdout) = child.stdout.take() {
+        let verdict = format!("{suite}: ");
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            concluded |= line.starts_with(&verdict) && line.contains(" passed, ");
+            println!("{line}");
+        }
+    }
+    match child.wait() {
+        Ok(status) if status.success() && concluded => ExitCode::SUCCESS,
+        Ok(_) if concluded => ExitCode::FAILURE,
+        Ok(status) => fail(format!(
+            "the run in a private network namespace ended without a result ({status}); `unshare --net` \
+             needs root (or CAP_SYS_ADMIN), and the test needs /dev/net/tun"
+        )),
+        Err(e) => fail(format!("waiting for the namespaced run: {e}")),
+    }
+}
+
+/// Runs `ip` with `args`, failing with its stderr.
+///
+/// # Errors
+/// When `ip` cannot run or fails.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let out =
+        Command::new("ip").args(args).output().map_err(|e| format!("running ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A TAP device created with `ip tuntap add`, with the host's address /24 on the host side;
+/// deleted on drop.
+#[derive(Debug)]
+pub struct Tap {
+    /// The device's name.
+    pub name: String,
+}
+
+impl Tap {
+    /// Creates the device `name`, gives the host side `host`/24 and brings it up.
+    ///
+    /// # Errors
+    /// Without root or `/dev/net/tun`, or when `ip` fails.
+    pub fn create(name: &str, host: Ipv4Addr) -> Result<Tap, String> {
+        ip(&["tuntap", "add", "name", name, "mode", "tap"]).map_err(|e| {
+            format!("cannot create the TAP device {name} (root and /dev/net/tun needed): {e}")
+        })?;
+        let tap = Tap { name: name.to_string() };
+        ip(&["addr", "add", &format!("{host}/24"), "dev", name])?;
+        tap.set_link(true)?;
+        Ok(tap)
+    }
+
+    /// `ip link set <tap> up|down`.
+    ///
+    /// # Errors
+    /// When `ip` fails.
+    pub fn set_link(&self, up: bool) -> Result<(), String> {
+        ip(&["link", "set", &self.name, if up { "up" } else { "down" }])
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        if let Err(e) = ip(&["link", "del", &self.name]) {
+            eprintln!("tap: cleaning up: {e}");
+        }
+    }
+}
