@@ -191,6 +191,30 @@ impl fmt::Debug for EcdsaVerify {
     }
 }
 
+/// An ECDSA signature's DER (RFC 3279 §2.2.3: SEQUENCE of the INTEGERs r and s) as the fixed
+/// `r || s` of `N`-byte scalars (`N2` = 2`N`), or `None` unless it is strict DER: minimal,
+/// non-negative integers of at most `N` bytes, nothing after the SEQUENCE. Read with the
+/// verifier's own DER walk: the `der` crate's generic decoders cost 3.7 KiB of device flash.
+/// Scalar ranges (zero, the group order) are the curve crate's `from_slice` to check.
+pub(crate) fn ecdsa_signature<const N: usize, const N2: usize>(der: &[u8]) -> Option<[u8; N2]> {
+    use crate::verify::x509::{only, tag};
+    let seq = only(der, tag::SEQUENCE).ok()?;
+    let mut r = seq.reader();
+    let mut out = [0u8; N2];
+    for half in out.chunks_mut(N) {
+        let int = r.expect(tag::INTEGER).ok()?.value;
+        let digits = match int {
+            [0, rest @ ..] if rest.first().is_some_and(|b| b & 0x80 != 0) => rest,
+            [first, ..] if first & 0x80 == 0 && (*first != 0 || int.len() == 1) => int,
+            _ => return None,
+        };
+        let start = N.checked_sub(digits.len())?;
+        half.get_mut(start..)?.copy_from_slice(digits);
+    }
+    r.finish().ok()?;
+    Some(out)
+}
+
 impl SignatureVerificationAlgorithm for EcdsaVerify {
     fn verify_signature(
         &self,
@@ -203,14 +227,16 @@ impl SignatureVerificationAlgorithm for EcdsaVerify {
             Curve::P256 => {
                 let key =
                     p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                let sig = ecdsa_signature::<32, 64>(signature).ok_or(InvalidSignature)?;
+                let sig = p256::ecdsa::Signature::from_slice(&sig).map_err(|_| InvalidSignature)?;
                 key.verify_prehash(digest.as_slice(), &sig).map_err(|_| InvalidSignature)
             }
             #[cfg(feature = "sig-p384")]
             Curve::P384 => {
                 let key =
                     p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                let sig = ecdsa_signature::<48, 96>(signature).ok_or(InvalidSignature)?;
+                let sig = p384::ecdsa::Signature::from_slice(&sig).map_err(|_| InvalidSignature)?;
                 key.verify_prehash(digest.as_slice(), &sig).map_err(|_| InvalidSignature)
             }
         }
@@ -417,6 +443,65 @@ mod tests {
             }
         }
         (good, bad)
+    }
+
+    /// The DER walk accepts exactly what the `der`-based decoder (`Signature::from_der`, strict
+    /// DER, then the scalar range) accepts, and reads the same r and s: checked on signatures
+    /// with short and high-bit scalars, every truncation, every single-byte change, and a few
+    /// hand-made encodings DER forbids.
+    #[test]
+    fn ecdsa_der_is_read_exactly_like_the_der_crate() {
+        use p256::ecdsa::signature::Signer as _;
+        let ours = |der: &[u8]| {
+            ecdsa_signature::<32, 64>(der).and_then(|b| p256::ecdsa::Signature::from_slice(&b).ok())
+        };
+        let theirs = |der: &[u8]| p256::ecdsa::Signature::from_der(der).ok();
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let mut signatures = alloc::vec::Vec::new();
+        for i in 0u16..64 {
+            let sig: p256::ecdsa::Signature = key.sign(&i.to_be_bytes());
+            signatures.push(sig.to_der().as_bytes().to_vec());
+        }
+        // Lengths vary with leading zero bytes (short scalars) and high bits (a 0x00 prefix).
+        let lengths: alloc::collections::BTreeSet<usize> = signatures.iter().map(|s| s.len()).collect();
+        assert!(lengths.len() >= 2, "{lengths:?}");
+        let mut compared = 0usize;
+        for der in &signatures {
+            assert_eq!(ours(der), theirs(der));
+            assert!(ours(der).is_some());
+            for cut in 0..der.len() {
+                assert_eq!(ours(&der[..cut]), theirs(&der[..cut]), "truncated to {cut}: {der:02x?}");
+                compared += 1;
+            }
+            for at in 0..der.len() {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut bad = der.clone();
+                    bad[at] ^= flip;
+                    assert_eq!(ours(&bad), theirs(&bad), "byte {at} ^ {flip:#x}: {bad:02x?}");
+                    compared += 1;
+                }
+            }
+            let mut longer = der.clone();
+            longer.push(0);
+            assert_eq!(ours(&longer), None);
+            assert_eq!(theirs(&longer), None);
+        }
+        assert!(compared > 10_000, "{compared}");
+        // Negative, non-minimal, empty and over-long integers.
+        for bad in [
+            &[0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01][..],
+            &[0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01],
+            &[0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01],
+            &[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01],
+        ] {
+            assert_eq!(ours(bad), None, "{bad:02x?}");
+            assert_eq!(theirs(bad), None, "{bad:02x?}");
+        }
+        let mut too_long = alloc::vec![0x30, 0x27, 0x02, 0x22, 0x00, 0x80];
+        too_long.extend([1u8; 32]);
+        too_long.extend([0x02, 0x01, 0x01]);
+        assert_eq!(ours(&too_long), None);
+        assert_eq!(theirs(&too_long), None);
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod name;
 #[cfg(feature = "rustls")]
 mod pinned;
 mod profile;
-mod x509;
+pub(crate) mod x509;
 
 #[cfg(feature = "rustls")]
 pub(crate) use engine::{Outcome, ServerVerifier, Trust};
