@@ -163,7 +163,7 @@ fn run(root: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Resu
 
 /// Installs the broker and clients with apt if missing (root only).
 /// The programs the test suites run, and the Debian package of each.
-const TEST_PROGRAMS: [(&str, &str); 8] = [
+const TEST_PROGRAMS: [(&str, &str); 9] = [
     ("mosquitto", "mosquitto"),
     ("mosquitto_pub", "mosquitto-clients"),
     ("mosquitto_sub", "mosquitto-clients"),
@@ -172,13 +172,17 @@ const TEST_PROGRAMS: [(&str, &str); 8] = [
     ("openssl", "openssl"),
     ("ip", "iproute2"),
     ("unshare", "util-linux"),
+    // The NTP server the ESP32-C3 port's SNTP client is tested against (never sets the clock).
+    ("chronyd", "chrony"),
 ];
 
 fn ensure_mosquitto(root: &Path) -> Result {
     let missing: Vec<(&str, &str)> =
         TEST_PROGRAMS.into_iter().filter(|(p, _)| anchormq_testbed::find_program(p).is_none()).collect();
     if missing.is_empty() {
-        println!("mosquitto, mosquitto-clients, gnutls-bin, openssl, iproute2 and util-linux are installed");
+        println!(
+            "mosquitto, mosquitto-clients, gnutls-bin, openssl, iproute2, util-linux and chrony are installed"
+        );
         return Ok(());
     }
     let mut packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();

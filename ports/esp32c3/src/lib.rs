@@ -14,7 +14,8 @@
 //!
 //! Only [`TrngEntropy`] needs the chip. The rest also builds on the host, where the SNTP codec's
 //! unit tests run, and where the `tap` suite runs [`TlsConnector`] and [`EmbassySleep`] over
-//! embassy-net on a Linux TAP device against Mosquitto, with the certificate profile
+//! embassy-net on a Linux TAP device against Mosquitto, with the certificate profile, and
+//! [`SntpClock`] against chrony
 //! (`cargo test -p anchormq-esp32c3 --target x86_64-unknown-linux-gnu` in the firmware
 //! workspace; the suite needs root).
 //!

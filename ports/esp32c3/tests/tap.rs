@@ -3,10 +3,12 @@
 //! port's `TlsConnector` and `EmbassySleep`; the embedded-tls engine with anchormq's verifier
 //! (the certificate profile, the firmware's default); and the supervisor publishing QoS 1
 //! readings through the outbox until Mosquitto, reached on the link's host side, has
-//! acknowledged every one. Only the chip is missing: the TRNG and the clock are the host's.
+//! acknowledged every one. And the port's SNTP client setting its clock from chrony, a real NTP
+//! server on the host side (run with `-x`: it never touches the machine's clock). Only the chip
+//! is missing: the TRNG and the certificate checks' clock are the host's.
 //!
 //! Runs in a private network namespace (`anchormq_testbed::netns`): needs root, /dev/net/tun,
-//! `unshare`, `ip` and Mosquitto; without them it fails and says why, it never skips. The
+//! `unshare`, `ip`, Mosquitto and chrony; without them it fails and says why, it never skips. The
 //! broker listens on the namespace's loopback; a pass-through proxy offers its TLS 1.3 listener
 //! on the host side of the link.
 //!
@@ -26,7 +28,7 @@ use anchormq::time::{TimePolicy, TimeSource};
 use anchormq::tls::{EmbeddedConfig, MaxFragmentLength};
 use anchormq::verify::Anchors;
 use anchormq::{CertificateDer, TrustError, UnixTime};
-use anchormq_esp32c3::{ConnectorBuffers, EmbassySleep, NetError, TlsConnector};
+use anchormq_esp32c3::{ConnectorBuffers, EmbassySleep, NetError, SntpClock, TlsConnector};
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::{CaseResult, Suite};
 use anchormq_testbed::netns::{self, Tap};
@@ -71,6 +73,43 @@ struct Env {
     pki: pki::Pki,
     broker: Broker,
     tap: Tap,
+    ntp: Chrony,
+}
+
+/// chronyd serving its own clock (`local stratum 8`) on [`HOST`]:123; stopped on drop.
+struct Chrony(std::process::Child);
+
+impl Chrony {
+    fn start(work: &std::path::Path) -> Result<Chrony, String> {
+        let Some(chronyd) = anchormq_testbed::find_program("chronyd") else {
+            return Err("chronyd is not installed (apt-get install -y chrony)".into());
+        };
+        std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+        let conf = work.join("chrony.conf");
+        let text = format!(
+            "local stratum 8\nallow 192.168.69.0/24\nbindaddress {HOST}\nport 123\ncmdport 0\npidfile {}\n",
+            work.join("chronyd.pid").display()
+        );
+        std::fs::write(&conf, text).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(work.join("chronyd.log")).map_err(|e| e.to_string())?;
+        // -x: never adjust the system clock; -d: stay in the foreground; -u root: keep write
+        // access to the work directory.
+        let child = std::process::Command::new(chronyd)
+            .args(["-x", "-d", "-u", "root", "-f"])
+            .arg(&conf)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting chronyd: {e}"))?;
+        Ok(Chrony(child))
+    }
+}
+
+impl Drop for Chrony {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn main() -> ExitCode {
@@ -87,9 +126,11 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     suite.case("qos1_readings_through_the_c3_connector", || runtime.block_on(readings(&env)));
     suite.case("a_broker_named_otherwise_is_refused", || runtime.block_on(wrong_name(&env)));
+    suite.case("sntp_sets_the_clock_from_a_real_ntp_server", || runtime.block_on(sntp(&env)));
     drop(runtime);
     // Broker first, then the TAP device.
-    let Env { pki: _, broker, tap } = env;
+    let Env { pki: _, broker, tap, ntp } = env;
+    drop(ntp);
     drop(broker);
     drop(tap);
     suite.finish(&work)
@@ -104,7 +145,8 @@ fn setup(work: &std::path::Path) -> Result<Env, String> {
     let tap = Tap::create(&format!("amqc3{}", std::process::id() % 100_000), HOST)?;
     let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
     let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
-    Ok(Env { pki, broker, tap })
+    let ntp = Chrony::start(&work.join("chrony"))?;
+    Ok(Env { pki, broker, tap, ntp })
 }
 
 /// Offers the broker's TLS 1.3 listener on the link's host side for one connection; returns
@@ -227,4 +269,40 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
         never = runner.run() => match never {},
         stopped = run => stopped.map_err(|_| "the supervisor did not stop within 60 s".to_string()),
     }
+}
+
+async fn sntp(env: &Env) -> CaseResult {
+    let clock = SntpClock::new();
+    check!(clock.now().is_none(), "a clock nobody set says {:?}", clock.now());
+    let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
+    let ip = StaticConfigV4 {
+        address: Ipv4Cidr::new(DEVICE, 24),
+        gateway: Some(HOST),
+        dns_servers: Default::default(),
+    };
+    let mut resources = StackResources::<2>::new();
+    let (stack, mut runner) =
+        embassy_net::new(device, embassy_net::Config::ipv4_static(ip), &mut resources, 11);
+    // chronyd may take a moment to bind after it started: a few exchanges at most.
+    let exchange = async {
+        let mut last = None;
+        for _ in 0..10 {
+            match clock.sync(stack, &HOST.to_string(), &ENTROPY).await {
+                Ok(time) => return Ok(time),
+                Err(e) => last = Some(e),
+            }
+            embassy_time::Timer::after_millis(300).await;
+        }
+        Err(format!("chronyd never answered: {last:?}"))
+    };
+    let synced = tokio::select! {
+        never = runner.run() => match never {},
+        synced = exchange => synced?,
+    };
+    let host = CLOCK.now().ok_or("no host time")?.as_secs();
+    let (got, now) = (synced.as_secs(), clock.now().ok_or("the clock forgot its time")?.as_secs());
+    check!(got.abs_diff(host) <= 2, "SNTP said {got}, the host says {host}");
+    check!(now.abs_diff(host) <= 2, "the clock says {now}, the host says {host}");
+    check!(clock.is_synchronised(), "synchronised, yet is_synchronised() is false");
+    Ok(())
 }
