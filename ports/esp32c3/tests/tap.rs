@@ -235,15 +235,8 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
         .build()
         .map_err(|e| e.to_string())?;
 
-    let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
-    let ip = StaticConfigV4 {
-        address: Ipv4Cidr::new(DEVICE, 24),
-        gateway: Some(HOST),
-        dns_servers: Default::default(),
-    };
     let mut resources = StackResources::<2>::new();
-    let (stack, mut runner) =
-        embassy_net::new(device, embassy_net::Config::ipv4_static(ip), &mut resources, 7);
+    let (stack, mut runner) = stack_on(env, &mut resources, 7)?;
 
     // The firmware's buffer sizes (examples/esp32c3-telemetry/src/buffers.rs) at 4 KiB fragments.
     let (mut tcp_rx, mut tcp_tx) = ([0u8; 1_536], [0u8; 1_536]);
@@ -274,15 +267,8 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
 async fn sntp(env: &Env) -> CaseResult {
     let clock = SntpClock::new();
     check!(clock.now().is_none(), "a clock nobody set says {:?}", clock.now());
-    let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
-    let ip = StaticConfigV4 {
-        address: Ipv4Cidr::new(DEVICE, 24),
-        gateway: Some(HOST),
-        dns_servers: Default::default(),
-    };
     let mut resources = StackResources::<2>::new();
-    let (stack, mut runner) =
-        embassy_net::new(device, embassy_net::Config::ipv4_static(ip), &mut resources, 11);
+    let (stack, mut runner) = stack_on(env, &mut resources, 11)?;
     // chronyd may take a moment to bind after it started: a few exchanges at most.
     let exchange = async {
         let mut last = None;
@@ -305,4 +291,20 @@ async fn sntp(env: &Env) -> CaseResult {
     check!(now.abs_diff(host) <= 2, "the clock says {now}, the host says {host}");
     check!(clock.is_synchronised(), "synchronised, yet is_synchronised() is false");
     Ok(())
+}
+
+/// An embassy-net stack at [`DEVICE`]/24 (gateway [`HOST`]) on the suite's TAP device, and its
+/// runner (which the case polls beside its own work).
+fn stack_on<'r>(
+    env: &Env,
+    resources: &'r mut StackResources<2>,
+    seed: u64,
+) -> Result<(embassy_net::Stack<'r>, embassy_net::Runner<'r, TunTapDevice>), String> {
+    let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
+    let ip = StaticConfigV4 {
+        address: Ipv4Cidr::new(DEVICE, 24),
+        gateway: Some(HOST),
+        dns_servers: Default::default(),
+    };
+    Ok(embassy_net::new(device, embassy_net::Config::ipv4_static(ip), resources, seed))
 }
