@@ -43,7 +43,7 @@ pub struct Profile {
     /// The firmware features that select it.
     pub features: &'static str,
     /// Whether the firmware's default feature (the certificate profile) stays on: off for PSK,
-    /// so that image carries no X.509 code.
+    /// so that image carries no certificate parsing or path validation.
     pub default_features: bool,
     /// The firmware's default max_fragment_length for it (`ANCHORMQ_MAX_FRAGMENT` overrides).
     pub fragment: u64,

@@ -12,7 +12,7 @@
 //! * **PSK** (`--no-default-features --features psk`): the broker proves it holds the
 //!   pre-shared key (`ANCHORMQ_PSK_IDENTITY`, `ANCHORMQ_PSK_KEY`); TLS 1.3 `psk_dhe_ke`. The SDK
 //!   is built without its certificate profile (`embedded-tls-psk`), so the image carries no
-//!   X.509 code.
+//!   certificate parsing or path validation.
 //!
 //! Everything else (network, broker, topics) is build-time configuration too: see [`config`].
 //!

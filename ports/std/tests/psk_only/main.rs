@@ -1,5 +1,5 @@
 //! The embedded-tls engine as a PSK-only firmware links it (`embedded-tls-psk` alone: no
-//! certificate profile, no X.509 code) against a real Mosquitto: the PSK handshake at 1 KiB
+//! certificate profile, no certificate parsing) against a real Mosquitto: the PSK handshake at 1 KiB
 //! fragments carries MQTT, and a certificate listener, which ignores the key, is refused with
 //! the identity named.
 //!

@@ -8,7 +8,8 @@
 //! Never: uses embedded-tls's own certificate checks, accepts a certificate under the PSK
 //! profile, or reports a server as verified unless both its chain and its signature over the
 //! handshake were checked. Built with `embedded-tls-psk` alone, it has no certificate profile
-//! and refuses every Certificate and CertificateVerify: no X.509 code is linked.
+//! and refuses every Certificate and CertificateVerify unparsed: no certificate parsing or path
+//! validation is linked.
 //!
 //! Implements: RFC 8446 §4.4.2 (Certificate), §4.4.3 (CertificateVerify: the signed content is
 //! 64 spaces, the context string, a zero byte and the transcript hash up to Certificate).
