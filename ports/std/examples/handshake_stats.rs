@@ -1,9 +1,7 @@
 //! Measures what a handshake costs: bytes on the wire (full and resumed) and peak heap, against a
 //! real Mosquitto started on free loopback ports. Run by `cargo xtask bench`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anchormq::crypto::SoftwareSigner;
 use anchormq::time::TimePolicy;
@@ -11,41 +9,10 @@ use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
 use anchormq_std::{HostBuffers, OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
-
-/// Counts live heap bytes and remembers the peak since the last reset.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's own arguments, so the
-// allocator contract holds exactly as it does for `System`; the counters are only statistics.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged; `ptr` came from `alloc` with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use anchormq_testbed::heap::{Counting, HeapMark};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn reset_peak() -> usize {
-    let live = LIVE.load(Ordering::Relaxed);
-    PEAK.store(live, Ordering::Relaxed);
-    live
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let work = std::env::temp_dir().join(format!("anchormq-bench-{}", std::process::id()));
@@ -89,12 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..2 {
             let mut buffers = HostBuffers::new();
             let port = broker.port(listener);
-            let base = reset_peak();
+            let heap = HeapMark::start();
             let (info, peak) = runtime.block_on(async {
                 let mut tls =
                     anchormq_std::connect_tls(config, "127.0.0.1", port, "localhost", buffers.lend()).await?;
                 // The peak up to here covers the handshake alone (socket included).
-                let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+                let peak = heap.peak_since();
                 let info = tls.info().clone();
                 // Let the broker's session tickets arrive, then close cleanly.
                 connack(&mut tls).await?;
@@ -180,13 +147,13 @@ fn embedded_rows(
     ] {
         let mut buffers = anchormq_std::HostBuffers::with_sizes(config.rx_buffer(true), 1_024);
         let port = broker.port(listener);
-        let base = reset_peak();
+        let heap = HeapMark::start();
         let (handshake, peak) = runtime.block_on(async {
             let tcp =
                 anchormq_std::tcp_connect("127.0.0.1", port).await.map_err(anchormq::Error::Transport)?;
             let engine = anchormq::tls::Engine::Embedded(config);
             let mut tls = anchormq::tls::connect_any(engine, "localhost", tcp, buffers.lend()).await?;
-            let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+            let peak = heap.peak_since();
             let handshake = tls.handshake_traffic();
             connack(&mut tls).await?;
             tls.close().await?;

@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod gnutls;
 pub mod harness;
+pub mod heap;
 pub mod mqtt_probe;
 pub mod netns;
 pub mod odd;

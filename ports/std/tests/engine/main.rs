@@ -15,15 +15,15 @@ mod cases;
 mod proxy;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anchormq_testbed::broker::Broker;
 use anchormq_testbed::harness::Suite;
+use anchormq_testbed::heap::Counting;
+pub use anchormq_testbed::heap::HeapMark;
 use anchormq_testbed::pki::{self, Pki};
 
 /// What every case gets.
@@ -36,51 +36,8 @@ pub struct Env {
 pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
-/// Counts live heap bytes and their high-water mark, to measure what a handshake allocates.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counters only observe.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Heap measurement: `start` marks the current level, `peak_since` gives the high-water mark
-/// above it. The test runs on a current-thread runtime, so only this case allocates meanwhile.
-#[derive(Debug)]
-pub struct HeapMark(usize);
-
-impl HeapMark {
-    pub fn start() -> Self {
-        let live = LIVE.load(Ordering::Relaxed);
-        PEAK.store(live, Ordering::Relaxed);
-        Self(live)
-    }
-
-    pub fn peak_since(&self) -> usize {
-        PEAK.load(Ordering::Relaxed).saturating_sub(self.0)
-    }
-}
 
 fn main() -> ExitCode {
     let mut suite = Suite::from_args("engine");
