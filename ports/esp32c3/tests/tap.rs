@@ -17,7 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -80,7 +80,7 @@ struct Env {
 struct Chrony(std::process::Child);
 
 impl Chrony {
-    fn start(work: &std::path::Path) -> Result<Chrony, String> {
+    fn start(work: &Path) -> Result<Chrony, String> {
         let Some(chronyd) = anchormq_testbed::find_program("chronyd") else {
             return Err("chronyd is not installed (apt-get install -y chrony)".into());
         };
@@ -101,7 +101,18 @@ impl Chrony {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("starting chronyd: {e}"))?;
-        Ok(Chrony(child))
+        let chrony = Chrony(child);
+        // Ready once its socket is bound: /proc/net/udp lists local addresses as hex
+        // `address:port`, the address in host byte order.
+        let bound = format!("{:08X}:{:04X}", u32::from(HOST).swap_bytes(), 123);
+        for _ in 0..500 {
+            let table = std::fs::read_to_string("/proc/net/udp").map_err(|e| e.to_string())?;
+            if table.lines().any(|line| line.split_whitespace().nth(1) == Some(bound.as_str())) {
+                return Ok(chrony);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(format!("chronyd did not bind {HOST}:123 within 5 s (see chronyd.log)"))
     }
 }
 
@@ -116,27 +127,22 @@ fn main() -> ExitCode {
     if !netns::in_namespace() {
         return netns::rerun_in_namespace("c3-tap");
     }
-    let mut suite = Suite::from_args("c3-tap");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("c3-tap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let env = match setup(&work) {
-        Ok(env) => env,
-        Err(e) => return suite.setup_failed(format_args!("the TAP link and the broker: {e}")),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    suite.case("qos1_readings_through_the_c3_connector", || runtime.block_on(readings(&env)));
-    suite.case("a_broker_named_otherwise_is_refused", || runtime.block_on(wrong_name(&env)));
-    suite.case("sntp_sets_the_clock_from_a_real_ntp_server", || runtime.block_on(sntp(&env)));
-    drop(runtime);
-    // Broker first, then the TAP device.
-    let Env { pki: _, broker, tap, ntp } = env;
-    drop(ntp);
-    drop(broker);
-    drop(tap);
-    suite.finish(&work)
+    let setup = |work: &Path| setup(work).map_err(|e| format!("the TAP link and the broker: {e}"));
+    Suite::run("c3-tap", env!("CARGO_TARGET_TMPDIR"), setup, |suite, env| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        suite.case("qos1_readings_through_the_c3_connector", || runtime.block_on(readings(&env)));
+        suite.case("a_broker_named_otherwise_is_refused", || runtime.block_on(wrong_name(&env)));
+        suite.case("sntp_sets_the_clock_from_a_real_ntp_server", || runtime.block_on(sntp(&env)));
+        drop(runtime);
+        // The servers first, then the TAP device.
+        let Env { pki: _, broker, tap, ntp } = env;
+        drop(ntp);
+        drop(broker);
+        drop(tap);
+    })
 }
 
-fn setup(work: &std::path::Path) -> Result<Env, String> {
+fn setup(work: &Path) -> Result<Env, String> {
     if anchormq_testbed::find_program("ip").is_none() {
         return Err("ip is not installed (apt-get install -y iproute2)".into());
     }
@@ -269,21 +275,11 @@ async fn sntp(env: &Env) -> CaseResult {
     check!(clock.now().is_none(), "a clock nobody set says {:?}", clock.now());
     let mut resources = StackResources::<2>::new();
     let (stack, mut runner) = stack_on(env, &mut resources, 11)?;
-    // chronyd may take a moment to bind after it started: a few exchanges at most.
-    let exchange = async {
-        let mut last = None;
-        for _ in 0..10 {
-            match clock.sync(stack, &HOST.to_string(), &ENTROPY).await {
-                Ok(time) => return Ok(time),
-                Err(e) => last = Some(e),
-            }
-            embassy_time::Timer::after_millis(300).await;
-        }
-        Err(format!("chronyd never answered: {last:?}"))
-    };
+    let server = HOST.to_string();
+    let exchange = clock.sync(stack, &server, &ENTROPY);
     let synced = tokio::select! {
         never = runner.run() => match never {},
-        synced = exchange => synced?,
+        synced = exchange => synced.map_err(|e| format!("chronyd did not answer: {e}"))?,
     };
     let host = CLOCK.now().ok_or("no host time")?.as_secs();
     let (got, now) = (synced.as_secs(), clock.now().ok_or("the clock forgot its time")?.as_secs());
@@ -301,6 +297,7 @@ fn stack_on<'r>(
     seed: u64,
 ) -> Result<(embassy_net::Stack<'r>, embassy_net::Runner<'r, TunTapDevice>), String> {
     let device = TunTapDevice::new(&env.tap.name).map_err(|e| format!("opening {}: {e}", env.tap.name))?;
+    env.tap.wait_carrier()?;
     let ip = StaticConfigV4 {
         address: Ipv4Cidr::new(DEVICE, 24),
         gateway: Some(HOST),

@@ -4,7 +4,7 @@
 //! and the run goes on. Arguments that do not start with `-` filter cases by substring.
 
 use std::fmt::Display;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -21,6 +21,26 @@ pub struct Suite {
 }
 
 impl Suite {
+    /// Runs a whole suite: a fresh work directory `<tmp>/<name>-<pid>` (`tmp` is the test
+    /// binary's `CARGO_TARGET_TMPDIR`), `setup` in it (its error is reported as the one failed
+    /// case), `cases` with the suite and what `setup` made (dropped before the summary, so
+    /// brokers and links go first), then the summary ([`Suite::finish`]).
+    pub fn run<E>(
+        name: &'static str,
+        tmp: &str,
+        setup: impl FnOnce(&Path) -> Result<E, String>,
+        cases: impl FnOnce(&mut Suite, E),
+    ) -> ExitCode {
+        let mut suite = Suite::from_args(name);
+        let work = PathBuf::from(tmp).join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        match setup(&work) {
+            Ok(env) => cases(&mut suite, env),
+            Err(e) => return suite.setup_failed(e),
+        }
+        suite.finish(&work)
+    }
+
     /// A suite named `name`, filtered by this process's arguments.
     pub fn from_args(name: &'static str) -> Self {
         let filters = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();

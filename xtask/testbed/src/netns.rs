@@ -108,6 +108,36 @@ impl Tap {
         Ok(tap)
     }
 
+    /// Waits until the host side carries frames, after a stack attached to the device.
+    ///
+    /// Attaching turns the carrier on, but the kernel enables transmission on the host side
+    /// only when its link watcher runs (up to a second later); until then it silently drops
+    /// what the host sends (a DHCPOFFER, an NTP answer). Its operational state turns UP at that
+    /// moment. Polls for 5 s at most.
+    ///
+    /// # Errors
+    /// When `ip` cannot run, or the state is not UP after 5 s.
+    pub fn wait_carrier(&self) -> Result<(), String> {
+        let mut state = String::new();
+        for _ in 0..500 {
+            // `ip`, not /sys: sysfs still shows the namespace this process was started in.
+            let out = Command::new("ip").args(["-o", "link", "show", "dev", &self.name]).output();
+            let out = out.map_err(|e| format!("running ip link show: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            state = text
+                .split(" state ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("?")
+                .to_string();
+            if state == "UP" {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(format!("{} is still in state {state} 5 s after attaching to it", self.name))
+    }
+
     /// `ip link set <tap> up|down`.
     ///
     /// # Errors

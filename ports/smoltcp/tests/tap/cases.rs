@@ -63,7 +63,7 @@ fn random<T: Default + AsMut<[u8]>>() -> T {
 /// A stack on the TAP device with two socket slots to spare, and the host clock that runs it:
 /// at [`DEVICE`]/24 with gateway and DNS server [`HOST`], or with DHCP (one more slot).
 async fn stack(env: &Env, dhcp: bool) -> Result<(Stack<'static, LinkDevice>, HostClock), String> {
-    let mut device = LinkDevice::open(&env.tap.name).await?;
+    let mut device = LinkDevice::open(&env.tap)?;
     let mut clock = device.clock().map_err(err)?;
     let mac = EthernetAddress([0x02, 0x00, 0x61, 0x6d, 0x71, if dhcp { 0x02 } else { 0x01 }]);
     let mut config = iface::Config::new(mac.into());

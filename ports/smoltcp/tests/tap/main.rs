@@ -23,7 +23,7 @@ mod cases;
 mod net;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,26 +69,20 @@ fn main() -> ExitCode {
     if !netns::in_namespace() {
         return netns::rerun_in_namespace("tap");
     }
-    let mut suite = Suite::from_args("tap");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
     net::quiet_tuntap_panics();
     // One current-thread runtime for the whole run: the forwarder and the DNS responder it
     // spawns in `setup` serve every case.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let env = match runtime.block_on(setup(&work)) {
-        Ok(env) => env,
-        Err(e) => return suite.setup_failed(format_args!("the TAP link and the broker: {e}")),
-    };
-    for (name, case) in cases::ALL {
-        suite.case(name, || runtime.block_on(case(&env)));
-        // A case that failed half-way may have left the link down.
-        let _ = env.tap.set_link(true);
-    }
-    drop(runtime);
-    // Broker first, then the TAP device (Env's fields drop in order).
-    drop(env);
-    suite.finish(&work)
+    let setup =
+        |work: &Path| runtime.block_on(setup(work)).map_err(|e| format!("the TAP link and the broker: {e}"));
+    // Env drops at the end of the cases: broker first, then the TAP device (its fields' order).
+    Suite::run("tap", env!("CARGO_TARGET_TMPDIR"), setup, |suite, env| {
+        for (name, case) in cases::ALL {
+            suite.case(name, || runtime.block_on(case(&env)));
+            // A case that failed half-way may have left the link down.
+            let _ = env.tap.set_link(true);
+        }
+    })
 }
 
 async fn setup(work: &Path) -> Result<Env, String> {

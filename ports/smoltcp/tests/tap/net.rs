@@ -7,7 +7,6 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +15,7 @@ use std::time::Duration;
 use anchormq_smoltcp::Clock;
 use anchormq_smoltcp::smoltcp::phy::{self, Device, DeviceCapabilities, Medium, TunTapInterface};
 use anchormq_smoltcp::smoltcp::time::Instant;
+use anchormq_testbed::netns::Tap;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -44,32 +44,13 @@ pub struct LinkDevice {
 }
 
 impl LinkDevice {
-    /// Attaches to the TAP device and waits until the host side carries frames.
-    ///
-    /// Attaching turns the carrier on, but the kernel enables transmission on the host side
-    /// only when its link watcher runs (up to a second later); until then it silently drops
-    /// what the host sends (a DHCPOFFER, say). Its operational state turns UP at that moment.
-    pub async fn open(name: &str) -> Result<LinkDevice, String> {
-        let inner =
-            TunTapInterface::new(name, Medium::Ethernet).map_err(|e| format!("opening TAP {name}: {e}"))?;
-        // `ip`, not /sys: sysfs still shows the namespace this process was started in.
-        let mut state = String::new();
-        for _ in 0..500 {
-            let out = Command::new("ip").args(["-o", "link", "show", "dev", name]).output();
-            let out = out.map_err(|e| format!("running ip link show: {e}"))?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            state = text
-                .split(" state ")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .unwrap_or("?")
-                .to_string();
-            if state == "UP" {
-                return Ok(LinkDevice { inner: Rc::new(RefCell::new(inner)) });
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Err(format!("{name} is still in state {state} 5 s after attaching to it"))
+    /// Attaches to the TAP device and waits until the host side carries frames
+    /// ([`Tap::wait_carrier`]).
+    pub fn open(tap: &Tap) -> Result<LinkDevice, String> {
+        let inner = TunTapInterface::new(&tap.name, Medium::Ethernet)
+            .map_err(|e| format!("opening TAP {}: {e}", tap.name))?;
+        tap.wait_carrier()?;
+        Ok(LinkDevice { inner: Rc::new(RefCell::new(inner)) })
     }
 
     /// The runner's clock, woken when this device has frames to read.

@@ -16,7 +16,7 @@ mod proxy;
 mod support;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::pin::Pin;
 use std::process::ExitCode;
 
@@ -40,19 +40,13 @@ pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult>
 static ALLOCATOR: Counting = Counting;
 
 fn main() -> ExitCode {
-    let mut suite = Suite::from_args("engine");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("engine-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let env = match setup(&work) {
-        Ok(env) => env,
-        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    for (name, case) in cases::ALL {
-        suite.case(name, || runtime.block_on(case(&env)));
-    }
-    drop(env);
-    suite.finish(&work)
+    let setup = |work: &Path| setup(work).map_err(|e| format!("the test broker: {e}"));
+    Suite::run("engine", env!("CARGO_TARGET_TMPDIR"), setup, |suite, env| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        for (name, case) in cases::ALL {
+            suite.case(name, || runtime.block_on(case(&env)));
+        }
+    })
 }
 
 fn setup(work: &std::path::Path) -> Result<Env, String> {

@@ -13,7 +13,7 @@ mod cases;
 mod clients;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,27 +59,21 @@ pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a mut Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
-    let mut suite = Suite::from_args("mqtt");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("mqtt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let mut env = match setup(&work) {
-        Ok(env) => env,
-        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    for (name, case) in cases::ALL {
-        suite.case(name, || runtime.block_on(case(&mut env)));
-        // A case that failed half-way may have left the broker stopped or paused.
-        if env.broker.start_again().is_err() {
-            suite.case("(broker restart)", || {
-                Err("the broker cannot be restarted; the rest is not run".into())
-            });
-            break;
+    let setup = |work: &Path| setup(work).map_err(|e| format!("the test broker: {e}"));
+    Suite::run("mqtt", env!("CARGO_TARGET_TMPDIR"), setup, |suite, mut env| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        for (name, case) in cases::ALL {
+            suite.case(name, || runtime.block_on(case(&mut env)));
+            // A case that failed half-way may have left the broker stopped or paused.
+            if env.broker.start_again().is_err() {
+                suite.case("(broker restart)", || {
+                    Err("the broker cannot be restarted; the rest is not run".into())
+                });
+                break;
+            }
         }
-    }
-    drop(runtime);
-    drop(env);
-    suite.finish(&work)
+        drop(runtime);
+    })
 }
 
 fn setup(work: &std::path::Path) -> Result<Env, String> {

@@ -12,7 +12,7 @@
 #[path = "../shared/acked.rs"]
 mod acked;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,23 +27,19 @@ use anchormq_testbed::harness::{CaseResult, Suite};
 use anchormq_testbed::pki;
 
 fn main() -> ExitCode {
-    let mut suite = Suite::from_args("psk_only");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("psk-only-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let setup = pki::generate(&work.join("pki"))
-        .map_err(|e| e.to_string())
-        .and_then(|pki| Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string()));
-    let broker = match setup {
-        Ok(broker) => broker,
-        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
+    let setup = |work: &Path| {
+        pki::generate(&work.join("pki"))
+            .map_err(|e| e.to_string())
+            .and_then(|pki| Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string()))
+            .map_err(|e| format!("the test broker: {e}"))
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    suite.case("psk_at_1024_carries_qos1", || runtime.block_on(psk_at_1024_carries_qos1(&broker)));
-    suite.case("a_certificate_listener_is_refused", || {
-        runtime.block_on(a_certificate_listener_is_refused(&broker))
-    });
-    drop(broker);
-    suite.finish(&work)
+    Suite::run("psk_only", env!("CARGO_TARGET_TMPDIR"), setup, |suite, broker| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        suite.case("psk_at_1024_carries_qos1", || runtime.block_on(psk_at_1024_carries_qos1(&broker)));
+        suite.case("a_certificate_listener_is_refused", || {
+            runtime.block_on(a_certificate_listener_is_refused(&broker))
+        });
+    })
 }
 
 fn config() -> EmbeddedConfig {

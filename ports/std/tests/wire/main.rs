@@ -13,7 +13,7 @@ mod net;
 pub use anchormq_testbed::mqtt_probe as mqtt;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::pin::Pin;
 use std::process::ExitCode;
 
@@ -32,19 +32,13 @@ pub use anchormq_testbed::harness::CaseResult;
 pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
-    let mut suite = Suite::from_args("wire");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("wire-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let env = match setup(&work) {
-        Ok(env) => env,
-        Err(e) => return suite.setup_failed(format_args!("the test broker: {e}")),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    for (name, case) in cases::ALL {
-        suite.case(name, || runtime.block_on(case(&env)));
-    }
-    drop(env);
-    suite.finish(&work)
+    let setup = |work: &Path| setup(work).map_err(|e| format!("the test broker: {e}"));
+    Suite::run("wire", env!("CARGO_TARGET_TMPDIR"), setup, |suite, env| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        for (name, case) in cases::ALL {
+            suite.case(name, || runtime.block_on(case(&env)));
+        }
+    })
 }
 
 fn setup(work: &std::path::Path) -> Result<Env, String> {
