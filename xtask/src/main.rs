@@ -220,6 +220,14 @@ fn ensure_targets(root: &Path) -> Result {
 }
 
 /// Runs cargo invocations in order, failing at the first unsuccessful one.
+/// `cargo <command> -p anchormq --no-default-features --features <features> <rest>`: the sdk as a
+/// device builds it, without the rustls engine.
+fn sdk_device<'a>(command: &'a str, features: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![command, "-p", "anchormq", "--no-default-features", "--features", features];
+    args.extend_from_slice(rest);
+    args
+}
+
 fn cargo_all(root: &Path, invocations: &[&[&str]]) -> Result {
     for args in invocations {
         println!("$ cargo {}", args.join(" "));
@@ -259,30 +267,8 @@ fn cmd_test(root: &Path) -> Result {
                             "-D",
                             "warnings",
                         ],
-                        &[
-                            "clippy",
-                            "-p",
-                            "anchormq",
-                            "--all-targets",
-                            "--no-default-features",
-                            "--features",
-                            "embedded-tls",
-                            "--",
-                            "-D",
-                            "warnings",
-                        ],
-                        &[
-                            "clippy",
-                            "-p",
-                            "anchormq",
-                            "--all-targets",
-                            "--no-default-features",
-                            "--features",
-                            "embedded-tls-psk",
-                            "--",
-                            "-D",
-                            "warnings",
-                        ],
+                        &sdk_device("clippy", "embedded-tls", &["--all-targets", "--", "-D", "warnings"]),
+                        &sdk_device("clippy", "embedded-tls-psk", &["--all-targets", "--", "-D", "warnings"]),
                     ],
                 )
             }),
@@ -309,25 +295,9 @@ fn cmd_test(root: &Path) -> Result {
                         &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
                         &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
                         // The device build: ECDSA P-256 only, without the rustls engine.
-                        &[
-                            "test",
-                            "-p",
-                            "anchormq",
-                            "--no-default-features",
-                            "--features",
-                            "embedded-tls",
-                            "--lib",
-                        ],
+                        &sdk_device("test", "embedded-tls", &["--lib"]),
                         // The PSK-only device build: no certificate profile at all.
-                        &[
-                            "test",
-                            "-p",
-                            "anchormq",
-                            "--no-default-features",
-                            "--features",
-                            "embedded-tls-psk",
-                            "--lib",
-                        ],
+                        &sdk_device("test", "embedded-tls-psk", &["--lib"]),
                         // A certificate profile asked of a PSK-only embedded-tls is refused.
                         &[
                             "test",
@@ -362,16 +332,7 @@ fn cmd_test(root: &Path) -> Result {
                         &["build", "-p", "anchormq", "--no-default-features", "--target", RISCV_TARGETS[0]],
                         // The default features include the rustls engine: no_std, but it needs CAS.
                         &["build", "-p", "anchormq", "--features", "tls12", "--target", RISCV_TARGETS[0]],
-                        &[
-                            "build",
-                            "-p",
-                            "anchormq",
-                            "--no-default-features",
-                            "--features",
-                            "embedded-tls",
-                            "--target",
-                            RISCV_TARGETS[0],
-                        ],
+                        &sdk_device("build", "embedded-tls", &["--target", RISCV_TARGETS[0]]),
                         // The smoltcp port with the embedded engine on the ESP32-C3's target, which
                         // has no compare-and-swap: proof that the port needs none.
                         &[
