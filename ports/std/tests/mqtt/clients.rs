@@ -86,29 +86,28 @@ pub async fn publish_file(
     file: &Path,
     qos: u8,
 ) -> Result<(), String> {
-    let output = Command::new("mosquitto_pub")
-        .args(tls_args(env, listener))
-        .args(["-i", "mosquitto-pub", "-V", "mqttv5", "-t", topic, "-q", &qos.to_string(), "-f"])
-        .arg(file)
-        .output()
-        .await
-        .map_err(|e| format!("running mosquitto_pub: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!("mosquitto_pub failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr)))
-    }
+    let qos = qos.to_string();
+    let args = ["-i", "mosquitto-pub", "-V", "mqttv5", "-t", topic, "-q", &qos, "-f"];
+    run_pub(mosquitto_pub(env, listener).args(args).arg(file)).await
 }
 
 /// `mosquitto_pub` with client id `id` and a text message: a second client with the same id,
 /// which makes the broker end the first one's connection (session takeover, MQTT v5.0 §3.1.4).
 pub async fn publish_as(env: &Env, listener: Listener, id: &str, topic: &str) -> Result<(), String> {
-    let output = Command::new("mosquitto_pub")
-        .args(tls_args(env, listener))
-        .args(["-i", id, "-V", "mqttv5", "-t", topic, "-m", "takeover"])
-        .output()
+    run_pub(mosquitto_pub(env, listener).args(["-i", id, "-V", "mqttv5", "-t", topic, "-m", "takeover"]))
         .await
-        .map_err(|e| format!("running mosquitto_pub: {e}"))?;
+}
+
+/// `mosquitto_pub` over TLS on `listener`, its other arguments still to add.
+fn mosquitto_pub(env: &Env, listener: Listener) -> Command {
+    let mut command = Command::new("mosquitto_pub");
+    command.args(tls_args(env, listener));
+    command
+}
+
+/// Runs a `mosquitto_pub`; its stderr is the error.
+async fn run_pub(command: &mut Command) -> Result<(), String> {
+    let output = command.output().await.map_err(|e| format!("running mosquitto_pub: {e}"))?;
     if output.status.success() {
         Ok(())
     } else {

@@ -70,6 +70,21 @@ fn secs(t: i64) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(t as u64))
 }
 
+/// Mutual TLS: the test anchors, and `chain` with its PKCS#8 `key` as this client's identity.
+fn mutual_config(
+    env: &Env,
+    chain: Vec<anchormq::CertificateDer<'static>>,
+    key: &[u8],
+) -> Result<TlsConfig, String> {
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(key).map_err(|e| format!("{e:?}"))?;
+    TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .client_identity(chain, Arc::new(signer))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 fn anchors(env: &Env) -> Anchors {
     let certs = anchormq_std::read_pem_certificates(&env.pki.trust_anchors).expect("roots.pem");
     Anchors::from_certificates(&certs).expect("anchors")
@@ -521,15 +536,9 @@ async fn broker_alert_is_named(env: &Env) -> CaseResult {
 
 async fn mutual_tls_with_client_certificate(env: &Env) -> CaseResult {
     let key = std::fs::read(&env.pki.client.key_der).map_err(|e| e.to_string())?;
-    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
     let mut chain = anchormq_std::read_pem_certificates(&env.pki.client.cert).map_err(|e| e.to_string())?;
     chain.extend(anchormq_std::read_pem_certificates(&env.pki.intermediate.cert).map_err(|e| e.to_string())?);
-    let cfg = TlsConfig::builder(&OS_ENTROPY)
-        .anchors(anchors(env))
-        .time_source(Arc::new(SystemClock))
-        .client_identity(chain, Arc::new(signer))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let cfg = mutual_config(env, chain, &key)?;
     let mut buffers = HostBuffers::new();
     let mut tls =
         open(env, &cfg, Listener::MutualTls, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
@@ -908,14 +917,8 @@ async fn sha1_signed_leaf_is_refused(env: &Env) -> CaseResult {
 async fn mutual_tls_with_an_untrusted_client_certificate_is_refused(env: &Env) -> CaseResult {
     let (cert, key) =
         anchormq_testbed::odd::foreign_client(&env.pki, &env.broker.work_dir().join("intruder"))?;
-    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
     let chain = anchormq_std::read_pem_certificates(&cert).map_err(|e| e.to_string())?;
-    let cfg = TlsConfig::builder(&OS_ENTROPY)
-        .anchors(anchors(env))
-        .time_source(Arc::new(SystemClock))
-        .client_identity(chain, Arc::new(signer))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let cfg = mutual_config(env, chain, &key)?;
     // TLS 1.3: our side of the handshake completes; the broker's verdict is an alert on the
     // first read.
     let mut buffers = HostBuffers::new();
