@@ -296,3 +296,31 @@ fn anchors_follow_the_signature_features() {
         }
     }
 }
+
+/// Refusals webpki gives without a `TrustError` of their own read as sentences naming the
+/// problem, never as webpki's `Debug` output (which firmware would pay for in flash).
+#[test]
+fn webpki_refusals_read_as_sentences() {
+    use webpki::Error as W;
+    let crl_time = UnixTime::since_unix_epoch(Duration::from_secs(BASE));
+    let cases = [
+        (W::MalformedNameConstraint, "a CA's name constraints are malformed"),
+        (W::InvalidNetworkMaskConstraint, "a CA's name constraints are malformed"),
+        (W::UnsupportedNameType, "a certificate carries a name of a type that cannot be checked"),
+        (W::MalformedDnsIdentifier, "a certificate carries a malformed DNS name"),
+        (W::InvalidSerialNumber, "a certificate's serial number is malformed"),
+        (W::UnknownRevocationStatus, "a configured CRL cannot be used to check the chain"),
+        (
+            W::CrlExpired { time: crl_time, next_update: crl_time },
+            "a configured CRL cannot be used to check the chain",
+        ),
+        (W::PathLenConstraintViolated, "the chain is longer than a CA's path length constraint allows"),
+    ];
+    let pki = ca();
+    let cert = leaf(&pki, "broker", &["broker.local"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+    let parsed = Cert::parse(&cert).unwrap();
+    for (error, sentence) in cases {
+        let mapped = map_webpki(error.clone(), &pki.anchors, &parsed, &[], TimeBasis::Source);
+        assert_eq!(mapped, TrustError::Invalid { reason: sentence.to_string() }, "{error:?}");
+    }
+}
