@@ -267,12 +267,15 @@ pub fn run(root: &Path) -> Result {
     for profile in PROFILES {
         elves.push((profile, build(root, profile)?));
     }
+    let peers = build_peers(root)?;
+    // Only now: every image's rlibs exist, the comparison images' included (in a fresh build
+    // directory, their constants would otherwise belong to no crate).
     let owners = anonymous_owners(root)?;
     let mut analyses = Vec::new();
     for (profile, elf) in elves {
         analyses.push((profile, analyse(&elf, &owners)?));
     }
-    let comparison = compare(root, &owners)?;
+    let comparison = compare(&peers, &owners)?;
     let heaps = handshake_heaps(root)?;
     let report = report::render(&analyses, &comparison, &heaps);
     println!("\n{report}");
@@ -381,16 +384,24 @@ fn parse_heaps(text: &str) -> Result<Heaps> {
     })
 }
 
-/// Builds the comparison images and measures their flash.
-fn compare(root: &Path, owners: &BTreeMap<String, String>) -> Result<Comparison> {
-    let mut comparison = Comparison { flash: [0; 3], sdk: [0; 3] };
-    for (slot, (name, features)) in STACKS.into_iter().enumerate() {
+/// Builds the comparison images, in [`STACKS`] order.
+fn build_peers(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut elves = Vec::new();
+    for (name, features) in STACKS {
         let mut args = vec!["build", "--release", "--target", TARGET, "-p", PEER_PACKAGE];
         if !features.is_empty() {
             args.extend(["--features", features]);
         }
-        let elf = build_kept(root, &args, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?;
-        let analysis = analyse(&elf, owners)?;
+        elves.push(build_kept(root, &args, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?);
+    }
+    Ok(elves)
+}
+
+/// Measures the comparison images' flash and SDK share.
+fn compare(elves: &[PathBuf], owners: &BTreeMap<String, String>) -> Result<Comparison> {
+    let mut comparison = Comparison { flash: [0; 3], sdk: [0; 3] };
+    for (slot, elf) in elves.iter().enumerate().take(STACKS.len()) {
+        let analysis = analyse(elf, owners)?;
         comparison.flash[slot] = analysis.sections.flash();
         comparison.sdk[slot] = analysis.sdk_flash();
     }
