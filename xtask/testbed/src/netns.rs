@@ -66,15 +66,15 @@ pub fn rerun_in_namespace(suite: &str) -> ExitCode {
     }
 }
 
-/// Runs `ip` with `args`, failing with its stderr.
+/// Runs `ip` with `args` and returns what it printed, failing with its stderr.
 ///
 /// # Errors
 /// When `ip` cannot run or fails.
-pub fn ip(args: &[&str]) -> Result<(), String> {
+pub fn ip(args: &[&str]) -> Result<String, String> {
     let out =
         Command::new("ip").args(args).output().map_err(|e| format!("running ip {}: {e}", args.join(" ")))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(format!(
             "ip {} failed ({}): {}",
@@ -116,14 +116,12 @@ impl Tap {
     /// moment. Polls for 5 s at most.
     ///
     /// # Errors
-    /// When `ip` cannot run, or the state is not UP after 5 s.
+    /// When `ip` fails, or the state is not UP after 5 s.
     pub fn wait_carrier(&self) -> Result<(), String> {
         let mut state = String::new();
         for _ in 0..500 {
             // `ip`, not /sys: sysfs still shows the namespace this process was started in.
-            let out = Command::new("ip").args(["-o", "link", "show", "dev", &self.name]).output();
-            let out = out.map_err(|e| format!("running ip link show: {e}"))?;
-            let text = String::from_utf8_lossy(&out.stdout);
+            let text = ip(&["-o", "link", "show", "dev", &self.name])?;
             state = text
                 .split(" state ")
                 .nth(1)
@@ -143,7 +141,7 @@ impl Tap {
     /// # Errors
     /// When `ip` fails.
     pub fn set_link(&self, up: bool) -> Result<(), String> {
-        ip(&["link", "set", &self.name, if up { "up" } else { "down" }])
+        ip(&["link", "set", &self.name, if up { "up" } else { "down" }]).map(drop)
     }
 }
 
