@@ -162,14 +162,18 @@ impl TlsVerifier<Suite> for Verifier<'_> {
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), EngineError> {
         #[cfg(feature = "embedded-tls")]
-        if self.peer.is_some() {
-            return self.check_signature(&verify);
+        {
+            self.check_signature(&verify)
         }
-        let _ = verify;
-        Err(self.protocol(
-            "the broker sent CertificateVerify without a verified Certificate",
-            AlertDescription::UnexpectedMessage,
-        ))
+        // A PSK-only build never verifies a Certificate, so no CertificateVerify can follow one.
+        #[cfg(not(feature = "embedded-tls"))]
+        {
+            let _ = verify;
+            Err(self.protocol(
+                "the broker sent CertificateVerify without a verified Certificate",
+                AlertDescription::UnexpectedMessage,
+            ))
+        }
     }
 }
 
@@ -236,7 +240,7 @@ impl Verifier<'_> {
 
     /// The server's CertificateVerify over the transcript, with the verified leaf's key.
     fn check_signature(&mut self, verify: &CertificateVerifyRef<'_>) -> Result<(), EngineError> {
-        let (Some(leaf), Some(hash)) = (&self.leaf, &self.transcript) else {
+        let (Some(leaf), Some(hash), Some(_)) = (&self.leaf, &self.transcript, &self.peer) else {
             return Err(self.protocol(
                 "the broker sent CertificateVerify without a verified Certificate",
                 AlertDescription::UnexpectedMessage,
