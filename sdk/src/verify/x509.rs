@@ -419,16 +419,19 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn utc(text: &str) -> Result<u64, Malformed> {
-        let mut der = alloc::vec![tag::UTC_TIME, text.len() as u8];
+    /// `text` encoded with `tag`, read as a time.
+    fn read_time(tag: u8, text: &str) -> Result<u64, Malformed> {
+        let mut der = alloc::vec![tag, text.len() as u8];
         der.extend_from_slice(text.as_bytes());
         time(Reader::new(&der).any()?).map(|t| t.as_secs())
     }
 
+    fn utc(text: &str) -> Result<u64, Malformed> {
+        read_time(tag::UTC_TIME, text)
+    }
+
     fn generalized(text: &str) -> Result<u64, Malformed> {
-        let mut der = alloc::vec![tag::GENERALIZED_TIME, text.len() as u8];
-        der.extend_from_slice(text.as_bytes());
-        time(Reader::new(&der).any()?).map(|t| t.as_secs())
+        read_time(tag::GENERALIZED_TIME, text)
     }
 
     #[test]
