@@ -161,7 +161,6 @@ fn run(root: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Resu
         .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))
 }
 
-/// Installs the broker and clients with apt if missing (root only).
 /// The programs the test suites run, and the Debian package of each.
 const TEST_PROGRAMS: [(&str, &str); 9] = [
     ("mosquitto", "mosquitto"),
@@ -176,6 +175,7 @@ const TEST_PROGRAMS: [(&str, &str); 9] = [
     ("chronyd", "chrony"),
 ];
 
+/// Installs the broker and clients with apt if missing (root only).
 fn ensure_mosquitto(root: &Path) -> Result {
     let missing: Vec<(&str, &str)> =
         TEST_PROGRAMS.into_iter().filter(|(p, _)| anchormq_testbed::find_program(p).is_none()).collect();
@@ -219,7 +219,6 @@ fn ensure_targets(root: &Path) -> Result {
     if status.success() { Ok(()) } else { Err(format!("`rustup {}` failed ({status})", args.join(" "))) }
 }
 
-/// Runs cargo invocations in order, failing at the first unsuccessful one.
 /// `cargo <command> -p anchormq --no-default-features --features <features> <rest>`: the sdk as a
 /// device builds it, without the rustls engine.
 fn sdk_device<'a>(command: &'a str, features: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
@@ -228,6 +227,7 @@ fn sdk_device<'a>(command: &'a str, features: &'a str, rest: &[&'a str]) -> Vec<
     args
 }
 
+/// Runs cargo invocations in order, failing at the first unsuccessful one.
 fn cargo_all(root: &Path, invocations: &[&[&str]]) -> Result {
     for args in invocations {
         println!("$ cargo {}", args.join(" "));
