@@ -22,6 +22,7 @@ pub mod manual;
 pub mod mqtt;
 pub mod time;
 pub mod tls;
+mod tlv;
 pub mod trust;
 pub mod verify;
 

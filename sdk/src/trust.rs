@@ -221,7 +221,7 @@ impl<'a> Bundle<'a> {
             return Err(BundleError::BadMagic);
         }
         let (body, checksum) = bytes.split_at(bytes.len().saturating_sub(CHECKSUM_LEN));
-        if crate::verify::sha256(body)[..] != *checksum {
+        if crate::crypto::sha256(body)[..] != *checksum {
             return Err(BundleError::ChecksumMismatch);
         }
         let mut r = Reader { rest: body, section: "header" };
@@ -351,7 +351,8 @@ impl fmt::Debug for Bundle<'_> {
     }
 }
 
-/// An owned anchor for [`BundleBuilder`].
+/// An owned anchor for [`BundleBuilder`]; `OwnedAnchor::from_certificate` (in `verify`, which
+/// checks the certificate is fit to be an anchor) builds one from a CA certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedAnchor {
     /// The subject (Name contents).
@@ -362,26 +363,6 @@ pub struct OwnedAnchor {
     pub name_constraints: Option<Vec<u8>>,
     /// The certificate's notAfter.
     pub not_after: UnixTime,
-}
-
-impl OwnedAnchor {
-    /// The anchor parts of a CA certificate (DER), as rustls-webpki extracts them.
-    ///
-    /// # Errors
-    /// [`crate::ConfigError::BadTrustAnchor`] (index 0) when the certificate does not decode,
-    /// [`crate::ConfigError::UnsuitableAnchor`] when it cannot be an anchor (not a CA, weak key).
-    pub fn from_certificate(der: &[u8]) -> Result<Self, crate::ConfigError> {
-        let cert = pki_types::CertificateDer::from(der);
-        let anchor = webpki::anchor_from_trusted_cert(&cert)
-            .map_err(|_| crate::ConfigError::BadTrustAnchor { index: 0 })?;
-        let not_after = crate::verify::check_anchor_certificate(der).map_err(|e| e.at_index(0))?;
-        Ok(Self {
-            subject: anchor.subject.as_ref().to_vec(),
-            spki: anchor.subject_public_key_info.as_ref().to_vec(),
-            name_constraints: anchor.name_constraints.as_ref().map(|nc| nc.as_ref().to_vec()),
-            not_after,
-        })
-    }
 }
 
 /// Why a bundle could not be encoded.
@@ -469,7 +450,7 @@ impl BundleBuilder {
             out.push(d.kind());
             out.extend_from_slice(d.digest());
         }
-        let checksum = crate::verify::sha256(&out);
+        let checksum = crate::crypto::sha256(&out);
         out.extend_from_slice(&checksum);
         Ok(out)
     }
@@ -556,7 +537,7 @@ mod tests {
     #[test]
     fn structural_errors_are_specific_even_with_a_valid_checksum() {
         let reseal = |mut body: Vec<u8>| {
-            let sum = crate::verify::sha256(&body);
+            let sum = crate::crypto::sha256(&body);
             body.extend_from_slice(&sum);
             body
         };

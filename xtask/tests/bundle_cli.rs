@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use anchormq::trust::Hex;
-use anchormq::verify::sha256;
+use anchormq::crypto::sha256;
 use anchormq_testbed::pki::{self, Pki};
 
 const STORE: &str = "/etc/ssl/certs/ca-certificates.crt";

@@ -97,7 +97,7 @@ async fn connack<S: embedded_io_async::Read + embedded_io_async::Write>(tls: &mu
 fn spki_sha256(cert_der: &std::path::Path) -> Result<[u8; 32], Box<dyn std::error::Error>> {
     let der = std::fs::read(cert_der)?;
     let spki = x509_spki(&der).ok_or("the server certificate has no SubjectPublicKeyInfo")?;
-    Ok(anchormq::verify::sha256(spki))
+    Ok(anchormq::crypto::sha256(spki))
 }
 
 /// The SubjectPublicKeyInfo inside a certificate: the seventh element of TBSCertificate (v3).

@@ -1,5 +1,6 @@
 //! anchormq's own rustls `CryptoProvider`, built on RustCrypto crates, plus the
-//! port-facing [`Entropy`] trait and the client-key [`Signer`] handle.
+//! port-facing [`Entropy`] trait, the client-key [`Signer`] handle and [`sha256`], the one
+//! digest every other module (fingerprints, pins, bundle checksums) takes from here.
 //!
 //! Owns every cryptographic primitive anchormq hands to rustls: cipher suites
 //! (TLS 1.3, and TLS 1.2 ECDHE+AEAD with the `tls12` feature), key exchange
@@ -46,6 +47,16 @@ pub use sign::{KeyError, SignError, Signer, SoftwareSigner, signing_key};
 #[cfg(feature = "rustls")]
 pub use verify::SIGNATURE_ALGORITHMS;
 pub use verify::{ALGORITHMS, Accepted, tls13_algorithm};
+
+/// SHA-256 of `bytes`: a certificate's or a key's DER (fingerprints, pins, the deny-list), or a
+/// trust bundle's body (its checksum).
+///
+/// # Panics
+/// Never.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
 
 /// Randomness for TLS: implemented by each port (OS RNG on hosts, TRNG on devices).
 pub trait Entropy: Send + Sync {

@@ -197,7 +197,7 @@ impl fmt::Debug for EcdsaVerify {
 /// verifier's own DER walk: the `der` crate's generic decoders cost 3.7 KiB of device flash.
 /// Scalar ranges (zero, the group order) are the curve crate's `from_slice` to check.
 pub(crate) fn ecdsa_signature<const N: usize, const N2: usize>(der: &[u8]) -> Option<[u8; N2]> {
-    use crate::verify::x509::{only, tag};
+    use crate::tlv::{only, tag};
     let seq = only(der, tag::SEQUENCE).ok()?;
     let mut r = seq.reader();
     let mut out = [0u8; N2];

@@ -222,7 +222,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         verifier: &ServerVerifier,
     ) -> Result<ConnectionInfo, Error<T::Error>> {
         let resumed = self.conn.handshake_kind() == Some(HandshakeKind::Resumed);
-        let leaf = self.conn.peer_certificates().and_then(|c| c.first()).map(|c| crate::verify::sha256(c));
+        let leaf = self.conn.peer_certificates().and_then(|c| c.first()).map(|c| crate::crypto::sha256(c));
         let peer = match (verifier.take_outcome(name), resumed) {
             (Some(Outcome::Verified(peer)), false) if Some(*peer.leaf_sha256()) == leaf => {
                 if let Some(cache) = config.session_cache() {

@@ -14,7 +14,8 @@ use pki_types::{CertificateDer, ServerName};
 
 use super::profile::{self, Role, san_names};
 use super::x509::Cert;
-use super::{Anchors, VerifiedPeer, sha256, verify_server_chain};
+use super::{Anchors, VerifiedPeer, name, verify_server_chain};
+use crate::crypto::sha256;
 use crate::error::TrustError;
 use crate::time::{ValidityTime, fmt_unix};
 use crate::trust::Hex;
@@ -89,9 +90,9 @@ pub fn explain(
         name: "server name in the SANs",
         outcome: match webpki::EndEntityCert::try_from(leaf_der) {
             Ok(ee) => match ee.verify_is_valid_for_subject_name(server_name) {
-                Ok(()) => Ok(format!("{} is listed", super::name_text(server_name))),
+                Ok(()) => Ok(format!("{} is listed", name::server_name_text(server_name))),
                 Err(_) => Err(TrustError::NameMismatch {
-                    expected: super::name_text(server_name),
+                    expected: name::server_name_text(server_name),
                     presented: leaf.map(san_names).unwrap_or_default(),
                 }
                 .to_string()),
@@ -124,7 +125,7 @@ fn dates(parsed: &[Option<Cert<'_>>], time: ValidityTime) -> Result<String, Stri
     };
     for cert in parsed.iter().flatten() {
         let (nb, na) = (cert.not_before, cert.not_after);
-        let subject = super::name::text(cert.subject);
+        let subject = name::text(cert.subject);
         if time.as_secs() < nb.as_secs() {
             return Err(format!(
                 "\"{subject}\" is not valid before {} (time used {}, {basis})",
@@ -145,8 +146,8 @@ fn dates(parsed: &[Option<Cert<'_>>], time: ValidityTime) -> Result<String, Stri
 
 fn facts(der: &CertificateDer<'_>, cert: &Cert<'_>) -> CertificateFacts {
     CertificateFacts {
-        subject: super::name::text(cert.subject),
-        issuer: super::name::text(cert.issuer),
+        subject: name::text(cert.subject),
+        issuer: name::text(cert.issuer),
         validity: (fmt_unix(cert.not_before).to_string(), fmt_unix(cert.not_after).to_string()),
         key: profile::describe_spki(&cert.spki),
         signature: profile::describe_signature(cert),

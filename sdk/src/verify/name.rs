@@ -9,12 +9,13 @@
 //!
 //! Implements: RFC 4514 §2 (string representation), over RFC 5280 §4.1.2.4's `Name`.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::fmt::Write;
 
 use der::asn1::ObjectIdentifier as Oid;
+use pki_types::{ServerName, TrustAnchor};
 
-use super::x509::{Malformed, Tlv, tag};
+use crate::tlv::{Malformed, Tlv, tag};
 
 /// The short names of the attributes certificates use.
 const NAMES: &[(Oid, &str)] = &[
@@ -120,11 +121,36 @@ fn short_name(oid: &[u8]) -> Option<&'static str> {
     NAMES.iter().find(|(o, _)| o.as_bytes() == oid).map(|(_, name)| *name)
 }
 
+/// A server name as text: the DNS name, or the IP address in its usual notation.
+pub(crate) fn server_name_text(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(pki_types::IpAddr::V4(v4)) => {
+            core::net::Ipv4Addr::from(*v4.as_ref()).to_string()
+        }
+        ServerName::IpAddress(pki_types::IpAddr::V6(v6)) => {
+            core::net::Ipv6Addr::from(*v6.as_ref()).to_string()
+        }
+        // pki-types' server name is non-exhaustive: a kind added after this release.
+        _ => "a server name of a kind this version of anchormq does not name".to_string(),
+    }
+}
+
+/// Renders a trust anchor's subject.
+pub(super) fn anchor_subject(anchor: &TrustAnchor<'_>) -> String {
+    subject_text(anchor.subject.as_ref())
+}
+
+/// Renders a Name from its contents (webpki keeps names without their SEQUENCE header).
+pub(super) fn subject_text(contents: &[u8]) -> String {
+    text(Tlv { tag: tag::SEQUENCE, value: contents, raw: contents })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
-    use super::super::x509::Reader;
     use super::*;
+    use crate::tlv::Reader;
     use alloc::string::ToString;
     use core::str::FromStr;
     use der::Encode;

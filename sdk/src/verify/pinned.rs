@@ -11,8 +11,10 @@ use alloc::string::{String, ToString};
 
 use pki_types::{CertificateDer, ServerName};
 
+use super::name::{self, server_name_text};
 use super::x509::{Cert, Spki};
-use super::{VerifiedPeer, name_text, profile, sha256};
+use super::{VerifiedPeer, profile};
+use crate::crypto::sha256;
 use crate::error::TrustError;
 use crate::time::ValidityTime;
 use crate::trust::Hex;
@@ -33,7 +35,7 @@ pub(crate) fn verify(
         let cert = Cert::parse(end_entity).map_err(|_| TrustError::Invalid {
             reason: "the server's certificate is not valid DER".to_string(),
         })?;
-        (cert.spki, super::name::text(cert.subject))
+        (cert.spki, name::text(cert.subject))
     };
     let digest = sha256(spki.raw);
     if !pins.contains(&digest) {
@@ -44,7 +46,7 @@ pub(crate) fn verify(
     }
     profile::check_spki(&spki, &subject)?;
     Ok(VerifiedPeer {
-        server_name: name_text(server_name),
+        server_name: server_name_text(server_name),
         leaf_sha256: sha256(end_entity),
         leaf_subject: subject,
         anchor_subject: format!("pinned key sha256:{}", Hex(&digest)),

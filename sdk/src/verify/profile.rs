@@ -15,10 +15,9 @@ use alloc::vec::Vec;
 
 use der::asn1::ObjectIdentifier as Oid;
 
-use super::x509::{
-    self, Cert, DNS_NAME, Extension, IP_ADDRESS, Malformed, Spki, Tlv, general_name, only, tag,
-};
+use super::x509::{Cert, DNS_NAME, Extension, IP_ADDRESS, Spki, general_name};
 use crate::error::TrustError;
+use crate::tlv::{self, Malformed, Tlv, only, tag};
 
 const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
 const SUBJECT_ALT_NAME: Oid = Oid::new_unwrap("2.5.29.17");
@@ -186,7 +185,7 @@ fn check_leaf(
 pub(crate) fn check_spki(spki: &Spki<'_>, subject: &str) -> Result<(), TrustError> {
     let unsupported =
         || TrustError::UnsupportedKey { subject: subject.to_string(), algorithm: describe_spki(spki) };
-    if x509::is(&RSA, spki.algorithm) {
+    if tlv::is(&RSA, spki.algorithm) {
         if !cfg!(feature = "sig-rsa") {
             return Err(unsupported());
         }
@@ -196,17 +195,17 @@ pub(crate) fn check_spki(spki: &Spki<'_>, subject: &str) -> Result<(), TrustErro
         }
         return Ok(());
     }
-    if x509::is(&EC_PUBLIC_KEY, spki.algorithm) {
+    if tlv::is(&EC_PUBLIC_KEY, spki.algorithm) {
         return match spki.curve() {
-            Some(c) if x509::is(&P256, c) => Ok(()),
-            Some(c) if x509::is(&P384, c) && cfg!(feature = "sig-p384") => Ok(()),
-            Some(c) if x509::is(&P384, c) => Err(unsupported()),
+            Some(c) if tlv::is(&P256, c) => Ok(()),
+            Some(c) if tlv::is(&P384, c) && cfg!(feature = "sig-p384") => Ok(()),
+            Some(c) if tlv::is(&P384, c) => Err(unsupported()),
             other => {
                 Err(TrustError::UnsupportedCurve { subject: subject.to_string(), curve: curve_name(other) })
             }
         };
     }
-    if x509::is(&ED25519, spki.algorithm) && cfg!(feature = "sig-ed25519") {
+    if tlv::is(&ED25519, spki.algorithm) && cfg!(feature = "sig-ed25519") {
         return Ok(());
     }
     Err(unsupported())
@@ -214,7 +213,7 @@ pub(crate) fn check_spki(spki: &Spki<'_>, subject: &str) -> Result<(), TrustErro
 
 /// Whether a presented certificate is signed with SHA-1.
 pub(crate) fn signed_with_sha1(cert: &Cert<'_>) -> bool {
-    x509::is(&SHA1_RSA, cert.signature_algorithm) || x509::is(&SHA1_ECDSA, cert.signature_algorithm)
+    tlv::is(&SHA1_RSA, cert.signature_algorithm) || tlv::is(&SHA1_ECDSA, cert.signature_algorithm)
 }
 
 fn understood(ext: &Extension<'_>) -> bool {
@@ -227,7 +226,7 @@ fn understood(ext: &Extension<'_>) -> bool {
 /// `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }`
 fn basic_constraints_ca(value: &[u8]) -> Result<bool, Malformed> {
     let mut bc = only(value, tag::SEQUENCE)?.reader();
-    let ca = bc.optional(tag::BOOLEAN)?.map(x509::boolean).transpose()?.unwrap_or(false);
+    let ca = bc.optional(tag::BOOLEAN)?.map(tlv::boolean).transpose()?.unwrap_or(false);
     bc.optional(tag::INTEGER)?;
     bc.finish()?;
     Ok(ca)
@@ -255,7 +254,7 @@ fn extended_key_usage_has_any(value: &[u8]) -> Result<bool, Malformed> {
     let mut list = only(value, tag::SEQUENCE)?.reader();
     let mut any = false;
     while !list.is_empty() {
-        any |= x509::is(&ANY_EKU, list.expect(tag::OID)?.value);
+        any |= tlv::is(&ANY_EKU, list.expect(tag::OID)?.value);
     }
     Ok(any)
 }
@@ -375,10 +374,10 @@ fn curve_name(curve: Option<&[u8]>) -> String {
 
 /// The key as a person reads it: `EC P-256`, `RSA 2048-bit`, `Ed25519`.
 pub(crate) fn describe_spki(spki: &Spki<'_>) -> String {
-    if x509::is(&RSA, spki.algorithm) {
+    if tlv::is(&RSA, spki.algorithm) {
         return alloc::format!("RSA {}-bit", spki.rsa_bits());
     }
-    if x509::is(&EC_PUBLIC_KEY, spki.algorithm) {
+    if tlv::is(&EC_PUBLIC_KEY, spki.algorithm) {
         return alloc::format!("EC {}", curve_name(spki.curve()));
     }
     match dotted(spki.algorithm).as_str() {

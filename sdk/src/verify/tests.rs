@@ -2,8 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 use super::*;
 use alloc::vec;
+use alloc::vec::Vec;
+use pki_types::{CertificateDer, ServerName};
+
+use crate::crypto::sha256;
+use crate::error::ConfigError;
+use crate::time::TimeBasis;
+use crate::trust::{Bundle, Deny, Hex};
 use core::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use x509::Cert;
 
 const DAY: u64 = 86_400;
 /// 2026-01-01T00:00:00Z
@@ -320,7 +328,7 @@ fn webpki_refusals_read_as_sentences() {
     let cert = leaf(&pki, "broker", &["broker.local"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
     let parsed = Cert::parse(&cert).unwrap();
     for (error, sentence) in cases {
-        let mapped = map_webpki(error.clone(), &pki.anchors, &parsed, &[], TimeBasis::Source);
+        let mapped = bridge::refusal(error.clone(), &pki.anchors, &parsed, &[], TimeBasis::Source);
         assert_eq!(mapped, TrustError::Invalid { reason: sentence.to_string() }, "{error:?}");
     }
 }

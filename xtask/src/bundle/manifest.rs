@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anchormq::time::fmt_unix;
 use anchormq::trust::Hex;
-use anchormq::verify::sha256;
+use anchormq::crypto::sha256;
 
 use super::certs::{self, Cert, Selector, parse_digest};
 use super::{AnchorReport, build_bundle, describe, load_bundle, now, warn};

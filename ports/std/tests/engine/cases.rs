@@ -268,7 +268,7 @@ async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
     check!(peer.anchor_subject().contains("anchormq test root"), "anchor {}", peer.anchor_subject());
     let direct = std::fs::read(&env.pki.direct_server.cert_der).map_err(|e| e.to_string())?;
     check!(
-        *peer.leaf_sha256() == anchormq::verify::sha256(&direct),
+        *peer.leaf_sha256() == anchormq::crypto::sha256(&direct),
         "the broker did not serve direct-server: {peer}"
     );
     let AnyStream::Embedded(inner) = &tls else { return Err("not the embedded engine".into()) };

@@ -613,7 +613,7 @@ async fn corrupted_handshake_bytes_fail_cleanly(env: &Env) -> CaseResult {
     // does not authenticate and ignores (the outer type and version of an encrypted record):
     // such a connection must still be to the genuine broker.
     let genuine =
-        anchormq::verify::sha256(&std::fs::read(&env.pki.server.cert_der).map_err(|e| e.to_string())?);
+        anchormq::crypto::sha256(&std::fs::read(&env.pki.server.cert_der).map_err(|e| e.to_string())?);
     let cfg = config(env, SystemClock, TimePolicy::RequireTime);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for offset in (0..1400).step_by(23).chain([0, 1, 2, 3, 4, 5, 6, 9, 10, 43, 44, 45]) {
@@ -658,7 +658,7 @@ fn openssl_spki_sha256(cert_pem: &std::path::Path) -> [u8; 32] {
         .expect("openssl pkey");
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &pubkey.stdout).unwrap();
     let der = child.wait_with_output().unwrap().stdout;
-    anchormq::verify::sha256(&der)
+    anchormq::crypto::sha256(&der)
 }
 
 /// A bundle holding the test root, with the given pins and deny entries, as a device embeds it.
@@ -704,7 +704,7 @@ async fn bundle_pin_mismatch_names_the_path(env: &Env) -> CaseResult {
 
 async fn bundle_deny_list_refuses_a_valid_chain(env: &Env) -> CaseResult {
     use anchormq::trust::Deny;
-    let server = anchormq::verify::sha256(&std::fs::read(&env.pki.server.cert_der).unwrap());
+    let server = anchormq::crypto::sha256(&std::fs::read(&env.pki.server.cert_der).unwrap());
     let intermediate_key = openssl_spki_sha256(&env.pki.intermediate.cert);
     for entry in [Deny::Certificate(server), Deny::Spki(intermediate_key)] {
         let cfg = bundle_config(bundle_anchors(env, &[], &[entry]));
@@ -762,7 +762,7 @@ where
 
 async fn raw_public_key_server_round_trips(env: &Env) -> CaseResult {
     let server = gnutls(env, "rpk", anchormq_testbed::gnutls::Mode::RawKey)?;
-    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let pin = anchormq::crypto::sha256(&server.server_spki_der);
     let cfg = TlsConfig::builder(&OS_ENTROPY)
         .raw_public_keys([[0x55; 32], pin])
         .build()
@@ -788,7 +788,7 @@ async fn raw_public_key_other_key_is_refused(env: &Env) -> CaseResult {
         Err(Error::Trust(TrustError::KeyNotPinned { presented, .. })) => {
             let expected = format!(
                 "sha256:{}",
-                anchormq::trust::Hex(&anchormq::verify::sha256(&server.server_spki_der))
+                anchormq::trust::Hex(&anchormq::crypto::sha256(&server.server_spki_der))
             );
             check!(presented == expected, "presented {presented}, expected {expected}");
             Ok(())
@@ -799,7 +799,7 @@ async fn raw_public_key_other_key_is_refused(env: &Env) -> CaseResult {
 
 async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
     let server = gnutls(env, "rpk-mutual", anchormq_testbed::gnutls::Mode::RawKeyMutual)?;
-    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let pin = anchormq::crypto::sha256(&server.server_spki_der);
     let (key, spki) = server.client_key.clone();
     let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| format!("{e:?}"))?;
     let with_key = TlsConfig::builder(&OS_ENTROPY)
@@ -834,7 +834,7 @@ async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
 
 async fn pinned_self_signed_server_is_accepted_by_key(env: &Env) -> CaseResult {
     let server = gnutls(env, "selfsigned", anchormq_testbed::gnutls::Mode::SelfSigned)?;
-    let pin = anchormq::verify::sha256(&server.server_spki_der);
+    let pin = anchormq::crypto::sha256(&server.server_spki_der);
     let cfg = TlsConfig::builder(&OS_ENTROPY).pinned_server_key([pin]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
     let mut tls =
