@@ -13,6 +13,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+// `TimeError` is defined beside the policy that raises it, so `time` never names this module.
+pub use crate::time::TimeError;
 use crate::time::{TimeBasis, fmt_unix};
 use pki_types::UnixTime;
 
@@ -223,14 +225,6 @@ pub enum TrustError {
         /// Which check failed.
         reason: String,
     },
-}
-
-/// The time policy forbids the connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimeError {
-    /// `TimePolicy::RequireTime` and the time source has no trusted time.
-    NoTrustedTime,
 }
 
 /// The TLS handshake or a record failed.
@@ -568,16 +562,6 @@ fn write_list(f: &mut fmt::Formatter<'_>, items: &[String]) -> fmt::Result {
         f.write_str(item)?;
     }
     Ok(())
-}
-
-impl fmt::Display for TimeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoTrustedTime => f.write_str(
-                "no trusted time is available and the time policy is RequireTime, so certificate validity cannot be checked: provide a TimeSource (for example SNTP) or choose TimePolicy::FloorAt with the firmware build time",
-            ),
-        }
-    }
 }
 
 impl fmt::Display for TlsError {

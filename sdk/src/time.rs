@@ -1,7 +1,8 @@
 //! Time for certificate validity: where it comes from and what to do when there is none.
 //!
-//! Owns: [`TimeSource`] (the port's clock, which may honestly say "unknown") and [`TimePolicy`]
-//! (what verification does with that answer). The security trade-offs of each policy are in
+//! Owns: [`TimeSource`] (the port's clock, which may honestly say "unknown"), [`TimePolicy`]
+//! (what verification does with that answer) and [`TimeError`], the refusal it gives (part of
+//! [`crate::Error`], re-exported from [`crate::error`]). The security trade-offs of each policy are in
 //! [`crate::manual`].
 //!
 //! Never: reads a clock itself, or skips a validity check silently. The only way to skip validity
@@ -11,6 +12,24 @@
 use core::fmt;
 
 pub use pki_types::UnixTime;
+
+/// The time policy forbids the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// `TimePolicy::RequireTime` and the time source has no trusted time.
+    NoTrustedTime,
+}
+
+impl fmt::Display for TimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTrustedTime => f.write_str(
+                "no trusted time is available and the time policy is RequireTime, so certificate validity cannot be checked: provide a TimeSource (for example SNTP) or choose TimePolicy::FloorAt with the firmware build time",
+            ),
+        }
+    }
+}
 
 /// A clock the port provides: wall-clock time, when the device has a trusted one.
 ///
@@ -45,7 +64,7 @@ impl TimeSource for FixedTime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimePolicy {
     /// The default: check validity windows against the source's time and refuse to connect with
-    /// [`crate::TimeError::NoTrustedTime`] when it has none.
+    /// [`TimeError::NoTrustedTime`] when it has none.
     #[default]
     RequireTime,
     /// Use `max(source, floor)`, or the floor alone when the source has no time. The floor is
@@ -119,11 +138,11 @@ impl TimePolicy {
     /// Apply the policy to what the source says.
     ///
     /// # Errors
-    /// [`crate::TimeError::NoTrustedTime`] under `RequireTime` when `source` is `None`.
-    pub fn decide(&self, source: Option<UnixTime>) -> Result<ValidityTime, crate::TimeError> {
+    /// [`TimeError::NoTrustedTime`] under `RequireTime` when `source` is `None`.
+    pub fn decide(&self, source: Option<UnixTime>) -> Result<ValidityTime, TimeError> {
         match (*self, source) {
             (Self::RequireTime, Some(time)) => Ok(ValidityTime::At { time, basis: TimeBasis::Source }),
-            (Self::RequireTime, None) => Err(crate::TimeError::NoTrustedTime),
+            (Self::RequireTime, None) => Err(TimeError::NoTrustedTime),
             (Self::FloorAt(floor), Some(time)) if time.as_secs() >= floor.as_secs() => {
                 Ok(ValidityTime::At { time, basis: TimeBasis::Source })
             }
@@ -211,7 +230,7 @@ mod tests {
 
     #[test]
     fn require_time_refuses_unknown_time() {
-        assert_eq!(TimePolicy::RequireTime.decide(None), Err(crate::TimeError::NoTrustedTime));
+        assert_eq!(TimePolicy::RequireTime.decide(None), Err(TimeError::NoTrustedTime));
         assert_eq!(
             TimePolicy::RequireTime.decide(Some(t(5))),
             Ok(ValidityTime::At { time: t(5), basis: TimeBasis::Source })

@@ -17,9 +17,10 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use anchormq::crypto::sha256;
 use anchormq::time::fmt_unix;
 use anchormq::trust::{Bundle, BundleAnchor, BundleBuilder, Deny, Hex, OwnedAnchor};
-use anchormq::verify::{Anchors, sha256};
+use anchormq::verify::Anchors;
 use anchormq::{CertificateDer, UnixTime};
 use clap::Subcommand;
 use x509_cert::der::asn1::AnyRef;

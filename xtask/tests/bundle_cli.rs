@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use anchormq::trust::Hex;
 use anchormq::crypto::sha256;
+use anchormq::trust::Hex;
 use anchormq_testbed::pki::{self, Pki};
 
 const STORE: &str = "/etc/ssl/certs/ca-certificates.crt";

@@ -15,6 +15,7 @@ use embedded_io_async::{ErrorType, Read, Write};
 use crate::error::Error;
 #[cfg(feature = "embedded-tls-psk")]
 use crate::tls::embedded::{self, EmbeddedConfig, EmbeddedStream};
+use crate::tls::shell::Established;
 use crate::tls::{TlsBuffers, Traffic};
 #[cfg(feature = "rustls")]
 use crate::tls::{TlsConfig, TlsStream};
@@ -120,44 +121,34 @@ impl fmt::Display for Authenticated {
 }
 
 impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
-    /// What the broker proved.
-    pub fn authenticated(&self) -> Authenticated {
+    /// The engine's stream, for what every engine's stream knows after its handshake.
+    fn established(&self) -> &dyn Established {
         match self {
             #[cfg(feature = "rustls")]
-            Self::Rustls(s) => Authenticated::Certificate(s.info().peer.clone()),
+            Self::Rustls(s) => s,
             #[cfg(feature = "embedded-tls-psk")]
-            Self::Embedded(s) => s.info().peer.clone(),
+            Self::Embedded(s) => s,
         }
+    }
+
+    /// What the broker proved.
+    pub fn authenticated(&self) -> Authenticated {
+        self.established().authenticated()
     }
 
     /// Bytes exchanged by the handshake.
     pub fn handshake_traffic(&self) -> Traffic {
-        match self {
-            #[cfg(feature = "rustls")]
-            Self::Rustls(s) => s.info().handshake,
-            #[cfg(feature = "embedded-tls-psk")]
-            Self::Embedded(s) => s.info().handshake,
-        }
+        self.established().handshake_traffic()
     }
 
     /// Bytes exchanged over the transport so far, handshake included.
     pub fn traffic(&self) -> Traffic {
-        match self {
-            #[cfg(feature = "rustls")]
-            Self::Rustls(s) => s.traffic(),
-            #[cfg(feature = "embedded-tls-psk")]
-            Self::Embedded(s) => s.traffic(),
-        }
+        self.established().traffic()
     }
 
     /// Whether the handshake resumed an earlier session (only rustls resumes).
     pub fn resumed(&self) -> bool {
-        match self {
-            #[cfg(feature = "rustls")]
-            Self::Rustls(s) => s.info().resumed,
-            #[cfg(feature = "embedded-tls-psk")]
-            Self::Embedded(_) => false,
-        }
+        self.established().resumed()
     }
 
     /// Sends close_notify and flushes it.

@@ -1,8 +1,10 @@
 //! The engine-neutral secure stream: a transport goes in, a verified TLS stream comes out.
 //!
-//! Owns: [`TlsConfig`] (anchors, time, resumption, client identity), [`connect`], [`TlsStream`]
-//! (an `embedded_io_async::Read + Write` over any transport that is one), [`SessionCache`], and
-//! the engine choice: [`Engine`], [`connect_any`], [`AnyStream`], [`Authenticated`].
+//! Owns: the engine choice ([`Engine`], [`connect_any`], [`AnyStream`], [`Authenticated`]), the
+//! [`SecurityProfile`] that describes a connection for either engine, what both engines' streams
+//! share (`shell.rs`: the server name parsed once, the failure latch, the end of the stream), and
+//! the engines themselves, one folder each: [`rustls`] ([`TlsConfig`], [`connect`],
+//! [`TlsStream`], [`SessionCache`]) and [`embedded`].
 //!
 //! Never: parses certificates itself (that is [`crate::verify`]), talks MQTT, derives the server
 //! name from the socket address, or opens a stream without a proof ([`VerifiedPeer`], or for a
@@ -16,31 +18,28 @@
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 mod any;
-#[cfg(feature = "rustls")]
-mod config;
 #[cfg(feature = "embedded-tls-psk")]
 pub mod embedded;
 #[cfg(feature = "rustls")]
 mod profile;
 #[cfg(feature = "rustls")]
-mod resumption;
-#[cfg(feature = "rustls")]
-mod stream;
+pub mod rustls;
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+mod shell;
 
+#[cfg(feature = "rustls")]
+pub use self::rustls::{
+    ConnectionInfo, DangerousConfig, ProtocolVersion, SessionCache, TlsConfig, TlsConfigBuilder, TlsStream,
+    connect,
+};
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub use any::{AnyStream, Authenticated, Engine, PskPeer, connect_any};
-#[cfg(feature = "rustls")]
-pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 #[cfg(feature = "embedded-tls-psk")]
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
 };
 #[cfg(feature = "rustls")]
 pub use profile::{EngineChoice, EngineConfig, Environment, SecurityProfile};
-#[cfg(feature = "rustls")]
-pub use resumption::SessionCache;
-#[cfg(feature = "rustls")]
-pub use stream::{ConnectionInfo, ProtocolVersion, TlsStream, connect};
 
 pub use crate::verify::VerifiedPeer;
 

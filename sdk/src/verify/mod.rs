@@ -3,7 +3,9 @@
 //!
 //! Owns: chain building to the configured anchors (rustls-webpki), the name check against DNS and
 //! IP subject alternative names, EKU serverAuth, validity at the time the [`TimePolicy`] decides,
-//! and [`VerifiedPeer`], the proof value only this module can build.
+//! and [`VerifiedPeer`], the proof value only this module can build. Each engine adapts it at
+//! its own boundary (`tls::rustls::verifier`, `tls::embedded::verifier`); this module names
+//! neither engine.
 //!
 //! Never: weakens a check because a feature is on; falls back to the subject common name (CN).
 //! The CN is free text with no defined matching rules (RFC 6125 §6.4.4 deprecates it, and the
@@ -12,6 +14,7 @@
 //!
 //! Implements: RFC 5280 §6 path validation (through webpki), RFC 6125 §6 name matching,
 //! RFC 8446 §4.4.2.2 server certificate selection.
+
 use alloc::string::{String, ToString};
 use core::fmt;
 
@@ -20,19 +23,15 @@ use pki_types::UnixTime;
 mod anchors;
 mod bridge;
 mod chain;
-#[cfg(feature = "rustls")]
-mod engine;
 mod explain;
 mod name;
 #[cfg(feature = "rustls")]
-mod pinned;
+pub(crate) mod pinned;
 mod profile;
 pub(crate) mod x509;
 
 pub use anchors::Anchors;
 pub use chain::verify_server_chain;
-#[cfg(feature = "rustls")]
-pub(crate) use engine::{Outcome, ServerVerifier, Trust};
 pub use explain::{CertificateFacts, Check, Explanation, explain};
 
 use crate::error::TrustError;

@@ -8,8 +8,8 @@ use std::fmt;
 use std::path::Path;
 
 use anchormq::UnixTime;
-use anchormq::trust::Hex;
 use anchormq::crypto::sha256;
+use anchormq::trust::Hex;
 use x509_cert::Certificate;
 use x509_cert::der::asn1::{ObjectIdentifier, UintRef};
 use x509_cert::der::{Decode, Encode, Reader, SliceReader, Tag, Tagged};

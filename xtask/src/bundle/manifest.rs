@@ -13,9 +13,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use anchormq::crypto::sha256;
 use anchormq::time::fmt_unix;
 use anchormq::trust::Hex;
-use anchormq::crypto::sha256;
 
 use super::certs::{self, Cert, Selector, parse_digest};
 use super::{AnchorReport, build_bundle, describe, load_bundle, now, warn};

@@ -65,7 +65,8 @@ use self::config::Profile;
 pub use self::config::{EmbeddedConfig, EmbeddedConfigBuilder, MaxFragmentLength, Psk};
 use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
 use self::wire::{Restart, Shared, Wire};
-use crate::error::{ConfigError, Error, ResourceError, TlsError};
+use crate::error::{Error, ResourceError, TlsError};
+use crate::tls::shell::{self, Established, Shell};
 use crate::tls::{Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
 
 /// What a connection negotiated and who the broker was proven to be.
@@ -92,9 +93,7 @@ pub struct EmbeddedStream<'b, T: Read + Write + 'b> {
     tx_len: usize,
     /// A read of the engine is in progress; still set on entry, it was cancelled.
     reading: bool,
-    peer_closed: bool,
-    closed: bool,
-    failed: Option<Error<core::convert::Infallible>>,
+    shell: Shell,
 }
 
 /// Opens a TLS 1.3 connection to `server_name` over `io` with embedded-tls.
@@ -116,8 +115,7 @@ pub async fn connect<'b, T: Read + Write + 'b>(
     io: T,
     buffers: TlsBuffers<'b>,
 ) -> Result<EmbeddedStream<'b, T>, Error<T::Error>> {
-    let name = ServerName::try_from(server_name.to_string())
-        .map_err(|_| ConfigError::InvalidServerName { name: server_name.to_string() })?;
+    let name = shell::server_name(server_name)?;
     let TlsBuffers { rx, tx } = buffers;
     let (rx_len, tx_len, body) = (rx.len(), tx.len(), config.record_body());
     if rx_len < body {
@@ -190,9 +188,7 @@ pub async fn connect<'b, T: Read + Write + 'b>(
         rx_len,
         tx_len,
         reading: false,
-        peer_closed: false,
-        closed: false,
-        failed: None,
+        shell: Shell::default(),
     })
 }
 
@@ -209,7 +205,7 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
 
     /// Whether the peer has ended the stream (close_notify, or end of the transport).
     pub fn peer_closed(&self) -> bool {
-        self.peer_closed
+        self.shell.peer_closed
     }
 
     /// Sends close_notify and flushes it; later writes fail with [`TlsError::WriteAfterClose`]
@@ -219,8 +215,8 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
     /// [`Error::Transport`] if the close_notify cannot be sent.
     #[allow(clippy::await_holding_refcell_ref)] // One task: nothing else borrows meanwhile.
     pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
-        self.check_failed()?;
-        self.closed = true;
+        self.shell.check()?;
+        self.shell.closed = true;
         if let Some(conn) = self.conn.take() {
             self.drain().await?;
             if let Err((_, e)) = conn.close().await {
@@ -251,13 +247,6 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
                 let e = self.shared.borrow_mut().error.take();
                 Err(e.map_or_else(|| TlsError::ClosedDuringHandshake.into(), Error::Transport))
             }
-        }
-    }
-
-    fn check_failed(&self) -> Result<(), Error<T::Error>> {
-        match &self.failed {
-            Some(e) => Err(e.clone().map_transport(|never| match never {})),
-            None => Ok(()),
         }
     }
 
@@ -296,9 +285,7 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
             }
         };
         drop(shared);
-        self.closed = true;
-        self.failed = error.detached();
-        error
+        self.shell.fail(error)
     }
 }
 
@@ -404,18 +391,15 @@ impl<T: Read + Write> Read for EmbeddedStream<'_, T> {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.check_failed()?;
-        if self.peer_closed || self.conn.is_none() {
+        self.shell.check()?;
+        if self.shell.peer_closed || self.conn.is_none() {
             return Ok(0);
         }
         if core::mem::take(&mut self.reading) && self.shared.borrow_mut().restart() == Restart::MidRecord {
             let reason = "a read was cancelled while a record was half received; with a receive buffer of \
                           EmbeddedConfig::rx_buffer(true) bytes reads are cancel-safe"
                 .to_string();
-            self.closed = true;
-            let error = Error::Tls(TlsError::Engine { reason });
-            self.failed = error.detached();
-            return Err(error);
+            return Err(self.shell.fail(Error::Tls(TlsError::Engine { reason })));
         }
         self.drain().await?;
         let Some(conn) = self.conn.as_mut() else { return Ok(0) };
@@ -425,7 +409,7 @@ impl<T: Read + Write> Read for EmbeddedStream<'_, T> {
         match result {
             Ok(n) => Ok(n),
             Err(EngineError::ConnectionClosed) => {
-                self.peer_closed = true;
+                self.shell.peer_closed = true;
                 Ok(0)
             }
             Err(e) => {
@@ -434,13 +418,7 @@ impl<T: Read + Write> Read for EmbeddedStream<'_, T> {
                     (s.eof, s.inside_record(), s.error.is_some())
                 };
                 if eof && !port {
-                    self.peer_closed = true;
-                    if !inside {
-                        return Ok(0);
-                    }
-                    let error = Error::Tls(TlsError::TruncatedRecord);
-                    self.failed = error.detached();
-                    return Err(error);
+                    return self.shell.transport_ended(inside);
                 }
                 Err(self.engine_error(e, true))
             }
@@ -453,8 +431,8 @@ impl<T: Read + Write> Write for EmbeddedStream<'_, T> {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.check_failed()?;
-        if self.closed || self.peer_closed {
+        self.shell.check()?;
+        if self.shell.closed || self.shell.peer_closed {
             return Err(TlsError::WriteAfterClose.into());
         }
         // Whatever an interrupted write left staged goes first, so the engine can stage its next
@@ -478,10 +456,29 @@ impl<T: Read + Write> Write for EmbeddedStream<'_, T> {
 
     #[allow(clippy::await_holding_refcell_ref)] // One task: nothing else borrows meanwhile.
     async fn flush(&mut self) -> Result<(), Self::Error> {
-        self.check_failed()?;
+        self.shell.check()?;
         self.drain().await?;
         let flushed = self.shared.borrow_mut().io.flush().await;
         flushed.map_err(Error::Transport)
+    }
+}
+
+impl<T: Read + Write> Established for EmbeddedStream<'_, T> {
+    fn authenticated(&self) -> Authenticated {
+        self.info.peer.clone()
+    }
+
+    fn handshake_traffic(&self) -> Traffic {
+        self.info.handshake
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.shared.borrow().traffic
+    }
+
+    /// embedded-tls cannot resume a session.
+    fn resumed(&self) -> bool {
+        false
     }
 }
 
@@ -489,7 +486,7 @@ impl<T: Read + Write> fmt::Debug for EmbeddedStream<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EmbeddedStream")
             .field("info", &self.info)
-            .field("peer_closed", &self.peer_closed)
+            .field("peer_closed", &self.shell.peer_closed)
             .finish_non_exhaustive()
     }
 }

@@ -19,9 +19,12 @@ use rustls::client::UnbufferedClientConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 use rustls::{AlertDescription, HandshakeKind};
 
-use crate::error::{ConfigError, Error, ResourceError, TimeError, TlsError, TrustError};
-use crate::tls::{MIN_RX_BUFFER, TlsBuffers, TlsConfig, Traffic};
-use crate::verify::{Outcome, ServerVerifier, VerifiedPeer};
+use super::config::TlsConfig;
+use super::verifier::{Outcome, ServerVerifier};
+use crate::error::{Error, ResourceError, TimeError, TlsError, TrustError};
+use crate::tls::shell::{self, Established, Shell};
+use crate::tls::{Authenticated, MIN_RX_BUFFER, TlsBuffers, Traffic};
+use crate::verify::VerifiedPeer;
 
 /// The negotiated protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +61,9 @@ pub struct TlsStream<'b, T> {
     tx_sent: usize,
     plain: Vec<u8>,
     plain_pos: usize,
-    peer_closed: bool,
+    /// The peer ended the stream with close_notify (rather than by closing the transport).
     close_notify: bool,
-    closed: bool,
-    /// Set once the engine has failed: it is never driven again, and every later call
-    /// returns this error.
-    failed: Option<Error<core::convert::Infallible>>,
+    shell: Shell,
     traffic: Traffic,
     info: Option<ConnectionInfo>,
 }
@@ -108,8 +108,7 @@ pub async fn connect<'b, T: Read + Write>(
     io: T,
     buffers: TlsBuffers<'b>,
 ) -> Result<TlsStream<'b, T>, Error<T::Error>> {
-    let name = ServerName::try_from(server_name.to_string())
-        .map_err(|_| ConfigError::InvalidServerName { name: server_name.to_string() })?;
+    let name = shell::server_name(server_name)?;
     if buffers.rx.len() < MIN_RX_BUFFER {
         return Err(ResourceError::ReceiveBuffer { needed: MIN_RX_BUFFER, got: buffers.rx.len() }.into());
     }
@@ -125,10 +124,8 @@ pub async fn connect<'b, T: Read + Write>(
         tx_sent: 0,
         plain: Vec::new(),
         plain_pos: 0,
-        peer_closed: false,
         close_notify: false,
-        closed: false,
-        failed: None,
+        shell: Shell::default(),
         traffic: Traffic::default(),
         info: None,
     };
@@ -152,7 +149,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
 
     /// Whether the peer has ended the stream (close_notify, or end of the transport).
     pub fn peer_closed(&self) -> bool {
-        self.peer_closed
+        self.shell.peer_closed
     }
 
     /// Whether the peer ended the stream cleanly with close_notify (RFC 8446 §6.1).
@@ -165,8 +162,8 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
     /// # Errors
     /// [`Error::Transport`] if the close_notify cannot be sent.
     pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
-        self.check_failed()?;
-        if self.closed {
+        self.shell.check()?;
+        if self.shell.closed {
             return Ok(());
         }
         self.flush_tx().await?;
@@ -178,7 +175,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
                 Err(e) => return Err(self.fail(e, None).await),
             }
         }
-        self.closed = true;
+        self.shell.closed = true;
         self.flush_tx().await?;
         self.io.flush().await.map_err(Error::Transport)
     }
@@ -285,18 +282,18 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
                 None => Ok(Step::Again),
             },
             Ok(ConnectionState::PeerClosed) => {
-                self.peer_closed = true;
+                self.shell.peer_closed = true;
                 self.close_notify = true;
                 Ok(Step::Again)
             }
             Ok(ConnectionState::Closed) => {
-                self.peer_closed = true;
+                self.shell.peer_closed = true;
                 self.close_notify = true;
                 Ok(Step::PeerClosed)
             }
             Ok(ConnectionState::WriteTraffic(mut traffic)) => match want {
                 Want::Handshake => Ok(Step::Ready),
-                Want::Read if self.peer_closed => Ok(Step::PeerClosed),
+                Want::Read if self.shell.peer_closed => Ok(Step::PeerClosed),
                 Want::Read => Ok(Step::NeedRead),
                 Want::Write(data) => {
                     let free = self.tx.get_mut(self.tx_len..).ok_or(StepError::Internal)?;
@@ -380,7 +377,6 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         if matches!(e, StepError::Tls(_)) && matches!(self.step(Want::Read), Ok(Step::Again)) {
             let _ = self.flush_tx().await;
         }
-        self.closed = true;
         let error = match (e, outcome) {
             (StepError::Tls(_), Some(Outcome::Trust(t))) => Error::Trust(t),
             (StepError::Tls(_), Some(Outcome::Time(t))) => Error::Time(t),
@@ -393,16 +389,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
                 TlsError::Engine { reason: "buffer accounting failed".to_string() }.into()
             }
         };
-        self.failed = error.detached();
-        error
-    }
-
-    /// The error a failed stream keeps returning.
-    fn check_failed(&self) -> Result<(), Error<T::Error>> {
-        match &self.failed {
-            Some(e) => Err(e.clone().map_transport(|never| match never {})),
-            None => Ok(()),
-        }
+        self.shell.fail(error)
     }
 
     fn take_plain(&mut self, buf: &mut [u8]) -> usize {
@@ -443,8 +430,8 @@ impl<T: Read + Write> Read for TlsStream<'_, T> {
             if self.plain_pos < self.plain.len() {
                 return Ok(self.take_plain(buf));
             }
-            self.check_failed()?;
-            if self.closed && self.peer_closed {
+            self.shell.check()?;
+            if self.shell.closed && self.shell.peer_closed {
                 return Ok(0);
             }
             self.flush_tx().await?;
@@ -454,8 +441,7 @@ impl<T: Read + Write> Read for TlsStream<'_, T> {
                 Ok(Step::PeerClosed) => return Ok(0),
                 Ok(Step::NeedRead) => {
                     if self.fill_rx().await? == 0 {
-                        self.peer_closed = true;
-                        return if self.rx_len == 0 { Ok(0) } else { Err(TlsError::TruncatedRecord.into()) };
+                        return self.shell.transport_ended(self.rx_len != 0);
                     }
                 }
                 Err(e) => return Err(self.fail(e, None).await),
@@ -469,9 +455,9 @@ impl<T: Read + Write> Write for TlsStream<'_, T> {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.check_failed()?;
+        self.shell.check()?;
         self.flush_tx().await?;
-        if self.closed {
+        if self.shell.closed {
             return Err(TlsError::WriteAfterClose.into());
         }
         loop {
@@ -499,8 +485,26 @@ impl<T> fmt::Debug for TlsStream<'_, T> {
         f.debug_struct("TlsStream")
             .field("info", &self.info)
             .field("traffic", &self.traffic)
-            .field("peer_closed", &self.peer_closed)
+            .field("peer_closed", &self.shell.peer_closed)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T: Read + Write> Established for TlsStream<'_, T> {
+    fn authenticated(&self) -> Authenticated {
+        Authenticated::Certificate(self.info().peer.clone())
+    }
+
+    fn handshake_traffic(&self) -> Traffic {
+        self.info().handshake
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    fn resumed(&self) -> bool {
+        self.info().resumed
     }
 }
 

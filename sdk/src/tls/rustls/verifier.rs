@@ -2,7 +2,7 @@
 //! per configuration (rustls resumes a session only with the verifier that verified it).
 //!
 //! Never: decides anything itself: chains go to [`verify_server_chain`], pinned keys to
-//! [`pinned::verify`]; this module records the outcome for the connection that asked.
+//! `verify::pinned`; this module records the outcome for the connection that asked.
 
 use alloc::format;
 use alloc::string::ToString;
@@ -14,9 +14,9 @@ use pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::{Anchors, Check, Explanation, VerifiedPeer, explain, pinned, verify_server_chain};
 use crate::error::{TimeError, TrustError};
 use crate::time::{TimePolicy, TimeSource, ValidityTime};
+use crate::verify::{Anchors, Check, Explanation, VerifiedPeer, explain, pinned, verify_server_chain};
 
 /// A verification outcome recorded for the connection that asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +32,6 @@ type KeptChain = (ServerName<'static>, Vec<CertificateDer<'static>>);
 /// Outcomes kept at most: one per handshake in flight through the same configuration.
 const OUTCOMES: usize = 8;
 
-/// The rustls verifier, one per configuration: rustls resumes a session only with the verifier
-/// that verified it. The outcome of each verification is recorded under the server name, and the
-/// connection takes it back by that name and checks it names the certificate it received.
 /// What a server is trusted by.
 #[derive(Clone, Debug)]
 pub(crate) enum Trust {
@@ -45,6 +42,9 @@ pub(crate) enum Trust {
     KeyPins { pins: Arc<[[u8; 32]]>, raw: bool },
 }
 
+/// The rustls verifier, one per configuration: rustls resumes a session only with the verifier
+/// that verified it. The outcome of each verification is recorded under the server name, and the
+/// connection takes it back by that name and checks it names the certificate it received.
 pub(crate) struct ServerVerifier {
     trust: Trust,
     clock: Arc<dyn TimeSource>,

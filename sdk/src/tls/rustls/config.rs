@@ -10,11 +10,12 @@ use rustls::sign::CertifiedKey;
 use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, SignatureScheme};
 
+use super::resumption::SessionCache;
+use super::verifier::{ServerVerifier, Trust};
 use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource, TimelessAcknowledged};
-use crate::tls::SessionCache;
-use crate::verify::{Anchors, Explanation, ServerVerifier, Trust};
+use crate::verify::{Anchors, Explanation};
 
 /// The protocol versions offered: TLS 1.3, and TLS 1.2 with the `tls12` feature.
 const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[
