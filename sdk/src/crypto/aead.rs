@@ -151,7 +151,7 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
-    use crate::crypto::testutil::parse;
+    use crate::crypto::tests::support::parse;
 
     /// Seal every case, compare with the expected ciphertext and tag, open it again,
     /// and check that a flipped bit anywhere is rejected.

@@ -82,10 +82,10 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
-    use crate::crypto::testutil::parse;
+    use crate::crypto::tests::support::parse;
 
     /// Message of a case: `msg` repeated `repeat` times (default once).
-    fn message(case: &crate::crypto::testutil::Case) -> Vec<u8> {
+    fn message(case: &crate::crypto::tests::support::Case) -> Vec<u8> {
         let repeat = case.opt("repeat").map_or(1, |_| case.num("repeat"));
         case.get("msg").repeat(repeat)
     }

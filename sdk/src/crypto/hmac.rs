@@ -107,7 +107,7 @@ mod tests {
     use rustls::crypto::tls13::Hkdf;
 
     use super::*;
-    use crate::crypto::testutil::parse;
+    use crate::crypto::tests::support::parse;
 
     #[test]
     fn hmac_rfc4231_vectors() {

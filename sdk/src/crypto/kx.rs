@@ -181,7 +181,7 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
-    use crate::crypto::testutil::{FailingEntropy, TestEntropy, parse};
+    use crate::crypto::tests::support::{FailingEntropy, TestEntropy, parse};
 
     static ENTROPY: TestEntropy = TestEntropy::new();
 

@@ -294,7 +294,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::crypto::testutil::{Case, parse};
+    use crate::crypto::tests::support::{Case, parse};
     use crate::crypto::verify::{ECDSA_P256_SHA256, ECDSA_P384_SHA384, SIGNATURE_ALGORITHMS};
 
     fn load(case: &Case) -> Result<SoftwareSigner, KeyError> {

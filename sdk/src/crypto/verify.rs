@@ -398,7 +398,7 @@ where
 )]
 mod tests {
     use super::*;
-    use crate::crypto::testutil::parse;
+    use crate::crypto::tests::support::parse;
 
     /// The algorithm a vector names, if this build has it.
     fn by_name(name: &str) -> Option<&'static dyn SignatureVerificationAlgorithm> {

@@ -345,7 +345,7 @@ fn varint_len(n: usize) -> usize {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
-    use crate::mqtt::fake::{Behaviour, FakeStream, Seen, Wire, ok, publish};
+    use crate::mqtt::tests::fake::{Behaviour, FakeStream, Seen, Wire, ok, publish};
     use alloc::vec;
 
     const Q1: QoS = QoS::AtLeastOnce;

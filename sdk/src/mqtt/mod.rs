@@ -109,7 +109,7 @@ mod topic;
 mod transport;
 
 #[cfg(test)]
-mod fake;
+mod tests;
 
 pub use backoff::Backoff;
 pub use client::{Client, Connection, OpStatus, Token};

@@ -565,5 +565,4 @@ async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-#[path = "supervisor_tests.rs"]
 mod tests;

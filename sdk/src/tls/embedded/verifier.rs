@@ -342,5 +342,4 @@ impl RngCore for EntropyRng {
 impl CryptoRng for EntropyRng {}
 
 #[cfg(test)]
-#[path = "verifier_tests.rs"]
 mod tests;

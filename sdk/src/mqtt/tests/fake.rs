@@ -22,12 +22,12 @@ use core::task::Poll;
 use embassy_time as _;
 use embedded_io_async::{ErrorType, Read, Write};
 
-use super::supervisor::{Application, Control, Event, Stopped};
-use super::transport::{Connect, Sleep, Transport};
-use super::{Endpoint, Message, QoS};
 use crate::Error;
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::ConfigError;
+use crate::mqtt::supervisor::{Application, Control, Event, Stopped};
+use crate::mqtt::transport::{Connect, Sleep, Transport};
+use crate::mqtt::{Endpoint, Message, QoS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeError {

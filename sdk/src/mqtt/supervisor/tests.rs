@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use super::*;
 use crate::error::{TlsError, TrustError};
-use crate::mqtt::fake::{
+use crate::mqtt::tests::fake::{
     Attempt, Behaviour, FakeConnector, FakeError, FakeSleep, FixedEntropy, Seen, TestApp, Wire, ok, publish,
 };
 use crate::mqtt::{Backoff, Overflow, RefusalPolicy};

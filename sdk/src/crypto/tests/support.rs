@@ -18,7 +18,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Entropy, EntropyError};
+use crate::crypto::{Entropy, EntropyError};
 
 /// One test case: the ordered `name = value` pairs of one block.
 #[derive(Debug)]

@@ -33,8 +33,8 @@ use rustls::{
     SignatureAlgorithm, SignatureScheme, SupportedProtocolVersion,
 };
 
-use super::provider;
-use super::testutil::{TestEntropy, parse};
+use super::support::{TestEntropy, parse};
+use crate::crypto::provider;
 
 static ENTROPY: TestEntropy = TestEntropy::new();
 
@@ -51,7 +51,7 @@ impl TimeProvider for FixedTime {
 }
 
 fn pki(name: &str) -> Vec<u8> {
-    parse(include_str!("vectors/test_pki.txt"))
+    parse(include_str!("../vectors/test_pki.txt"))
         .into_iter()
         .find(|c| c.get("name") == name.as_bytes())
         .unwrap()
@@ -110,7 +110,7 @@ impl rsa::rand_core::RngCore for TestRng {
         rsa::rand_core::impls::next_u64_via_fill(self)
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        super::Entropy::fill(&ENTROPY, dest).unwrap();
+        crate::crypto::Entropy::fill(&ENTROPY, dest).unwrap();
     }
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
         self.fill_bytes(dest);
