@@ -212,7 +212,7 @@ pub enum TrustError {
         subject: String,
     },
     /// A certificate breaks a structural rule of RFC 5280 or the CA/Browser Forum.
-    Profile {
+    Structure {
         /// The certificate's subject.
         subject: String,
         /// The rule, with its section.
@@ -530,7 +530,7 @@ impl fmt::Display for TrustError {
                 f,
                 "the certificate \"{subject}\" is signed with SHA-1, which is broken for signatures: reissue it with SHA-256"
             ),
-            Self::Profile { subject, rule } => {
+            Self::Structure { subject, rule } => {
                 write!(f, "the certificate \"{subject}\" is malformed: {rule}")
             }
             Self::KeyNotPinned { presented, pins } => {

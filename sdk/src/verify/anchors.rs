@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
 use super::x509::Cert;
-use super::{Shared, invalid, name, profile};
+use super::{Shared, invalid, name, rules};
 use crate::error::{ConfigError, TrustError};
 use crate::trust::{Bundle, Deny, OwnedAnchor};
 
@@ -54,7 +54,7 @@ impl Anchors {
                 webpki::anchor_from_trusted_cert(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
             let parsed = Cert::parse(cert).map_err(|_| ConfigError::BadTrustAnchor { index })?;
             expiry.push(Some(parsed.not_after));
-            unfit.push(profile::check(&parsed, profile::Role::Anchor).err());
+            unfit.push(rules::check(&parsed, rules::Role::Anchor).err());
             anchors.push(anchor.to_owned());
         }
         let mut set = Self::from_anchors(anchors)?;
@@ -177,8 +177,8 @@ impl OwnedAnchor {
 fn anchor_key_problem(anchor: &TrustAnchor<'_>) -> Option<TrustError> {
     let subject = name::subject_text(anchor.subject.as_ref());
     match super::x509::Spki::from_contents(anchor.subject_public_key_info.as_ref()) {
-        Ok(spki) => profile::check_spki(&spki, &subject).err(),
-        Err(_) => Some(TrustError::Profile { subject, rule: "the anchor's public key is malformed" }),
+        Ok(spki) => rules::check_spki(&spki, &subject).err(),
+        Err(_) => Some(TrustError::Structure { subject, rule: "the anchor's public key is malformed" }),
     }
 }
 
@@ -198,6 +198,6 @@ fn check_crl_number(der: &[u8]) -> Result<(), ()> {
 /// [`TrustError`] describing why it cannot be an anchor (not a CA, weak key, malformed).
 fn check_anchor_certificate(der: &[u8]) -> Result<UnixTime, TrustError> {
     let cert = Cert::parse(der).map_err(|_| invalid("the anchor is not valid DER"))?;
-    profile::check(&cert, profile::Role::Anchor)?;
+    rules::check(&cert, rules::Role::Anchor)?;
     Ok(cert.not_after)
 }

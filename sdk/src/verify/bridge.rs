@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use pki_types::{CertificateDer, UnixTime};
 
 use super::x509::Cert;
-use super::{Anchors, name, profile};
+use super::{Anchors, name, rules};
 use crate::error::TrustError;
 use crate::time::TimeBasis;
 
@@ -90,7 +90,7 @@ pub(super) fn refusal(
     match e {
         W::CertNotValidForName(ctx) => TrustError::NameMismatch {
             expected: name::server_name_text(&ctx.expected),
-            presented: profile::san_names(leaf),
+            presented: rules::san_names(leaf),
         },
         W::UnknownIssuer => {
             let top = intermediates.last().unwrap_or(leaf);
@@ -118,9 +118,9 @@ pub(super) fn refusal(
         W::CertRevoked => TrustError::Revoked { subject: name::text(leaf.subject) },
         W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-            if core::iter::once(leaf).chain(intermediates).any(profile::signed_with_sha1) =>
+            if core::iter::once(leaf).chain(intermediates).any(rules::signed_with_sha1) =>
         {
-            let weak = core::iter::once(leaf).chain(intermediates).find(|c| profile::signed_with_sha1(c));
+            let weak = core::iter::once(leaf).chain(intermediates).find(|c| rules::signed_with_sha1(c));
             TrustError::Sha1Signature { subject: weak.map(|c| name::text(c.subject)).unwrap_or_default() }
         }
         W::UnsupportedSignatureAlgorithmContext(_)
@@ -135,8 +135,7 @@ pub(super) fn refusal(
 /// bare algorithm refusal.
 fn unsupported(anchors: &Anchors, leaf: &Cert<'_>, intermediates: &[Cert<'_>]) -> TrustError {
     let mut presented = core::iter::once(leaf).chain(intermediates);
-    if let Some(problem) = presented.find_map(|c| profile::check_spki(&c.spki, &name::text(c.subject)).err())
-    {
+    if let Some(problem) = presented.find_map(|c| rules::check_spki(&c.spki, &name::text(c.subject)).err()) {
         return problem;
     }
     let issuer = intermediates.last().unwrap_or(leaf).issuer.value;

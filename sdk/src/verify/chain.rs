@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::x509::Cert;
-use super::{Anchors, VerifiedPeer, bridge, invalid, name, profile};
+use super::{Anchors, VerifiedPeer, bridge, invalid, name, rules};
 use crate::crypto::sha256;
 use crate::error::TrustError;
 use crate::time::{TimeBasis, ValidityTime};
@@ -53,11 +53,11 @@ pub fn verify_server_chain(
     let path = bridge::validate(&ee, anchors, intermediates, at, basis, &leaf, &parsed)?;
     ee.verify_is_valid_for_subject_name(server_name)
         .map_err(|e| bridge::refusal(e, anchors, &leaf, &parsed, basis))?;
-    profile::check(&leaf, profile::Role::Leaf)?;
+    rules::check(&leaf, rules::Role::Leaf)?;
     for cert in path.intermediate_certificates() {
         let der = cert.der();
         if let Some(parsed) = intermediates.iter().position(|c| *c == der).and_then(|i| parsed.get(i)) {
-            profile::check(parsed, profile::Role::Intermediate)?;
+            rules::check(parsed, rules::Role::Intermediate)?;
         }
     }
     check_path(anchors, &path, time)?;

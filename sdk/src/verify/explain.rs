@@ -12,7 +12,7 @@ use core::fmt;
 
 use pki_types::{CertificateDer, ServerName};
 
-use super::profile::{self, Role, san_names};
+use super::rules::{self, Role, san_names};
 use super::x509::Cert;
 use super::{Anchors, VerifiedPeer, name, verify_server_chain};
 use crate::crypto::sha256;
@@ -101,8 +101,8 @@ pub fn explain(
         },
     });
     checks.push(Check {
-        name: "server certificate profile (key usage, key strength, structure)",
-        outcome: match leaf.map(|l| profile::check(l, Role::Leaf)) {
+        name: "server certificate rules (key usage, key strength, structure)",
+        outcome: match leaf.map(|l| rules::check(l, Role::Leaf)) {
             Some(Ok(())) => Ok("acceptable".to_string()),
             Some(Err(e)) => Err(e.to_string()),
             None => Err("the server's certificate does not decode".to_string()),
@@ -149,8 +149,8 @@ fn facts(der: &CertificateDer<'_>, cert: &Cert<'_>) -> CertificateFacts {
         subject: name::text(cert.subject),
         issuer: name::text(cert.issuer),
         validity: (fmt_unix(cert.not_before).to_string(), fmt_unix(cert.not_after).to_string()),
-        key: profile::describe_spki(&cert.spki),
-        signature: profile::describe_signature(cert),
+        key: rules::describe_spki(&cert.spki),
+        signature: rules::describe_signature(cert),
         names: san_names(cert),
         sha256: sha256(der),
     }

@@ -27,7 +27,7 @@ mod explain;
 mod name;
 #[cfg(feature = "rustls")]
 pub(crate) mod pinned;
-mod profile;
+mod rules;
 pub(crate) mod x509;
 
 pub use anchors::Anchors;

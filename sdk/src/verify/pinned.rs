@@ -13,7 +13,7 @@ use pki_types::{CertificateDer, ServerName};
 
 use super::name::{self, server_name_text};
 use super::x509::{Cert, Spki};
-use super::{VerifiedPeer, profile};
+use super::{VerifiedPeer, rules};
 use crate::crypto::sha256;
 use crate::error::TrustError;
 use crate::time::ValidityTime;
@@ -44,7 +44,7 @@ pub(crate) fn verify(
             pins: pins.iter().map(|p| format!("sha256:{}", Hex(p))).collect(),
         });
     }
-    profile::check_spki(&spki, &subject)?;
+    rules::check_spki(&spki, &subject)?;
     Ok(VerifiedPeer {
         server_name: server_name_text(server_name),
         leaf_sha256: sha256(end_entity),

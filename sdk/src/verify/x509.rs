@@ -1,8 +1,8 @@
-//! Certificates as the profile checks, error messages and explanations read them: a borrowed walk
+//! Certificates as the rule checks, error messages and explanations read them: a borrowed walk
 //! over the DER (`crate::tlv`), with no generic decoder behind it.
 //!
 //! Owns: [`Cert`] (the fields anchormq reads), [`Spki`], GeneralNames, and the extension shapes
-//! the profile checks look into.
+//! the rule checks look into.
 //! rustls-webpki validates the path on its own parse; this one only has to read what webpki does
 //! not expose. It replaced x509-cert's derived decoders, which cost about 70 KiB of ESP32-C3 flash
 //! (`cargo xtask size`) to re-parse certificates webpki had already parsed.

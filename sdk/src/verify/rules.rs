@@ -1,10 +1,11 @@
-//! Checks beyond RFC 5280 path validation: the certificate profile a TLS server certificate and
-//! its issuers must follow (key usage, key strength, RFC 5280 and CA/Browser Forum structure).
+//! Checks beyond RFC 5280 path validation: the rules a TLS server certificate and its issuers
+//! must follow (key usage, key strength, RFC 5280 and CA/Browser Forum structure).
 //! rustls-webpki validates the path; this module reads the extensions webpki does not judge,
 //! from anchormq's own borrowed parse ([`super::x509`]).
 //!
 //! Never: accepts what webpki refused (it only runs after webpki accepted a path), or panics on
-//! a certificate: every field it reads is checked DER, and anything else is a profile error.
+//! a certificate: every field it reads is checked DER, and anything else breaks a rule
+//! ([`TrustError::Structure`]).
 //!
 //! Implements: RFC 5280 §4.1.2.2 (serial), §4.2 (criticality rules), §4.2.1.1/2 (AKI/SKI
 //! criticality), §4.2.1.3 (key usage), §4.2.1.6 (SAN), §4.2.1.10 (name constraints),
@@ -55,70 +56,66 @@ pub(crate) enum Role {
 /// Checks one certificate of a path webpki accepted.
 pub(crate) fn check(cert: &Cert<'_>, role: Role) -> Result<(), TrustError> {
     let subject = super::name::text(cert.subject);
-    let profile = |rule: &'static str| TrustError::Profile { subject: subject.clone(), rule };
+    let broken = |rule: &'static str| TrustError::Structure { subject: subject.clone(), rule };
     check_spki(&cert.spki, &subject)?;
 
     // Twenty octets of value; a 21st is allowed when it is the sign octet of a positive number
     // whose top bit is set, as issuers that fill twenty octets with random bits produce.
     if cert.serial.len() > 21 || (cert.serial.len() == 21 && cert.serial.first() != Some(&0)) {
-        return Err(profile("the serial number is longer than 20 octets (RFC 5280 4.1.2.2)"));
+        return Err(broken("the serial number is longer than 20 octets (RFC 5280 4.1.2.2)"));
     }
     // Anchors are exempt: real roots in use carry serial 0 (Starfield Root G2, for one).
     if role != Role::Anchor && cert.serial.iter().all(|b| *b == 0) {
-        return Err(profile("the serial number must be positive (RFC 5280 4.1.2.2)"));
+        return Err(broken("the serial number must be positive (RFC 5280 4.1.2.2)"));
     }
     let find = |oid: &Oid| cert.extension(oid);
     for ext in &cert.extensions {
         if (ext.is(&AUTHORITY_KEY_ID) || ext.is(&SUBJECT_KEY_ID)) && ext.critical {
-            return Err(profile(
-                "key identifier extensions must not be critical (RFC 5280 4.2.1.1, 4.2.1.2)",
-            ));
+            return Err(broken("key identifier extensions must not be critical (RFC 5280 4.2.1.1, 4.2.1.2)"));
         }
         if ext.is(&POLICY_CONSTRAINTS) && !ext.critical {
-            return Err(profile("policy constraints must be critical (RFC 5280 4.2.1.11)"));
+            return Err(broken("policy constraints must be critical (RFC 5280 4.2.1.11)"));
         }
         if ext.is(&AUTHORITY_INFO_ACCESS) && authority_info_access(ext.value).is_err() {
-            return Err(profile(
-                "the authority information access extension is malformed (RFC 5280 4.2.2.1)",
-            ));
+            return Err(broken("the authority information access extension is malformed (RFC 5280 4.2.2.1)"));
         }
         if role == Role::Anchor && ext.critical && !understood(ext) {
-            return Err(profile("a critical extension this verifier does not understand (RFC 5280 4.2)"));
+            return Err(broken("a critical extension this verifier does not understand (RFC 5280 4.2)"));
         }
     }
     let ca = find(&BASIC_CONSTRAINTS)
         .map(|e| basic_constraints_ca(e.value))
         .transpose()
-        .map_err(|_| profile("basic constraints are malformed"))?;
+        .map_err(|_| broken("basic constraints are malformed"))?;
     let key_usage = find(&KEY_USAGE)
         .map(|e| key_usage_bits(e.value))
         .transpose()
-        .map_err(|_| profile("key usage is malformed"))?;
+        .map_err(|_| broken("key usage is malformed"))?;
 
     match role {
-        Role::Leaf => check_leaf(cert, key_usage, &profile),
+        Role::Leaf => check_leaf(cert, key_usage, &broken),
         Role::Intermediate | Role::Anchor => {
             if cert.subject.value.is_empty() {
-                return Err(profile("a CA certificate must have a non-empty subject (RFC 5280 4.1.2.6)"));
+                return Err(broken("a CA certificate must have a non-empty subject (RFC 5280 4.1.2.6)"));
             }
             // Criticality of name constraints is not enforced: RFC 5280 requires it, but the
             // CA/B Forum allows non-critical ones and real CAs issue them (the suite's
             // webpki::nc::permitted-dns-match-noncritical expects success).
             if let Some(nc) = find(&NAME_CONSTRAINTS) {
-                check_name_constraints(nc).map_err(profile)?;
+                check_name_constraints(nc).map_err(broken)?;
             }
             if role == Role::Anchor {
                 match (find(&BASIC_CONSTRAINTS), ca) {
                     (None, _) | (_, Some(false)) => {
-                        return Err(profile("a trust anchor must be a CA (basicConstraints cA TRUE)"));
+                        return Err(broken("a trust anchor must be a CA (basicConstraints cA TRUE)"));
                     }
                     (Some(bc), _) if !bc.critical => {
-                        return Err(profile("a CA's basic constraints must be critical (RFC 5280 4.2.1.9)"));
+                        return Err(broken("a CA's basic constraints must be critical (RFC 5280 4.2.1.9)"));
                     }
                     _ => {}
                 }
                 if key_usage.is_some_and(|ku| !has_bit(ku, KEY_CERT_SIGN)) {
-                    return Err(profile("a CA whose key usage lacks keyCertSign (RFC 5280 4.2.1.3)"));
+                    return Err(broken("a CA whose key usage lacks keyCertSign (RFC 5280 4.2.1.3)"));
                 }
             }
             Ok(())
@@ -130,7 +127,7 @@ pub(crate) fn check(cert: &Cert<'_>, role: Role) -> Result<(), TrustError> {
 fn check_leaf(
     cert: &Cert<'_>,
     key_usage: Option<u16>,
-    profile: &dyn Fn(&'static str) -> TrustError,
+    broken: &dyn Fn(&'static str) -> TrustError,
 ) -> Result<(), TrustError> {
     if let Some(ku) = key_usage {
         if !has_bit(ku, DIGITAL_SIGNATURE) {
@@ -148,18 +145,18 @@ fn check_leaf(
     }
     for ext in &cert.extensions {
         if ext.is(&NAME_CONSTRAINTS) {
-            return Err(profile("name constraints are only allowed in CA certificates (RFC 5280 4.2.1.10)"));
+            return Err(broken("name constraints are only allowed in CA certificates (RFC 5280 4.2.1.10)"));
         }
         if ext.is(&EXT_KEY_USAGE) {
             if ext.critical {
-                return Err(profile(
+                return Err(broken(
                     "a server certificate's EKU should not be critical (CA/B Forum BR 7.1.2.7.10)",
                 ));
             }
             if extended_key_usage_has_any(ext.value)
-                .map_err(|_| profile("the extended key usage is malformed"))?
+                .map_err(|_| broken("the extended key usage is malformed"))?
             {
-                return Err(profile(
+                return Err(broken(
                     "anyExtendedKeyUsage is not allowed in a server certificate (CA/B Forum BR 7.1.2.7.10)",
                 ));
             }
@@ -167,14 +164,14 @@ fn check_leaf(
         if ext.is(&SUBJECT_ALT_NAME) {
             let empty_subject = cert.subject.value.is_empty();
             if empty_subject && !ext.critical {
-                return Err(profile("with an empty subject the SAN must be critical (RFC 5280 4.2.1.6)"));
+                return Err(broken("with an empty subject the SAN must be critical (RFC 5280 4.2.1.6)"));
             }
             if !empty_subject && ext.critical {
-                return Err(profile(
+                return Err(broken(
                     "with a subject the SAN should not be critical (CA/B Forum BR 7.1.2.7.12)",
                 ));
             }
-            check_san(ext).map_err(profile)?;
+            check_san(ext).map_err(broken)?;
         }
     }
     Ok(())
