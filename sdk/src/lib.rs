@@ -1,7 +1,7 @@
 //! anchormq: an MQTT-over-TLS client SDK for constrained devices, where the safe way is the only
 //! easy way.
 //!
-//! A TLS stream from [`tls::connect`] cannot be opened to the wrong server: the chain must end at
+//! A TLS stream from [`tls::handshake`] cannot be opened to the wrong server: the chain must end at
 //! a configured anchor ([`verify`]), the certificate must name the configured server and allow
 //! serverAuth, and its validity is checked at the time the [`time::TimePolicy`] decides. Every
 //! failure is an [`Error`] that says who is at fault and what to do.

@@ -9,7 +9,7 @@
 //! second anchor as a backup for CA rotation.
 //!
 //! ## Server names
-//! The server name is always explicit configuration ([`crate::tls::connect`]'s `server_name`),
+//! The server name is always explicit configuration ([`crate::tls::handshake`]'s `server_name`),
 //! never derived from the address that was dialled: DNS answers and DHCP leases are not
 //! authenticated. IP addresses are valid names and are matched against IP subject alternative
 //! names only.

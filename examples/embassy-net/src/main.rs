@@ -1,7 +1,7 @@
 //! anchormq over embassy-net: the MQTT supervisor publishes telemetry through TLS over
 //! embassy-net's TCP client, here on a Linux TAP device (on a device: the Wi-Fi driver instead).
 //!
-//! The port is [`NalTlsConnector`]: it resolves and dials with any `embedded-nal-async` stack
+//! The port is [`NalDialer`]: it resolves and dials with any `embedded-nal-async` stack
 //! (`Dns` + `TcpConnect`, which embassy-net's `DnsSocket` and `TcpClient` implement) and opens a
 //! verified TLS stream for an explicit server name. Everything else is what a firmware does:
 //! build the stack, run its runner beside the supervisor.
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anchormq::Error;
 use anchormq::mqtt::{
-    Application, Buffers, Config, Connect, Control, Endpoint, Event, Message, Outbox, Overflow, Policy, QoS,
+    Application, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow, Policy, QoS,
     Sleep, Stopped, Supervisor,
 };
 use anchormq::tls::{MIN_RX_BUFFER, TlsBuffers, TlsConfig, TlsStream};
@@ -75,7 +75,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     let (mut rx, mut tx) = (vec![0u8; MIN_RX_BUFFER], vec![0u8; 4096]);
     let connector =
-        NalTlsConnector::new(&tcp, &dns, tls, &args.server_name, TlsBuffers { rx: &mut rx, tx: &mut tx })?;
+        NalDialer::new(&tcp, &dns, tls, &args.server_name, TlsBuffers { rx: &mut rx, tx: &mut tx })?;
     let config = Config::new(args.broker.as_str(), args.port, "anchormq-embassy-net");
     let (mut mqtt_rx, mut mqtt_tx, mut storage) = (vec![0u8; 1024], vec![0u8; 2048], vec![0u8; 8192]);
     let outbox = Outbox::new(&mut storage, 64, Overflow::RefuseNewest);
@@ -101,7 +101,7 @@ async fn run(args: Args) -> Result<(), String> {
 /// Opens verified TLS streams with any `embedded-nal-async` stack: resolve, dial, handshake.
 ///
 /// The certificate must name `server_name`, whatever address the broker [`Endpoint`] holds.
-pub struct NalTlsConnector<'n, T, N> {
+pub struct NalDialer<'n, T, N> {
     tcp: &'n T,
     dns: &'n N,
     config: TlsConfig,
@@ -110,13 +110,13 @@ pub struct NalTlsConnector<'n, T, N> {
     tx: &'n mut [u8],
 }
 
-impl<T, N> core::fmt::Debug for NalTlsConnector<'_, T, N> {
+impl<T, N> core::fmt::Debug for NalDialer<'_, T, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("NalTlsConnector").field("server_name", &self.server_name).finish_non_exhaustive()
+        f.debug_struct("NalDialer").field("server_name", &self.server_name).finish_non_exhaustive()
     }
 }
 
-impl<'n, T: TcpConnect, N: Dns> NalTlsConnector<'n, T, N> {
+impl<'n, T: TcpConnect, N: Dns> NalDialer<'n, T, N> {
     /// A connector dialling with `tcp`, resolving with `dns`, verifying for `server_name`.
     ///
     /// # Errors
@@ -134,7 +134,7 @@ impl<'n, T: TcpConnect, N: Dns> NalTlsConnector<'n, T, N> {
     }
 }
 
-impl<'n, T: TcpConnect, N: Dns> Connect for NalTlsConnector<'n, T, N> {
+impl<'n, T: TcpConnect, N: Dns> Dial for NalDialer<'n, T, N> {
     type Error = NalError<T::Error, N::Error>;
     type Stream<'a>
         = TlsStream<'a, Nal<T::Connection<'n>, N::Error>>
@@ -156,7 +156,7 @@ impl<'n, T: TcpConnect, N: Dns> Connect for NalTlsConnector<'n, T, N> {
             .await
             .map_err(|e| Error::Transport(NalError::Tcp(e)))?;
         let buffers = TlsBuffers { rx: &mut *self.rx, tx: &mut *self.tx };
-        anchormq::tls::connect(&self.config, self.server_name, Nal::new(tcp), buffers).await
+        anchormq::tls::handshake(&self.config, self.server_name, Nal::new(tcp), buffers).await
     }
 }
 

@@ -27,7 +27,7 @@ use anchormq::tls::{EngineChoice, EngineConfig, Environment, MaxFragmentLength, 
 use anchormq::trust::Bundle;
 use anchormq::verify::Anchors;
 use anchormq::{Error, MqttError};
-use anchormq_std::mqtt::{AnyConnector, Meter, TokioSleep};
+use anchormq_std::mqtt::{AnyDialer, Meter, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use clap::Parser;
 use pki_types::pem::PemObject;
@@ -137,7 +137,7 @@ async fn run(args: &Args) -> Result<(), String> {
         (EngineConfig::Rustls(config), true) => Some(config.clone()),
         _ => None,
     };
-    let connector = AnyConnector::new(engine, args.server_name.as_str()).map_err(|e| e.to_string())?;
+    let connector = AnyDialer::new(engine, args.server_name.as_str()).map_err(|e| e.to_string())?;
     let meter = connector.meter();
 
     let mut config = Config::new(host, port, args.client_id.as_str()).keepalive_secs(args.keepalive);

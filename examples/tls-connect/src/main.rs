@@ -77,7 +77,7 @@ async fn run(args: &Args) -> Result<(), String> {
         .ok_or_else(|| format!("--broker {:?} is not HOST:PORT", args.broker))?;
 
     let mut buffers = HostBuffers::new();
-    let mut tls = anchormq_std::connect_tls(&config, host, port, &args.server_name, buffers.lend())
+    let mut tls = anchormq_std::dial_tls(&config, host, port, &args.server_name, buffers.lend())
         .await
         .map_err(|e| e.to_string())?;
     let info = tls.info().clone();

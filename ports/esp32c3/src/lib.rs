@@ -3,7 +3,7 @@
 //!
 //! Owns: [`TrngEntropy`] (the chip's true random number generator as [`anchormq::crypto::Entropy`]),
 //! [`SntpClock`] (an SNTP client over embassy-net UDP that is the firmware's
-//! [`anchormq::time::TimeSource`]), [`TlsConnector`] (the MQTT layer's [`anchormq::mqtt::Connect`]:
+//! [`anchormq::time::TimeSource`]), [`EmbeddedDialer`] (the MQTT layer's [`anchormq::mqtt::Dial`]:
 //! DNS and TCP through embassy-net, then the embedded-tls engine with anchormq's verifier) and
 //! [`EmbassySleep`] ([`anchormq::mqtt::Sleep`] on embassy-time).
 //!
@@ -13,7 +13,7 @@
 //! does), or derives the TLS server name from the broker's address.
 //!
 //! Only [`TrngEntropy`] needs the chip. The rest also builds on the host, where the SNTP codec's
-//! unit tests run, and where the `tap` suite runs [`TlsConnector`] and [`EmbassySleep`] over
+//! unit tests run, and where the `tap` suite runs [`EmbeddedDialer`] and [`EmbassySleep`] over
 //! embassy-net on a Linux TAP device against Mosquitto, with the certificate profile, and
 //! [`SntpClock`] against chrony
 //! (`cargo test -p anchormq-esp32c3 --target x86_64-unknown-linux-gnu` in the firmware
@@ -27,7 +27,7 @@
 //!     .time_policy(TimePolicy::FloorAt(build_time))
 //!     .max_fragment_length(MaxFragmentLength::Bytes4096)
 //!     .build()?;
-//! let connector = TlsConnector::new(stack, &tls, "broker.example.com", buffers);
+//! let connector = EmbeddedDialer::new(stack, &tls, "broker.example.com", buffers);
 //! let supervisor = Supervisor::new(&config, mqtt_buffers, outbox, connector, EmbassySleep, TrngEntropy, policy)?;
 //! ```
 #![no_std]
@@ -42,5 +42,5 @@ pub mod sntp;
 
 #[cfg(target_arch = "riscv32")]
 pub use entropy::TrngEntropy;
-pub use net::{ConnectorBuffers, EmbassySleep, NetError, Tcp, TlsConnector};
+pub use net::{DialerBuffers, EmbassySleep, NetError, Tcp, EmbeddedDialer};
 pub use sntp::SntpClock;

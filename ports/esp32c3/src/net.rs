@@ -1,19 +1,19 @@
 //! The MQTT layer's port over embassy-net: how the supervisor opens a verified stream to the
 //! broker, and how it waits.
 //!
-//! Owns: [`TlsConnector`] ([`Connect`]: wait for the network, resolve the broker, open TCP,
-//! run the embedded-tls handshake with the SDK's verifier), [`ConnectorBuffers`] (every byte a
+//! Owns: [`EmbeddedDialer`] ([`Dial`]: wait for the network, resolve the broker, open TCP,
+//! run the embedded-tls handshake with the SDK's verifier), [`DialerBuffers`] (every byte a
 //! session uses, owned by the caller), [`Tcp`] (a `TcpSocket` whose errors are [`NetError`]),
 //! [`EmbassySleep`] ([`Sleep`]) and [`NetError`].
 //!
 //! Never: derives the TLS server name from the broker's address (it is configuration), opens a
-//! stream the engine has not authenticated (the SDK's `embedded::connect` returns only proven
+//! stream the engine has not authenticated (the SDK's `embedded::handshake` returns only proven
 //! streams), or allocates: a session lives in the caller's buffers.
 
 use core::fmt;
 
 use anchormq::Error;
-use anchormq::mqtt::{Connect, Endpoint, Sleep};
+use anchormq::mqtt::{Dial, Endpoint, Sleep};
 use anchormq::tls::{EmbeddedConfig, EmbeddedStream, TlsBuffers};
 use embassy_net::dns::DnsQueryType;
 use embassy_net::tcp::{ConnectError, TcpSocket};
@@ -29,11 +29,11 @@ pub const TCP_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// One session at a time: the stream borrows the connector's buffers, and the supervisor drops
 /// it before asking for the next.
-pub struct TlsConnector<'d> {
+pub struct EmbeddedDialer<'d> {
     stack: Stack<'d>,
     tls: &'d EmbeddedConfig,
     server_name: &'d str,
-    buffers: ConnectorBuffers<'d>,
+    buffers: DialerBuffers<'d>,
 }
 
 /// The buffers of one session, owned by the caller (typically `static`): embassy-net's TCP
@@ -43,7 +43,7 @@ pub struct TlsConnector<'d> {
 /// broker may send (the fragment length plus 17), which makes reads cancel-safe, as the MQTT
 /// layer needs (its keepalive and the supervisor both cancel pending reads). `tls_tx` at least
 /// `anchormq::tls::MIN_TX_BUFFER`; it is halved, and half of it bounds the records sent.
-pub struct ConnectorBuffers<'d> {
+pub struct DialerBuffers<'d> {
     /// embassy-net's TCP receive window.
     pub tcp_rx: &'d mut [u8],
     /// embassy-net's TCP send buffer.
@@ -75,14 +75,14 @@ pub enum NetError {
     Reset,
 }
 
-impl<'d> TlsConnector<'d> {
+impl<'d> EmbeddedDialer<'d> {
     /// A connector that verifies the broker as `server_name` (what its certificate must name, and
     /// the SNI), with `tls`'s profile, in `buffers`.
     pub fn new(
         stack: Stack<'d>,
         tls: &'d EmbeddedConfig,
         server_name: &'d str,
-        buffers: ConnectorBuffers<'d>,
+        buffers: DialerBuffers<'d>,
     ) -> Self {
         Self { stack, tls, server_name, buffers }
     }
@@ -94,7 +94,7 @@ impl<'d> TlsConnector<'d> {
     }
 }
 
-impl Connect for TlsConnector<'_> {
+impl Dial for EmbeddedDialer<'_> {
     type Error = NetError;
     type Stream<'a>
         = EmbeddedStream<'a, Tcp<'a>>
@@ -106,7 +106,7 @@ impl Connect for TlsConnector<'_> {
     async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<NetError>> {
         self.stack.wait_config_up().await;
         let address = self.resolve(&broker.host).await.map_err(Error::Transport)?;
-        let ConnectorBuffers { tcp_rx, tcp_tx, tls_rx, tls_tx } = &mut self.buffers;
+        let DialerBuffers { tcp_rx, tcp_tx, tls_rx, tls_tx } = &mut self.buffers;
         let mut socket = TcpSocket::new(self.stack, tcp_rx, tcp_tx);
         socket.set_timeout(Some(TCP_TIMEOUT));
         // TLS hands the socket whole records: sending each at once saves the broker's delayed
@@ -115,13 +115,13 @@ impl Connect for TlsConnector<'_> {
         let remote = IpEndpoint::new(address, broker.port);
         socket.connect(remote).await.map_err(|e| Error::Transport(NetError::Connect(e)))?;
         let buffers = TlsBuffers { rx: tls_rx, tx: tls_tx };
-        anchormq::tls::embedded::connect(self.tls, self.server_name, Tcp(socket), buffers).await
+        anchormq::tls::embedded::handshake(self.tls, self.server_name, Tcp(socket), buffers).await
     }
 }
 
-impl fmt::Debug for TlsConnector<'_> {
+impl fmt::Debug for EmbeddedDialer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsConnector")
+        f.debug_struct("EmbeddedDialer")
             .field("server_name", &self.server_name)
             .field("tls", self.tls)
             .field("buffers", &self.buffers)
@@ -129,9 +129,9 @@ impl fmt::Debug for TlsConnector<'_> {
     }
 }
 
-impl fmt::Debug for ConnectorBuffers<'_> {
+impl fmt::Debug for DialerBuffers<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectorBuffers")
+        f.debug_struct("DialerBuffers")
             .field("tcp_rx", &self.tcp_rx.len())
             .field("tcp_tx", &self.tcp_tx.len())
             .field("tls_rx", &self.tls_rx.len())

@@ -1,6 +1,6 @@
 //! The ESP32-C3 port's connector on a real (virtual) link: embassy-net, the stack the firmware
 //! runs over Wi-Fi, here over a Linux TAP device (embassy-net-tuntap) at 192.168.69.1/24; the
-//! port's `TlsConnector` and `EmbassySleep`; the embedded-tls engine with anchormq's verifier
+//! port's `EmbeddedDialer` and `EmbassySleep`; the embedded-tls engine with anchormq's verifier
 //! (the certificate profile, the firmware's default); and the supervisor publishing QoS 1
 //! readings through the outbox until Mosquitto, reached on the link's host side, has
 //! acknowledged every one. And the port's SNTP client setting its clock from chrony, a real NTP
@@ -28,7 +28,7 @@ use anchormq::time::{TimePolicy, TimeSource};
 use anchormq::tls::{EmbeddedConfig, MaxFragmentLength};
 use anchormq::verify::Anchors;
 use anchormq::{CertificateDer, TrustError, UnixTime};
-use anchormq_esp32c3::{ConnectorBuffers, EmbassySleep, NetError, SntpClock, TlsConnector};
+use anchormq_esp32c3::{DialerBuffers, EmbassySleep, NetError, SntpClock, EmbeddedDialer};
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::{CaseResult, Suite};
 use anchormq_testbed::netns::{self, Tap};
@@ -248,7 +248,7 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
     let (mut tcp_rx, mut tcp_tx) = ([0u8; 1_536], [0u8; 1_536]);
     let (mut tls_rx, mut tls_tx) = (vec![0u8; tls.rx_buffer(true)], [0u8; 2_048]);
     let (mut mqtt_rx, mut mqtt_tx, mut storage) = ([0u8; 1_024], [0u8; 2_048], [0u8; 4_096]);
-    let buffers = ConnectorBuffers {
+    let buffers = DialerBuffers {
         tcp_rx: &mut tcp_rx,
         tcp_tx: &mut tcp_tx,
         tls_rx: &mut tls_rx,
@@ -256,7 +256,7 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
     };
     // The connector dials whatever address the endpoint holds; the certificate must name
     // `server_name`.
-    let connector = TlsConnector::new(stack, &tls, server_name, buffers);
+    let connector = EmbeddedDialer::new(stack, &tls, server_name, buffers);
     let mqtt = Config::new(HOST.to_string(), offer(env)?, "c3-tap");
     let outbox = Outbox::new(&mut storage, 16, Overflow::RefuseNewest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };

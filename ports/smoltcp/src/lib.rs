@@ -4,7 +4,7 @@
 //! runner and every connection), its runner ([`Stack::poll`], [`Stack::run`] and the [`Clock`] it
 //! waits with), addressing ([`Addressing`]: static or DHCPv4), name resolution
 //! ([`Stack::resolve`], smoltcp's DNS socket), TCP streams ([`TcpSocket`], [`TcpStream`]:
-//! `embedded_io_async::Read + Write`), and the MQTT layer's port ([`mqtt::TlsConnector`]).
+//! `embedded_io_async::Read + Write`), and the MQTT layer's port ([`mqtt::AnyDialer`]).
 //!
 //! Never: reads a clock (time comes in through [`Clock`] or as an argument), allocates (socket
 //! storage, socket buffers, DNS query slots and TLS record buffers are the caller's), uses
@@ -25,7 +25,7 @@
 //! let stack = Stack::new(device, iface, &mut socket_storage, Config { addressing: Addressing::Dhcp, port_seed })?;
 //! stack.enable_dns(&mut dns_query_slots)?;
 //! let socket = stack.tcp_socket(&mut tcp_rx, &mut tcp_tx)?;
-//! let connector = TlsConnector::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
+//! let connector = AnyDialer::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
 //! let mut supervisor = Supervisor::new(&mqtt_config, buffers, outbox, connector, sleep, entropy, policy)?;
 //! select(stack.run(&mut clock), supervisor.run(&mut app)).await;
 //! ```

@@ -1,8 +1,8 @@
 //! The MQTT layer's port on smoltcp: how [`anchormq::mqtt::Supervisor`] opens streams.
 //!
-//! Owns: [`TlsConnector`] (resolve the broker, TCP connect on its socket slot, then a secure
+//! Owns: [`AnyDialer`] (resolve the broker, TCP connect on its socket slot, then a secure
 //! stream for the server name it was built with, with whichever engine the application chose:
-//! rustls or embedded-tls) and [`PlainConnector`] (TCP only, for links secured below TCP and for
+//! rustls or embedded-tls) and [`PlainDialer`] (TCP only, for links secured below TCP and for
 //! tests).
 //!
 //! Never: derives the server name from the broker address, allocates (record buffers and socket
@@ -12,7 +12,7 @@
 use core::fmt;
 
 use anchormq::Error;
-use anchormq::mqtt::{Connect, Endpoint, Plain};
+use anchormq::mqtt::{Dial, Endpoint, Plain};
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 use anchormq::tls::{AnyStream, Engine, TlsBuffers};
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
@@ -22,7 +22,7 @@ use smoltcp::phy::Device;
 use crate::error::NetError;
 use crate::tcp::{TcpSocket, TcpStream};
 
-/// The stream a [`TlsConnector`] opens: TLS (either engine) over a smoltcp TCP connection.
+/// The stream a [`AnyDialer`] opens: TLS (either engine) over a smoltcp TCP connection.
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 pub type TlsTransport<'c, 'a, D> = AnyStream<'c, TcpStream<'c, 'a, D>>;
 
@@ -30,11 +30,11 @@ pub type TlsTransport<'c, 'a, D> = AnyStream<'c, TcpStream<'c, 'a, D>>;
 ///
 /// It lends its socket slot and record buffers to one stream at a time (the supervisor drops a
 /// stream before asking for the next). Every stream is authenticated for the server name given
-/// to [`TlsConnector::new`], whatever the broker [`Endpoint`] says: dialling an address (or a
+/// to [`AnyDialer::new`], whatever the broker [`Endpoint`] says: dialling an address (or a
 /// name that resolves to one) does not change the name the certificate must carry. With
 /// rustls, a reconnect resumes the TLS session when its configuration has a session cache.
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
-pub struct TlsConnector<'s, 'a, D: Device> {
+pub struct AnyDialer<'s, 'a, D: Device> {
     socket: TcpSocket<'s, 'a, D>,
     engine: Engine<'s>,
     server_name: &'s str,
@@ -43,9 +43,9 @@ pub struct TlsConnector<'s, 'a, D: Device> {
 }
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
-impl<D: Device> fmt::Debug for TlsConnector<'_, '_, D> {
+impl<D: Device> fmt::Debug for AnyDialer<'_, '_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsConnector")
+        f.debug_struct("AnyDialer")
             .field("socket", &self.socket)
             .field("engine", &self.engine)
             .field("server_name", &self.server_name)
@@ -56,7 +56,7 @@ impl<D: Device> fmt::Debug for TlsConnector<'_, '_, D> {
 }
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
-impl<'s, 'a, D: Device> TlsConnector<'s, 'a, D> {
+impl<'s, 'a, D: Device> AnyDialer<'s, 'a, D> {
     /// A connector on `socket` securing every connection with `engine` for `server_name`, with
     /// `buffers` as the TLS record buffers of each connection.
     ///
@@ -87,7 +87,7 @@ impl<'s, 'a, D: Device> TlsConnector<'s, 'a, D> {
 }
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
-impl<'a, D: Device> Connect for TlsConnector<'_, 'a, D> {
+impl<'a, D: Device> Dial for AnyDialer<'_, 'a, D> {
     type Error = NetError;
     type Stream<'c>
         = TlsTransport<'c, 'a, D>
@@ -98,30 +98,30 @@ impl<'a, D: Device> Connect for TlsConnector<'_, 'a, D> {
         let address = self.socket.stack().resolve(&broker.host).await.map_err(Error::Transport)?;
         let tcp = self.socket.connect((address, broker.port)).await.map_err(Error::Transport)?;
         let buffers = TlsBuffers { rx: &mut *self.rx, tx: &mut *self.tx };
-        anchormq::tls::connect_any(self.engine, self.server_name, tcp, buffers).await
+        anchormq::tls::handshake_any(self.engine, self.server_name, tcp, buffers).await
     }
 }
 
 /// Opens plain TCP streams: for links secured below TCP and for tests, never for a broker
 /// reached over an untrusted network.
-pub struct PlainConnector<'s, 'a, D: Device> {
+pub struct PlainDialer<'s, 'a, D: Device> {
     socket: TcpSocket<'s, 'a, D>,
 }
 
-impl<D: Device> fmt::Debug for PlainConnector<'_, '_, D> {
+impl<D: Device> fmt::Debug for PlainDialer<'_, '_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlainConnector").field("socket", &self.socket).finish()
+        f.debug_struct("PlainDialer").field("socket", &self.socket).finish()
     }
 }
 
-impl<'s, 'a, D: Device> PlainConnector<'s, 'a, D> {
+impl<'s, 'a, D: Device> PlainDialer<'s, 'a, D> {
     /// A connector on `socket`.
     pub fn new(socket: TcpSocket<'s, 'a, D>) -> Self {
         Self { socket }
     }
 }
 
-impl<'a, D: Device> Connect for PlainConnector<'_, 'a, D> {
+impl<'a, D: Device> Dial for PlainDialer<'_, 'a, D> {
     type Error = NetError;
     type Stream<'c>
         = Plain<TcpStream<'c, 'a, D>>

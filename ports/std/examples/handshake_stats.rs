@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let heap = HeapMark::start();
             let (info, peak) = runtime.block_on(async {
                 let mut tls =
-                    anchormq_std::connect_tls(config, "127.0.0.1", port, "localhost", buffers.lend()).await?;
+                    anchormq_std::dial_tls(config, "127.0.0.1", port, "localhost", buffers.lend()).await?;
                 // The peak up to here covers the handshake alone (socket included).
                 let peak = heap.peak_since();
                 let info = tls.info().clone();
@@ -152,7 +152,7 @@ fn embedded_rows(
             let tcp =
                 anchormq_std::tcp_connect("127.0.0.1", port).await.map_err(anchormq::Error::Transport)?;
             let engine = anchormq::tls::Engine::Embedded(config);
-            let mut tls = anchormq::tls::connect_any(engine, "localhost", tcp, buffers.lend()).await?;
+            let mut tls = anchormq::tls::handshake_any(engine, "localhost", tcp, buffers.lend()).await?;
             let peak = heap.peak_since();
             let handshake = tls.handshake_traffic();
             connack(&mut tls).await?;

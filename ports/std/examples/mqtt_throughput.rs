@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anchormq::mqtt::{
-    Application, Buffers, Client, Config, Connect, Control, Event, Message, OpStatus, Outbox, Overflow,
+    Application, Buffers, Client, Config, Dial, Control, Event, Message, OpStatus, Outbox, Overflow,
     Policy, QoS, Stopped, Supervisor,
 };
 use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
-use anchormq_std::mqtt::{TlsConnector, TokioSleep};
+use anchormq_std::mqtt::{RustlsDialer, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
 
@@ -140,7 +140,7 @@ async fn client_run(
     let config = Config::new("127.0.0.1", port, id);
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let started = Instant::now();
-    let mut connector = TlsConnector::new(tls, "localhost")?;
+    let mut connector = RustlsDialer::new(tls, "localhost")?;
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx })?;
     let stream = connector.connect(&config.broker).await?;
     let mut conn = client.connect(stream).await?;
@@ -167,7 +167,7 @@ async fn supervisor_run(tls: TlsConfig, port: u16, id: &str, payload: &[u8]) -> 
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let mut storage = vec![0u8; MESSAGES * (anchormq::mqtt::RECORD_OVERHEAD + 16 + PAYLOAD)];
     let outbox = Outbox::new(&mut storage, MESSAGES, Overflow::RefuseNewest);
-    let connector = TlsConnector::new(tls, "localhost")?;
+    let connector = RustlsDialer::new(tls, "localhost")?;
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
         Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, Policy::default())?;
@@ -242,7 +242,7 @@ async fn outage_run(tls: TlsConfig, broker: &mut Broker) -> Result<Outage, Failu
     let config = Config::new("127.0.0.1", port, "bench-outage");
     let (mut rx, mut tx, mut storage) = (vec![0u8; 1_024], vec![0u8; 4_096], vec![0u8; 1_024]);
     let outbox = Outbox::new(&mut storage, 8, Overflow::DropOldest);
-    let connector = TlsConnector::new(tls, "localhost")?;
+    let connector = RustlsDialer::new(tls, "localhost")?;
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
         Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, Policy::default())?;

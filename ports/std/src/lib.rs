@@ -1,6 +1,6 @@
 //! anchormq on hosts: tokio TCP sockets, the system clock and OS randomness.
 //!
-//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`connect_tls`] convenience, and
+//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`dial_tls`] convenience, and
 //! the MQTT layer's port ([`mqtt`]: connectors for the supervisor, its sleep).
 //! Never: weakens anything the SDK decides; it only supplies what a host has.
 //!
@@ -100,8 +100,8 @@ pub async fn tcp_connect(host: &str, port: u16) -> io::Result<Transport> {
 /// The server name is explicit: dialling an IP address does not make it the name checked.
 ///
 /// # Errors
-/// Everything [`anchormq::tls::connect`] reports; socket errors as [`anchormq::Error::Transport`].
-pub async fn connect_tls<'b>(
+/// Everything [`anchormq::tls::handshake`] reports; socket errors as [`anchormq::Error::Transport`].
+pub async fn dial_tls<'b>(
     config: &TlsConfig,
     host: &str,
     port: u16,
@@ -109,7 +109,7 @@ pub async fn connect_tls<'b>(
     buffers: TlsBuffers<'b>,
 ) -> Result<TlsStream<'b, Transport>, anchormq::Error<io::Error>> {
     let transport = tcp_connect(host, port).await.map_err(anchormq::Error::Transport)?;
-    anchormq::tls::connect(config, server_name, transport, buffers).await
+    anchormq::tls::handshake(config, server_name, transport, buffers).await
 }
 
 /// Reads PEM certificates from a file (every `CERTIFICATE` block).

@@ -1,7 +1,7 @@
 //! The MQTT layer's port on hosts: how [`anchormq::mqtt::Supervisor`] opens streams and waits.
 //!
-//! Owns: [`TlsConnector`] (DNS, TCP, then a verified TLS stream for the server name it was
-//! configured with), [`PlainConnector`] (TCP only, for loopback tests), [`TokioSleep`], and the
+//! Owns: [`RustlsDialer`] (DNS, TCP, then a verified TLS stream for the server name it was
+//! configured with), [`PlainDialer`] (TCP only, for loopback tests), [`TokioSleep`], and the
 //! [`Meter`] that counts connections, resumed handshakes and bytes on the wire across every
 //! stream a connector opens.
 //!
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anchormq::mqtt::{Connect, Endpoint, Plain, Sleep};
+use anchormq::mqtt::{Dial, Endpoint, Plain, Sleep};
 #[cfg(feature = "embedded-tls-psk")]
 use anchormq::tls::{AnyStream, EngineConfig};
 use anchormq::tls::{TlsConfig, TlsStream};
@@ -23,25 +23,25 @@ use embedded_io_async::{ErrorType, Read, Write};
 
 use crate::{HostBuffers, Transport, tcp_connect};
 
-/// The stream a [`TlsConnector`] opens: TLS over a metered TCP socket.
+/// The stream a [`RustlsDialer`] opens: TLS over a metered TCP socket.
 pub type TlsTransport<'b> = TlsStream<'b, Metered<Transport>>;
 
 /// Opens verified TLS streams to the broker for the MQTT supervisor.
 ///
 /// It owns the TLS record buffers and lends them to one stream at a time (the supervisor drops a
 /// stream before asking for the next). Every stream is verified for the server name given to
-/// [`TlsConnector::new`], whatever address the broker [`Endpoint`] holds; a reconnect resumes
+/// [`RustlsDialer::new`], whatever address the broker [`Endpoint`] holds; a reconnect resumes
 /// the TLS session when the configuration has a session cache (the default) and the broker
 /// still accepts its ticket.
 #[derive(Debug)]
-pub struct TlsConnector {
+pub struct RustlsDialer {
     config: TlsConfig,
     server_name: String,
     buffers: HostBuffers,
     meter: Meter,
 }
 
-impl TlsConnector {
+impl RustlsDialer {
     /// A connector verifying every broker certificate against `config` for `server_name`.
     ///
     /// # Errors
@@ -67,7 +67,7 @@ impl TlsConnector {
     }
 }
 
-impl Connect for TlsConnector {
+impl Dial for RustlsDialer {
     type Error = io::Error;
     type Stream<'a> = TlsTransport<'a>;
 
@@ -75,7 +75,7 @@ impl Connect for TlsConnector {
         let tcp = tcp_connect(&broker.host, broker.port).await.map_err(Error::Transport)?;
         self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
         let io = Metered::new(tcp, self.meter.clone());
-        let tls = anchormq::tls::connect(&self.config, &self.server_name, io, self.buffers.lend()).await?;
+        let tls = anchormq::tls::handshake(&self.config, &self.server_name, io, self.buffers.lend()).await?;
         self.meter.0.handshakes.fetch_add(1, Ordering::Relaxed);
         if tls.info().resumed {
             self.meter.0.resumed.fetch_add(1, Ordering::Relaxed);
@@ -86,11 +86,11 @@ impl Connect for TlsConnector {
 
 /// Opens verified streams with either TLS engine, from a [`SecurityProfile`] built for it.
 ///
-/// Like [`TlsConnector`], but the engine is chosen at run time ([`EngineConfig`]): rustls for
+/// Like [`RustlsDialer`], but the engine is chosen at run time ([`EngineConfig`]): rustls for
 /// certificates, pinned keys and raw public keys, embedded-tls for PSK and small records.
 #[cfg(feature = "embedded-tls-psk")]
 #[derive(Debug)]
-pub struct AnyConnector {
+pub struct AnyDialer {
     config: EngineConfig,
     server_name: String,
     buffers: HostBuffers,
@@ -98,7 +98,7 @@ pub struct AnyConnector {
 }
 
 #[cfg(feature = "embedded-tls-psk")]
-impl AnyConnector {
+impl AnyDialer {
     /// A connector for `config`, verifying (or authenticating) the broker as `server_name`.
     ///
     /// # Errors
@@ -126,7 +126,7 @@ impl AnyConnector {
 }
 
 #[cfg(feature = "embedded-tls-psk")]
-impl Connect for AnyConnector {
+impl Dial for AnyDialer {
     type Error = io::Error;
     type Stream<'a> = AnyStream<'a, Metered<Transport>>;
 
@@ -135,7 +135,7 @@ impl Connect for AnyConnector {
         self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
         let io = Metered::new(tcp, self.meter.clone());
         let engine = self.config.engine();
-        let tls = anchormq::tls::connect_any(engine, &self.server_name, io, self.buffers.lend()).await?;
+        let tls = anchormq::tls::handshake_any(engine, &self.server_name, io, self.buffers.lend()).await?;
         self.meter.0.handshakes.fetch_add(1, Ordering::Relaxed);
         if tls.resumed() {
             self.meter.0.resumed.fetch_add(1, Ordering::Relaxed);
@@ -146,11 +146,11 @@ impl Connect for AnyConnector {
 
 /// Opens plain TCP streams: for loopback tests and measurements, never for a real broker.
 #[derive(Debug, Clone, Default)]
-pub struct PlainConnector {
+pub struct PlainDialer {
     meter: Meter,
 }
 
-impl PlainConnector {
+impl PlainDialer {
     /// A connector for plain TCP.
     pub fn new() -> Self {
         Self::default()
@@ -162,7 +162,7 @@ impl PlainConnector {
     }
 }
 
-impl Connect for PlainConnector {
+impl Dial for PlainDialer {
     type Error = io::Error;
     type Stream<'a> = Plain<Metered<Transport>>;
 

@@ -4,7 +4,7 @@
 //! [`Password`], [`Buffers`], and the arithmetic that sizes a CONNECT.
 //!
 //! Never: prints a password (its `Debug` is redacted, its bytes are zeroised on drop), or opens
-//! a connection to the endpoint itself (the port's [`super::Connect`] does).
+//! a connection to the endpoint itself (the port's [`super::Dial`] does).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -19,7 +19,7 @@ use crate::error::ConfigError;
 /// minimq keeps the client id in a 64-byte string.
 pub(crate) const MAX_CLIENT_ID: usize = 64;
 
-/// Where the broker is: data for the port's [`super::Connect`], which resolves and dials it.
+/// Where the broker is: data for the port's [`super::Dial`], which resolves and dials it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// DNS name or IP address. For TLS it is usually also the server name the port verifies.

@@ -2,13 +2,13 @@
 //!
 //! Owns: the client configuration ([`Config`]), one connection's operations ([`Client`],
 //! [`Connection`]: connect, publish at QoS 0/1/2, subscribe, unsubscribe, receive, disconnect),
-//! the port boundary of this layer ([`Transport`], [`Connect`], [`Sleep`]), the reconnect
+//! the port boundary of this layer ([`Transport`], [`Dial`], [`Sleep`]), the reconnect
 //! policy and its backoff ([`Policy`], [`Backoff`]), the [`Supervisor`] that applies them, and
 //! the bounded [`Outbox`] that holds telemetry while the broker is out of reach.
 //!
 //! Never: sees ciphertext (it reads and writes whatever [`Transport`] it is given, in production
 //! a verified [`crate::tls::TlsStream`]), opens a socket, reads a clock or sleeps by itself (the
-//! port's [`Connect`] and [`Sleep`] do that), or retries a refusal that retrying cannot fix.
+//! port's [`Dial`] and [`Sleep`] do that), or retries a refusal that retrying cannot fix.
 //!
 //! ```text
 //! // One session over one stream the program opened (here: a verified TLS stream).
@@ -39,7 +39,7 @@
 //! (plain TCP wrapped in [`Plain`], or a `TlsStream`), calls [`Client::connect`], and drives the
 //! returned [`Connection`]. When the stream dies the program reconnects itself.
 //!
-//! [`Supervisor`] does that for it: it asks the port's [`Connect`] for streams, runs the session
+//! [`Supervisor`] does that for it: it asks the port's [`Dial`] for streams, runs the session
 //! over each, re-subscribes when the broker lost the session, drains the [`Outbox`] in order and
 //! tells the [`Application`] every [`Event`].
 //!
@@ -117,7 +117,7 @@ pub use config::{Buffers, Config, Credentials, Endpoint, Password, SessionMode, 
 pub use outbox::{Admission, Outbox, OutboxError, Overflow, RECORD_OVERHEAD, Record};
 pub use policy::{Policy, RefusalPolicy};
 pub use supervisor::{Application, Control, Event, Stopped, Supervisor};
-pub use transport::{Connect, Plain, Sleep, Transport};
+pub use transport::{Dial, Plain, Sleep, Transport};
 
 /// The delivery guarantee of one message (MQTT v5.0 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -24,7 +24,7 @@ use super::config::{Buffers, Config};
 use super::outbox::{Admission, Outbox, OutboxError};
 use super::policy::{Policy, Verdict};
 use super::topic;
-use super::transport::{Connect, Sleep, Transport};
+use super::transport::{Dial, Sleep, Transport};
 use super::{Message, QoS};
 use crate::Error;
 use crate::crypto::Entropy;
@@ -197,7 +197,7 @@ impl<'o> Control<'_, 'o> {
     }
 }
 
-/// Keeps a [`Client`] connected through the port's [`Connect`], by the [`Policy`].
+/// Keeps a [`Client`] connected through the port's [`Dial`], by the [`Policy`].
 pub struct Supervisor<'buf, 'o, C, Z, R> {
     client: Client<'buf>,
     config: &'buf Config,
@@ -252,7 +252,7 @@ enum Served<E> {
     },
 }
 
-impl<'buf, 'o, C: Connect, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
+impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// A supervisor for `config` over the caller's buffers and outbox, with the port's
     /// connector, sleeper and entropy.
     ///

@@ -3,7 +3,7 @@
 //!
 //! Owns: [`Transport`] (a byte stream that can also be closed cleanly and say whether its TLS
 //! session was resumed), its implementations for [`TlsStream`], [`AnyStream`] (and the
-//! embedded-tls stream) and for plain streams ([`Plain`]), [`Connect`] and [`Sleep`].
+//! embedded-tls stream) and for plain streams ([`Plain`]), [`Dial`] and [`Sleep`].
 //!
 //! Never: opens sockets, reads clocks or decides anything about trust: ports implement these
 //! traits, and a `TlsStream` only exists after `verify` accepted the broker.

@@ -1,6 +1,6 @@
 //! The engine-neutral entry point: pick an engine by configuration, get one stream type back.
 //!
-//! Owns: [`Engine`] (which engine runs, with its configuration), [`connect_any`], [`AnyStream`]
+//! Owns: [`Engine`] (which engine runs, with its configuration), [`handshake_any`], [`AnyStream`]
 //! (delegates `Read`, `Write`, close and the MQTT `Transport` to the engine's stream) and
 //! [`Authenticated`] (what the broker proved: a verified chain or knowledge of a PSK).
 //!
@@ -68,9 +68,9 @@ pub struct PskPeer {
 /// Opens a secure connection to `server_name` over `io` with the engine `engine` names.
 ///
 /// # Errors
-/// What the engine's own `connect` reports: [`crate::tls::connect`] for rustls,
-/// [`crate::tls::embedded::connect`] for embedded-tls.
-pub async fn connect_any<'b, T: Read + Write + 'b>(
+/// What the engine's own `handshake` reports: [`crate::tls::handshake`] for rustls,
+/// [`crate::tls::embedded::handshake`] for embedded-tls.
+pub async fn handshake_any<'b, T: Read + Write + 'b>(
     engine: Engine<'_>,
     server_name: &str,
     io: T,
@@ -79,11 +79,11 @@ pub async fn connect_any<'b, T: Read + Write + 'b>(
     match engine {
         #[cfg(feature = "rustls")]
         Engine::Rustls(config) => {
-            crate::tls::connect(config, server_name, io, buffers).await.map(AnyStream::Rustls)
+            crate::tls::handshake(config, server_name, io, buffers).await.map(AnyStream::Rustls)
         }
         #[cfg(feature = "embedded-tls-psk")]
         Engine::Embedded(config) => {
-            embedded::connect(config, server_name, io, buffers).await.map(AnyStream::Embedded)
+            embedded::handshake(config, server_name, io, buffers).await.map(AnyStream::Embedded)
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The engine-neutral secure stream: a transport goes in, a verified TLS stream comes out.
 //!
-//! Owns: the engine choice ([`Engine`], [`connect_any`], [`AnyStream`], [`Authenticated`]), the
+//! Owns: the engine choice ([`Engine`], [`handshake_any`], [`AnyStream`], [`Authenticated`]), the
 //! [`SecurityProfile`] that describes a connection for either engine, what both engines' streams
 //! share (`shell.rs`: the server name parsed once, the failure latch, the end of the stream), and
-//! the engines themselves, one folder each: [`rustls`] ([`TlsConfig`], [`connect`],
+//! the engines themselves, one folder each: [`rustls`] ([`TlsConfig`], [`handshake`],
 //! [`TlsStream`], [`SessionCache`]) and [`embedded`].
 //!
 //! Never: parses certificates itself (that is [`crate::verify`]), talks MQTT, derives the server
@@ -13,7 +13,7 @@
 //! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
 //! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption.
 //! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
-//! an external PSK; `embedded-tls-psk` builds it with the PSK profile only); [`connect_any`] and
+//! an external PSK; `embedded-tls-psk` builds it with the PSK profile only); [`handshake_any`] and
 //! [`AnyStream`] let callers not care which engine runs.
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
@@ -30,10 +30,10 @@ mod shell;
 #[cfg(feature = "rustls")]
 pub use self::rustls::{
     ConnectionInfo, DangerousConfig, ProtocolVersion, SessionCache, TlsConfig, TlsConfigBuilder, TlsStream,
-    connect,
+    handshake,
 };
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
-pub use any::{AnyStream, Authenticated, Engine, PskPeer, connect_any};
+pub use any::{AnyStream, Authenticated, Engine, PskPeer, handshake_any};
 #[cfg(feature = "embedded-tls-psk")]
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,

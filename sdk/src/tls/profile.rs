@@ -103,7 +103,7 @@ impl EngineConfig {
         }
     }
 
-    /// The engine to hand to [`crate::tls::connect_any`].
+    /// The engine to hand to [`crate::tls::handshake_any`].
     pub fn engine(&self) -> Engine<'_> {
         match self {
             Self::Rustls(config) => Engine::Rustls(config),

@@ -79,7 +79,7 @@ mod stack {
     use anchormq::Error;
     use anchormq::UnixTime;
     use anchormq::mqtt::{
-        Application, Buffers, Config, Connect, Control, Endpoint, Event, Message, Outbox, Overflow, Policy,
+        Application, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow, Policy,
         QoS, Stopped, Supervisor,
     };
     use anchormq::time::{NoClock, TimePolicy};
@@ -99,7 +99,7 @@ mod stack {
         tx: &'a mut [u8],
     }
 
-    impl Connect for Connector<'_> {
+    impl Dial for Connector<'_> {
         type Error = uart_error::E;
         type Stream<'s>
             = EmbeddedStream<'s, &'s mut Link>
@@ -108,7 +108,7 @@ mod stack {
 
         async fn connect(&mut self, _broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>> {
             let buffers = TlsBuffers { rx: self.rx, tx: self.tx };
-            anchormq::tls::embedded::connect(self.tls, SERVER_NAME, &mut self.link, buffers).await
+            anchormq::tls::embedded::handshake(self.tls, SERVER_NAME, &mut self.link, buffers).await
         }
     }
 

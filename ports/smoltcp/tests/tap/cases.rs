@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
-    Application, Backoff, Buffers, Config, Connect, Control, Endpoint, Event, Message, Outbox, Overflow,
+    Application, Backoff, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow,
     Policy, QoS, SessionMode, Sleep, Stopped, Supervisor,
 };
 use anchormq::tls::{Engine, MIN_RX_BUFFER, TlsBuffers};
-use anchormq_smoltcp::mqtt::TlsConnector;
+use anchormq_smoltcp::mqtt::AnyDialer;
 use anchormq_smoltcp::smoltcp::iface::{self, Interface, SocketStorage};
 use anchormq_smoltcp::smoltcp::time::Duration as NetDuration;
 use anchormq_smoltcp::smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Cidr};
@@ -144,7 +144,7 @@ async fn dhcp_lease_gives_address_router_and_dns(env: &Env) -> CaseResult {
     let socket = stack.tcp_socket(leak(vec![0u8; 4096]), leak(vec![0u8; 4096])).map_err(err)?;
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     let tls = env.tls_config();
-    let mut connector = TlsConnector::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
+    let mut connector = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let (lease, servers, opened) = with_runner(&stack, &mut clock, 30, async {
         stack.wait_configured().await;
         let lease = stack.ipv4_cidr();
@@ -235,7 +235,7 @@ async fn telemetry(env: &Env, id: &'static str, total: u32, outage: bool) -> Res
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     // The broker is dialled by name (resolved to 192.168.69.100) and verified as `localhost`.
     let tls = env.tls_config();
-    let connector = TlsConnector::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
+    let connector = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let config = leak(
         Config::new(BROKER_NAME, FORWARD_PORT, id)
             .session(SessionMode::Persistent { expiry_secs: 300 })

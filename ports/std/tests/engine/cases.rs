@@ -4,7 +4,7 @@ use std::mem::discriminant;
 use std::time::Duration;
 
 use anchormq::mqtt::{Buffers, Client, Config};
-use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, connect_any};
+use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, handshake_any};
 use anchormq::{ConfigError, Error, TlsError, TrustError};
 use anchormq_std::Transport;
 use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
@@ -213,7 +213,7 @@ async fn fragment_1024_smallest_buffer(env: &Env) -> CaseResult {
     let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(Listener::Psk))
         .await
         .map_err(|e| e.to_string())?;
-    match connect_any(Engine::Embedded(&config), "localhost", io, small.lend()).await {
+    match handshake_any(Engine::Embedded(&config), "localhost", io, small.lend()).await {
         Err(Error::Resource(anchormq::ResourceError::ReceiveBuffer { needed: 1_041, got: 1_040 })) => {}
         other => {
             return Err(format!("a 1 040-byte buffer must be refused up front, got {:?}", other.map(|_| ())));
@@ -459,7 +459,7 @@ async fn server_key_update_is_a_clean_error(env: &Env) -> CaseResult {
     for _ in 0..100 {
         if let Ok(io) = anchormq_std::tcp_connect("127.0.0.1", port).await {
             tls = Some(
-                connect_any(Engine::Embedded(&config), "localhost", io, bufs.lend())
+                handshake_any(Engine::Embedded(&config), "localhost", io, bufs.lend())
                     .await
                     .map_err(|e| e.to_string())?,
             );
@@ -593,12 +593,12 @@ async fn handshake_cost(env: &Env) -> CaseResult {
         let heap = HeapMark::start();
         let (mut tls, future_size) = match engine {
             Engine::Embedded(config) => {
-                let future = anchormq::tls::embedded::connect(config, "localhost", io, bufs.lend());
+                let future = anchormq::tls::embedded::handshake(config, "localhost", io, bufs.lend());
                 let size = std::mem::size_of_val(&future);
                 (AnyStream::Embedded(future.await.map_err(|e| format!("{label}: {e}"))?), size)
             }
             Engine::Rustls(config) => {
-                let future = anchormq::tls::connect(config, "localhost", io, bufs.lend());
+                let future = anchormq::tls::handshake(config, "localhost", io, bufs.lend());
                 let size = std::mem::size_of_val(&future);
                 (AnyStream::Rustls(future.await.map_err(|e| format!("{label}: {e}"))?), size)
             }

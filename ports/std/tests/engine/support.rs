@@ -7,7 +7,7 @@ use std::time::Duration;
 use anchormq::Error;
 use anchormq::time::{TimePolicy, TimeSource};
 use anchormq::tls::{
-    AnyStream, EmbeddedConfig, Engine, MaxFragmentLength, Psk, TlsBuffers, TlsConfig, connect_any,
+    AnyStream, EmbeddedConfig, Engine, MaxFragmentLength, Psk, TlsBuffers, TlsConfig, handshake_any,
 };
 use anchormq::verify::Anchors;
 use anchormq_std::{OS_ENTROPY, SystemClock, Transport};
@@ -83,7 +83,7 @@ pub async fn open_at<'b>(
     buffers: TlsBuffers<'b>,
 ) -> Result<AnyStream<'b, Transport>, Error<std::io::Error>> {
     let io = anchormq_std::tcp_connect("127.0.0.1", addr.port()).await.map_err(Error::Transport)?;
-    connect_any(engine, name, io, buffers).await
+    handshake_any(engine, name, io, buffers).await
 }
 
 pub async fn open<'b>(

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use anchormq::Error;
-use anchormq::mqtt::{Application, Connect, Control, Endpoint, Event, Message, QoS};
-use anchormq_std::mqtt::{TlsConnector, TlsTransport};
+use anchormq::mqtt::{Application, Dial, Control, Endpoint, Event, Message, QoS};
+use anchormq_std::mqtt::{RustlsDialer, TlsTransport};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::timeout;
 
@@ -119,14 +119,14 @@ impl Remote {
     }
 }
 
-/// A [`TlsConnector`] that refuses like a stopped broker while `open` is false: holds the
+/// A [`RustlsDialer`] that refuses like a stopped broker while `open` is false: holds the
 /// supervisor back until the test's witness is listening again.
 pub struct Gated {
-    pub inner: TlsConnector,
+    pub inner: RustlsDialer,
     pub open: Rc<Cell<bool>>,
 }
 
-impl Connect for Gated {
+impl Dial for Gated {
     type Error = io::Error;
     type Stream<'a> = TlsTransport<'a>;
 

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
-    Backoff, Buffers, Client, Config, Connect, OpStatus, Outbox, Overflow, Password, Policy, QoS,
+    Backoff, Buffers, Client, Config, Dial, OpStatus, Outbox, Overflow, Password, Policy, QoS,
     RefusalPolicy, SessionMode, Stopped, Supervisor, Will,
 };
 use anchormq::{ConfigError, Error, MqttError};
 use anchormq_std::OS_ENTROPY;
-use anchormq_std::mqtt::{TlsConnector, TokioSleep};
+use anchormq_std::mqtt::{RustlsDialer, TokioSleep};
 use anchormq_testbed::broker::{AUTH_PASSWORD, AUTH_USER, Listener};
 use tokio::time::timeout;
 
@@ -55,12 +55,12 @@ fn binary_payload(random: usize) -> Vec<u8> {
 }
 
 async fn connector_refuses_a_name_that_is_no_server_name(env: &mut Env) -> CaseResult {
-    let refused = TlsConnector::new(env.tls_config(), "not a host name").map(|_| ());
+    let refused = RustlsDialer::new(env.tls_config(), "not a host name").map(|_| ());
     check!(
         matches!(refused, Err(ConfigError::InvalidServerName { .. })),
         "expected InvalidServerName, got {refused:?}"
     );
-    let ip = TlsConnector::new(env.tls_config(), "127.0.0.1").map_err(err)?;
+    let ip = RustlsDialer::new(env.tls_config(), "127.0.0.1").map_err(err)?;
     check!(ip.server_name() == "127.0.0.1", "server name {:?}", ip.server_name());
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
-use anchormq_std::mqtt::TlsConnector;
+use anchormq_std::mqtt::RustlsDialer;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::Suite;
@@ -45,8 +45,8 @@ impl Env {
     }
 
     /// A connector verifying the broker as `localhost`, with a fresh session cache.
-    pub fn connector(&self) -> TlsConnector {
-        TlsConnector::new(self.tls_config(), "localhost").expect("connector")
+    pub fn connector(&self) -> RustlsDialer {
+        RustlsDialer::new(self.tls_config(), "localhost").expect("connector")
     }
 
     /// The TLS port of `listener`.

@@ -57,7 +57,7 @@ async fn open<'b>(
     buffers: TlsBuffers<'b>,
 ) -> Result<EmbeddedStream<'b, Transport>, Error<std::io::Error>> {
     let io = anchormq_std::tcp_connect("127.0.0.1", broker.port(listener)).await.map_err(Error::Transport)?;
-    embedded::connect(config, "localhost", io, buffers).await
+    embedded::handshake(config, "localhost", io, buffers).await
 }
 
 async fn psk_at_1024_carries_qos1(broker: &Broker) -> CaseResult {

@@ -110,7 +110,7 @@ async fn open<'b>(
     name: &str,
     buffers: &'b mut HostBuffers,
 ) -> Result<TlsStream<'b, Transport>, Error<std::io::Error>> {
-    anchormq_std::connect_tls(config, "127.0.0.1", env.broker.port(listener), name, buffers.lend()).await
+    anchormq_std::dial_tls(config, "127.0.0.1", env.broker.port(listener), name, buffers.lend()).await
 }
 
 /// Expects a connection to fail and returns its error, printing the sentence a user would see.
@@ -396,7 +396,7 @@ async fn split_records_one_byte_at_a_time(env: &Env) -> CaseResult {
         .await
         .map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let mut tls = anchormq::tls::connect(&cfg, "localhost", Trickle(transport), buffers.lend())
+    let mut tls = anchormq::tls::handshake(&cfg, "localhost", Trickle(transport), buffers.lend())
         .await
         .map_err(|e| e.to_string())?;
     connack_ok(&mut tls, "wire-trickle").await
@@ -453,7 +453,7 @@ async fn truncated_record_is_an_error(env: &Env) -> CaseResult {
     let cfg = system(env);
     let mut buffers = HostBuffers::new();
     let mut tls =
-        anchormq_std::connect_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+        anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
             .await
             .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(200)).await; // session tickets pass whole
@@ -555,7 +555,7 @@ async fn end_of_stream_between_records_is_ok_zero(env: &Env) -> CaseResult {
     let cfg = system(env);
     let mut buffers = HostBuffers::new();
     let mut tls =
-        anchormq_std::connect_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+        anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
             .await
             .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -595,7 +595,7 @@ async fn junk_from_the_server_is_an_error(env: &Env) -> CaseResult {
         let addr = junk_server(reply).map_err(|e| e.to_string())?;
         let mut buffers = HostBuffers::new();
         let result =
-            anchormq_std::connect_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
+            anchormq_std::dial_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
         match result {
             Ok(_) => return Err(format!("{what}: accepted as a TLS server")),
             Err(Error::Tls(e)) => println!("    {what}: {e}"),
@@ -620,7 +620,7 @@ async fn corrupted_handshake_bytes_fail_cleanly(env: &Env) -> CaseResult {
         let addr = flipping_proxy(env.broker.addr(Listener::Tls13), offset).map_err(|e| e.to_string())?;
         let mut buffers = HostBuffers::new();
         let result =
-            anchormq_std::connect_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
+            anchormq_std::dial_tls(&cfg, "127.0.0.1", addr.port(), "localhost", buffers.lend()).await;
         let kind = match result {
             Ok(tls) if *tls.info().peer.leaf_sha256() == genuine => "accepted (unauthenticated byte)",
             Ok(tls) => return Err(format!("offset {offset}: accepted a different peer {}", tls.info().peer)),
@@ -768,7 +768,7 @@ async fn raw_public_key_server_round_trips(env: &Env) -> CaseResult {
         .build()
         .map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let mut tls = anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend())
+    let mut tls = anchormq_std::dial_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend())
         .await
         .map_err(|e| format!("{e}\n{}", server.log()))?;
     check!(tls.info().peer.validity().is_none(), "a raw key has no validity window");
@@ -783,7 +783,7 @@ async fn raw_public_key_other_key_is_refused(env: &Env) -> CaseResult {
     let cfg =
         TlsConfig::builder(&OS_ENTROPY).raw_public_keys([[0x55; 32]]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    match anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend()).await {
+    match anchormq_std::dial_tls(&cfg, "127.0.0.1", server.port, "rpk.local", buffers.lend()).await {
         Ok(_) => Err("a raw public key that is not pinned was accepted".into()),
         Err(Error::Trust(TrustError::KeyNotPinned { presented, .. })) => {
             let expected = format!(
@@ -808,7 +808,7 @@ async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
         .build()
         .map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let mut tls = anchormq_std::connect_tls(&with_key, "127.0.0.1", server.port, "rpk.local", buffers.lend())
+    let mut tls = anchormq_std::dial_tls(&with_key, "127.0.0.1", server.port, "rpk.local", buffers.lend())
         .await
         .map_err(|e| format!("{e}\n{}", server.log()))?;
     echo(&mut tls, b"mutual raw keys\n").await?;
@@ -816,7 +816,7 @@ async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
     let without =
         TlsConfig::builder(&OS_ENTROPY).raw_public_keys([pin]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let refused = match anchormq_std::connect_tls(
+    let refused = match anchormq_std::dial_tls(
         &without,
         "127.0.0.1",
         server.port,
@@ -838,7 +838,7 @@ async fn pinned_self_signed_server_is_accepted_by_key(env: &Env) -> CaseResult {
     let cfg = TlsConfig::builder(&OS_ENTROPY).pinned_server_key([pin]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
     let mut tls =
-        anchormq_std::connect_tls(&cfg, "127.0.0.1", server.port, "selfsigned.local", buffers.lend())
+        anchormq_std::dial_tls(&cfg, "127.0.0.1", server.port, "selfsigned.local", buffers.lend())
             .await
             .map_err(|e| format!("{e}\n{}", server.log()))?;
     check!(tls.info().peer.leaf_subject().contains("selfsigned.local"), "peer {}", tls.info().peer);
@@ -846,7 +846,7 @@ async fn pinned_self_signed_server_is_accepted_by_key(env: &Env) -> CaseResult {
     // The same kind of broker with another key is refused.
     let other = gnutls(env, "selfsigned-other", anchormq_testbed::gnutls::Mode::SelfSigned)?;
     let mut buffers = HostBuffers::new();
-    match anchormq_std::connect_tls(&cfg, "127.0.0.1", other.port, "selfsigned.local", buffers.lend()).await {
+    match anchormq_std::dial_tls(&cfg, "127.0.0.1", other.port, "selfsigned.local", buffers.lend()).await {
         Err(Error::Trust(TrustError::KeyNotPinned { .. })) => Ok(()),
         Err(e) => Err(format!("expected KeyNotPinned, got {e:?}")),
         Ok(_) => Err("a self-signed broker with another key was accepted".into()),
@@ -876,7 +876,7 @@ async fn odd(env: &Env, oddity: anchormq_testbed::odd::Oddity) -> Result<Error<s
     let mode = anchormq_testbed::gnutls::Mode::Chain { chain: cert.chain, key: cert.key };
     let server = anchormq_testbed::gnutls::GnutlsServer::start(&dir.join("server"), mode)?;
     let mut buffers = HostBuffers::new();
-    match anchormq_std::connect_tls(&system(env), "127.0.0.1", server.port, "localhost", buffers.lend()).await
+    match anchormq_std::dial_tls(&system(env), "127.0.0.1", server.port, "localhost", buffers.lend()).await
     {
         Ok(_) => Err(format!("{oddity:?}: accepted")),
         Err(e) => {

@@ -8,7 +8,7 @@ use core::time::Duration;
 use super::*;
 use crate::error::{TlsError, TrustError};
 use crate::mqtt::tests::fake::{
-    Attempt, Behaviour, FakeConnector, FakeError, FakeSleep, FixedEntropy, Seen, TestApp, Wire, ok, publish,
+    Attempt, Behaviour, FakeDialer, FakeError, FakeSleep, FixedEntropy, Seen, TestApp, Wire, ok, publish,
 };
 use crate::mqtt::{Backoff, Overflow, RefusalPolicy};
 
@@ -41,7 +41,7 @@ async fn run(
     let sleep = FakeSleep::default();
     let outbox = Outbox::new(&mut storage, 32, Overflow::DropOldest);
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
-    let connector = FakeConnector::new(&wire, script);
+    let connector = FakeDialer::new(&wire, script);
     let mut sup =
         Supervisor::new(&config, buffers, outbox, connector, sleep.clone(), FixedEntropy(0xff), policy)
             .unwrap();

@@ -26,7 +26,7 @@ use crate::Error;
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::ConfigError;
 use crate::mqtt::supervisor::{Application, Control, Event, Stopped};
-use crate::mqtt::transport::{Connect, Sleep, Transport};
+use crate::mqtt::transport::{Dial, Sleep, Transport};
 use crate::mqtt::{Endpoint, Message, QoS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,19 +280,19 @@ impl Transport for FakeStream {
 }
 
 #[derive(Debug)]
-pub struct FakeConnector {
+pub struct FakeDialer {
     pub wire: Wire,
     pub script: VecDeque<Attempt>,
     pub attempts: usize,
 }
 
-impl FakeConnector {
+impl FakeDialer {
     pub fn new(wire: &Wire, script: impl IntoIterator<Item = Attempt>) -> Self {
         Self { wire: wire.clone(), script: script.into_iter().collect(), attempts: 0 }
     }
 }
 
-impl Connect for FakeConnector {
+impl Dial for FakeDialer {
     type Error = FakeError;
     type Stream<'a> = FakeStream;
 

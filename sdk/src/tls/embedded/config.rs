@@ -43,7 +43,7 @@ pub struct Psk {
     key: Zeroizing<Vec<u8>>,
 }
 
-/// How [`super::connect`] secures a connection. Build it once.
+/// How [`super::handshake`] secures a connection. Build it once.
 pub struct EmbeddedConfig {
     pub(super) entropy: &'static dyn Entropy,
     pub(super) profile: Profile,
@@ -171,7 +171,7 @@ impl EmbeddedConfig {
         EmbeddedConfigBuilder { config: Self { entropy, profile: Profile::Psk(psk), fragment: None } }
     }
 
-    /// The receive buffer [`super::connect`] needs: `cancel_safe` doubles it (see the module docs).
+    /// The receive buffer [`super::handshake`] needs: `cancel_safe` doubles it (see the module docs).
     pub fn rx_buffer(&self, cancel_safe: bool) -> usize {
         let body = self.record_body();
         if cancel_safe { body.saturating_mul(2) } else { body }

@@ -2,7 +2,7 @@
 //! devices where rustls does not fit or does not build.
 //!
 //! Owns: [`EmbeddedConfig`] (a certificate profile or an external [`Psk`] profile, and the
-//! [`MaxFragmentLength`]), [`connect`] and [`EmbeddedStream`] (an `embedded_io_async::Read +
+//! [`MaxFragmentLength`]), [`handshake`] and [`EmbeddedStream`] (an `embedded_io_async::Read +
 //! Write`, and an [`crate::mqtt::Transport`]).
 //!
 //! Never: uses embedded-tls's own certificate checker or its "no verifier: accept anything" path
@@ -109,7 +109,7 @@ pub struct EmbeddedStream<'b, T: Read + Write + 'b> {
 ///
 /// # Panics
 /// Never in anchormq; see the module docs for what embedded-tls itself can reach.
-pub async fn connect<'b, T: Read + Write + 'b>(
+pub async fn handshake<'b, T: Read + Write + 'b>(
     config: &EmbeddedConfig,
     server_name: &str,
     io: T,

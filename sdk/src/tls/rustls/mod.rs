@@ -1,7 +1,7 @@
 //! The rustls engine: rustls 0.23's unbuffered API over a caller-owned transport and buffers.
 //!
 //! Owns: [`TlsConfig`] (anchors, time, resumption, client identity, built into one rustls
-//! `ClientConfig` and one verifier), [`connect`] and [`TlsStream`], the bounded [`SessionCache`],
+//! `ClientConfig` and one verifier), [`handshake`] and [`TlsStream`], the bounded [`SessionCache`],
 //! and the adapter that hands rustls anchormq's verifier (`verifier.rs`).
 //!
 //! Never: decides whether a server is trusted (that is [`crate::verify`], which the adapter
@@ -17,4 +17,4 @@ mod verifier;
 
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 pub use resumption::SessionCache;
-pub use stream::{ConnectionInfo, ProtocolVersion, TlsStream, connect};
+pub use stream::{ConnectionInfo, ProtocolVersion, TlsStream, handshake};

@@ -102,7 +102,7 @@ enum Step {
 /// [`Error::Config`] for a bad name or buffer, [`Error::Trust`] or [`Error::Time`] when the
 /// server's certificate is refused, [`Error::Tls`] for handshake failures and alerts,
 /// [`Error::Transport`] when the transport fails.
-pub async fn connect<'b, T: Read + Write>(
+pub async fn handshake<'b, T: Read + Write>(
     config: &TlsConfig,
     server_name: &str,
     io: T,
@@ -137,7 +137,7 @@ pub async fn connect<'b, T: Read + Write>(
 impl<'b, T: Read + Write> TlsStream<'b, T> {
     /// What was negotiated and verified.
     pub fn info(&self) -> &ConnectionInfo {
-        // INVARIANT: `connect` sets `info` before returning the stream.
+        // INVARIANT: `handshake` sets `info` before returning the stream.
         #[allow(clippy::expect_used)]
         self.info.as_ref().expect("connect sets info")
     }
