@@ -354,7 +354,7 @@ fn handshake_heaps(root: &Path) -> Result<Heaps> {
     let args =
         ["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine", "handshake_cost"];
     println!("$ cargo {}", args.join(" "));
-    let status = Command::new(crate::cargo())
+    let status = Command::new(crate::cmd::cargo())
         .args(args)
         .current_dir(root)
         .status()
@@ -422,7 +422,7 @@ fn build_kept(root: &Path, args: &[&str], artifact: &str, kept: &str) -> Result<
 /// Runs cargo in the firmware's workspace (so its `.cargo/config.toml` applies).
 fn firmware_cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result {
     println!("$ (cd {FIRMWARE_DIR} && cargo {})", args.join(" "));
-    let status = Command::new(crate::cargo())
+    let status = Command::new(crate::cmd::cargo())
         .args(args)
         .envs(env.iter().copied())
         .current_dir(root.join(FIRMWARE_DIR))
