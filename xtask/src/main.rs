@@ -6,6 +6,7 @@ mod bundle;
 mod cmd;
 mod demo;
 mod limbo;
+mod modules;
 mod size;
 mod test;
 
@@ -61,6 +62,9 @@ enum Cmd {
     /// Build the ESP32-C3 firmware (certificate and PSK profiles, opt-level "z", fat LTO) and
     /// report flash and static RAM by crate, and the RAM per session (target/size-report.md).
     Size,
+    /// Check that no modules of the SDK or its ports import each other in a cycle (parses the
+    /// sources with syn; builds nothing).
+    Modules,
 }
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Cmd::Limbo { data } => limbo::cmd_limbo(&root.join(data)),
         Cmd::Bundle { command } => bundle::run(&root, command),
         Cmd::Size => size::run(&root),
+        Cmd::Modules => modules::run(&root),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

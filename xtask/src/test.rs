@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{cargo, run};
-use crate::{Result, bundle, limbo, size};
+use crate::{Result, bundle, limbo, modules, size};
 
 /// The no_std targets: the SDK builds for the first; the ESP32-C3 (no compare-and-swap) is the second.
 const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
@@ -54,6 +54,7 @@ const STEPS: &[Step] = &[
     Step { name: "mosquitto installed", action: Action::Check(ensure_mosquitto) },
     Step { name: "rustup riscv32 targets", action: Action::Check(ensure_targets) },
     Step { name: "rustfmt", action: Action::Cargo(&[&["fmt", "--all", "--check"]]) },
+    Step { name: "no import cycles between modules", action: Action::Check(modules::run) },
     Step {
         name: "clippy (workspace)",
         action: Action::Cargo(&[&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]]),
