@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use anchormq_testbed::{Broker, Listener, Pki, pki};
 
-use crate::{Result, cargo, ensure_mosquitto, run as run_in, start_broker};
+use crate::Result;
+use crate::broker::start_broker;
+use crate::cmd::{cargo, run as run_in};
+use crate::test::ensure_mosquitto;
 
 /// Readings the demo device publishes, and how far apart.
 const READINGS: usize = 5;

@@ -2,9 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    ANONYMOUS, Analysis, Bytes, Comparison, GROUPS, Heaps, OTHER, Profile, Region, Role, STACKS, TARGET,
-};
+use super::analyse::{ANONYMOUS, Analysis, Bytes, GROUPS, OTHER, Region, Role};
+use super::{Comparison, Heaps, Profile, STACKS, TARGET};
 
 /// The SDK's flash budget for the certificate profile (TLS + crypto + verification + MQTT):
 /// 135 KB, decimal, as the target is stated (131.8 KiB).

@@ -1,0 +1,137 @@
+//! Building the measured images: the firmware once per profile and the comparison images of
+//! `xtask/size-peer`, with the measured release profile, each ELF kept under `target/size/`; and
+//! the engine suite's handshake heap peaks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{FIRMWARE_DIR, Heaps, Profile, STACKS, TARGET};
+use crate::Result;
+
+/// The package of the same-run comparison images (`xtask/size-peer`, in the firmware's
+/// workspace).
+pub(super) const PEER_PACKAGE: &str = "size-peer";
+
+/// The release profile every measured image is built with.
+const PROFILE_ENV: [(&str, &str); 4] = [
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
+    ("CARGO_PROFILE_RELEASE_LTO", "fat"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
+];
+
+/// Builds one profile of the firmware and copies its ELF to `target/size/`.
+pub(super) fn firmware(root: &Path, profile: Profile) -> Result<PathBuf> {
+    let mut args = vec!["build", "--release", "--target", TARGET];
+    if !profile.default_features {
+        args.push("--no-default-features");
+    }
+    if !profile.features.is_empty() {
+        args.extend(["--features", profile.features]);
+    }
+    build_kept(root, &args, "esp32c3-telemetry", &format!("esp32c3-telemetry-{}", profile.name))
+}
+
+/// Runs the engine suite's `handshake_cost` case (it needs Mosquitto, like every suite) and
+/// reads the heap peaks it wrote.
+pub(super) fn handshake_heaps(root: &Path) -> Result<Heaps> {
+    let args =
+        ["test", "-p", "anchormq-std", "--features", "embedded-tls", "--test", "engine", "handshake_cost"];
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(crate::cmd::cargo())
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("measuring the handshake heap (`cargo {}`) failed ({status})", args.join(" ")));
+    }
+    let file = root.join("target/tmp/handshake-heap.txt");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    parse_heaps(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// `key bytes` lines, one per measured handshake.
+fn parse_heaps(text: &str) -> Result<Heaps> {
+    let mut found = BTreeMap::new();
+    for line in text.lines() {
+        let (key, bytes) = line.split_once(' ').ok_or_else(|| format!("not `key bytes`: {line:?}"))?;
+        let bytes = bytes.parse::<u64>().map_err(|_| format!("not a byte count: {line:?}"))?;
+        found.insert(key, bytes);
+    }
+    let take = |key: &str| found.get(key).copied().ok_or_else(|| format!("no {key} figure"));
+    Ok(Heaps {
+        psk: take("psk")?,
+        ecdsa_leaf: take("ecdsa-leaf")?,
+        ecdsa_chain: take("ecdsa-chain")?,
+        rsa_2048: take("rsa-2048")?,
+    })
+}
+
+/// Builds the comparison images, in [`STACKS`] order.
+pub(super) fn peers(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut elves = Vec::new();
+    for (name, features) in STACKS {
+        let mut args = vec!["build", "--release", "--target", TARGET, "-p", PEER_PACKAGE];
+        if !features.is_empty() {
+            args.extend(["--features", features]);
+        }
+        elves.push(build_kept(root, &args, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?);
+    }
+    Ok(elves)
+}
+
+/// Runs `cargo {args}` in the firmware's workspace with the measured profile, then copies the
+/// binary `artifact` to `target/size/{kept}.elf`.
+fn build_kept(root: &Path, args: &[&str], artifact: &str, kept: &str) -> Result<PathBuf> {
+    firmware_cargo(root, args, &PROFILE_ENV)?;
+    let built = root.join(FIRMWARE_DIR).join("target").join(TARGET).join("release").join(artifact);
+    let kept = root.join("target/size").join(format!("{kept}.elf"));
+    std::fs::create_dir_all(root.join("target/size")).map_err(|e| format!("creating target/size: {e}"))?;
+    std::fs::copy(&built, &kept).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    Ok(kept)
+}
+
+/// Runs cargo in the firmware's workspace (so its `.cargo/config.toml` applies).
+pub(super) fn firmware_cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result {
+    println!("$ (cd {FIRMWARE_DIR} && cargo {})", args.join(" "));
+    let status = Command::new(crate::cmd::cargo())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root.join(FIRMWARE_DIR))
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` in {FIRMWARE_DIR} failed ({status})", args.join(" ")))
+    }
+}
+
+/// The host's target triple, from `rustc -vV`.
+pub(super) fn host_triple() -> Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(rustc).arg("-vV").output().map_err(|e| format!("cannot run rustc: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_string)
+        .ok_or_else(|| "`rustc -vV` printed no host triple".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_figures_need_every_key_and_a_number() {
+        let heaps = parse_heaps("psk 216\necdsa-chain 2004\necdsa-leaf 957\nrsa-2048 13276\n").unwrap();
+        assert_eq!(
+            (heaps.psk, heaps.ecdsa_leaf, heaps.ecdsa_chain, heaps.rsa_2048),
+            (216, 957, 2_004, 13_276)
+        );
+        assert_eq!(parse_heaps("psk 216\n").unwrap_err(), "no ecdsa-leaf figure");
+        assert!(parse_heaps("psk many\n").unwrap_err().contains("not a byte count"));
+    }
+}
