@@ -114,7 +114,7 @@ pub fn run(root: &Path) -> Result {
 }
 
 /// The CI step: the firmware workspace's formatting and lints (every profile, for the C3), the
-/// port's unit tests and its TAP suite (`ports/esp32c3/tests/tap.rs`: the connector over
+/// port's unit tests and its TAP suite (`ports/esp32c3/tests/tap.rs`: the dialer over
 /// embassy-net on a TAP link to Mosquitto) on the host, then every profile built and measured
 /// like `cargo xtask size`
 /// (the report is printed and written; budgets are reported, not enforced).

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anchormq::Error;
 use anchormq::mqtt::{
-    Application, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow, Policy, QoS,
+    Application, Buffers, Config, Control, Dial, Endpoint, Event, Message, Outbox, Overflow, Policy, QoS,
     Sleep, Stopped, Supervisor,
 };
 use anchormq::tls::{MIN_RX_BUFFER, TlsBuffers, TlsConfig, TlsStream};
@@ -74,14 +74,13 @@ async fn run(args: Args) -> Result<(), String> {
     let dns = DnsSocket::new(stack);
 
     let (mut rx, mut tx) = (vec![0u8; MIN_RX_BUFFER], vec![0u8; 4096]);
-    let connector =
-        NalDialer::new(&tcp, &dns, tls, &args.server_name, TlsBuffers { rx: &mut rx, tx: &mut tx })?;
+    let dialer = NalDialer::new(&tcp, &dns, tls, &args.server_name, TlsBuffers { rx: &mut rx, tx: &mut tx })?;
     let config = Config::new(args.broker.as_str(), args.port, "anchormq-embassy-net");
     let (mut mqtt_rx, mut mqtt_tx, mut storage) = (vec![0u8; 1024], vec![0u8; 2048], vec![0u8; 8192]);
     let outbox = Outbox::new(&mut storage, 64, Overflow::RefuseNewest);
     let buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
     let mut supervisor =
-        Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, Policy::default())
+        Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, Policy::default())
             .map_err(|e| e.to_string())?;
     let mut app = Publisher { next: 0, count: args.count };
 
@@ -117,7 +116,7 @@ impl<T, N> core::fmt::Debug for NalDialer<'_, T, N> {
 }
 
 impl<'n, T: TcpConnect, N: Dns> NalDialer<'n, T, N> {
-    /// A connector dialling with `tcp`, resolving with `dns`, verifying for `server_name`.
+    /// A dialer dialling with `tcp`, resolving with `dns`, verifying for `server_name`.
     ///
     /// # Errors
     /// When `server_name` is neither a DNS name nor an IP address.
@@ -141,7 +140,7 @@ impl<'n, T: TcpConnect, N: Dns> Dial for NalDialer<'n, T, N> {
     where
         Self: 'a;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>> {
         let ip = match broker.host.parse::<IpAddr>() {
             Ok(ip) => ip,
             Err(_) => self

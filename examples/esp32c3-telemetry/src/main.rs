@@ -157,14 +157,14 @@ async fn run(spawner: Spawner, wifi: WIFI<'static>, tsens: TSENS<'static>) -> ! 
         tls_rx: &mut tls_rx,
         tls_tx: &mut tls_tx,
     };
-    let connector = EmbeddedDialer::new(stack, &tls, config::SERVER_NAME, buffers);
+    let dialer = EmbeddedDialer::new(stack, &tls, config::SERVER_NAME, buffers);
     let outbox = Outbox::new(&mut outbox_storage, OUTBOX_MESSAGES, Overflow::DropOldest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
     let mut supervisor = match Supervisor::new(
         &mqtt,
         mqtt_buffers,
         outbox,
-        connector,
+        dialer,
         EmbassySleep,
         TRNG,
         Policy::default(),

@@ -137,8 +137,8 @@ async fn run(args: &Args) -> Result<(), String> {
         (EngineConfig::Rustls(config), true) => Some(config.clone()),
         _ => None,
     };
-    let connector = AnyDialer::new(engine, args.server_name.as_str()).map_err(|e| e.to_string())?;
-    let meter = connector.meter();
+    let dialer = AnyDialer::new(engine, args.server_name.as_str()).map_err(|e| e.to_string())?;
+    let meter = dialer.meter();
 
     let mut config = Config::new(host, port, args.client_id.as_str()).keepalive_secs(args.keepalive);
     if let (Some(user), Some(password)) = (&args.username, &args.password) {
@@ -148,7 +148,7 @@ async fn run(args: &Args) -> Result<(), String> {
     let outbox = Outbox::new(&mut storage, 256, Overflow::DropOldest);
     let policy = Policy { max_attempts: args.max_attempts, ..Policy::default() };
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
-    let mut supervisor = Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, policy)
+    let mut supervisor = Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, policy)
         .map_err(|e| e.to_string())?;
 
     println!(

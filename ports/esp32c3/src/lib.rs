@@ -27,8 +27,8 @@
 //!     .time_policy(TimePolicy::FloorAt(build_time))
 //!     .max_fragment_length(MaxFragmentLength::Bytes4096)
 //!     .build()?;
-//! let connector = EmbeddedDialer::new(stack, &tls, "broker.example.com", buffers);
-//! let supervisor = Supervisor::new(&config, mqtt_buffers, outbox, connector, EmbassySleep, TrngEntropy, policy)?;
+//! let dialer = EmbeddedDialer::new(stack, &tls, "broker.example.com", buffers);
+//! let supervisor = Supervisor::new(&config, mqtt_buffers, outbox, dialer, EmbassySleep, TrngEntropy, policy)?;
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]

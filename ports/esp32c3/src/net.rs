@@ -27,7 +27,7 @@ pub const TCP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens TLS streams to the broker over embassy-net, for [`anchormq::mqtt::Supervisor`].
 ///
-/// One session at a time: the stream borrows the connector's buffers, and the supervisor drops
+/// One session at a time: the stream borrows the dialer's buffers, and the supervisor drops
 /// it before asking for the next.
 pub struct EmbeddedDialer<'d> {
     stack: Stack<'d>,
@@ -76,7 +76,7 @@ pub enum NetError {
 }
 
 impl<'d> EmbeddedDialer<'d> {
-    /// A connector that verifies the broker as `server_name` (what its certificate must name, and
+    /// A dialer that verifies the broker as `server_name` (what its certificate must name, and
     /// the SNI), with `tls`'s profile, in `buffers`.
     pub fn new(
         stack: Stack<'d>,
@@ -103,7 +103,7 @@ impl Dial for EmbeddedDialer<'_> {
 
     /// Waits until the network has an address, resolves and dials `broker`, then runs the TLS
     /// handshake. The supervisor bounds the whole attempt with its connect timeout.
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<NetError>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<NetError>> {
         self.stack.wait_config_up().await;
         let address = self.resolve(&broker.host).await.map_err(Error::Transport)?;
         let DialerBuffers { tcp_rx, tcp_tx, tls_rx, tls_tx } = &mut self.buffers;

@@ -1,4 +1,4 @@
-//! The ESP32-C3 port's connector on a real (virtual) link: embassy-net, the stack the firmware
+//! The ESP32-C3 port's dialer on a real (virtual) link: embassy-net, the stack the firmware
 //! runs over Wi-Fi, here over a Linux TAP device (embassy-net-tuntap) at 192.168.69.1/24; the
 //! port's `EmbeddedDialer` and `EmbassySleep`; the embedded-tls engine with anchormq's verifier
 //! (the certificate profile, the firmware's default); and the supervisor publishing QoS 1
@@ -229,7 +229,7 @@ async fn wrong_name(env: &Env) -> CaseResult {
     Ok(())
 }
 
-/// Runs the supervisor over the port's connector, on embassy-net over the TAP device, with the
+/// Runs the supervisor over the port's dialer, on embassy-net over the TAP device, with the
 /// certificate profile verifying the broker as `server_name`, until it stops (60 s at most).
 async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<Stopped<NetError>, String> {
     let root = std::fs::read(&env.pki.root.cert_der).map_err(|e| e.to_string())?;
@@ -254,14 +254,14 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
         tls_rx: &mut tls_rx,
         tls_tx: &mut tls_tx,
     };
-    // The connector dials whatever address the endpoint holds; the certificate must name
+    // The dialer dials whatever address the endpoint holds; the certificate must name
     // `server_name`.
-    let connector = EmbeddedDialer::new(stack, &tls, server_name, buffers);
+    let dialer = EmbeddedDialer::new(stack, &tls, server_name, buffers);
     let mqtt = Config::new(HOST.to_string(), offer(env)?, "c3-tap");
     let outbox = Outbox::new(&mut storage, 16, Overflow::RefuseNewest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
     let mut supervisor =
-        Supervisor::new(&mqtt, mqtt_buffers, outbox, connector, EmbassySleep, ENTROPY, Policy::default())
+        Supervisor::new(&mqtt, mqtt_buffers, outbox, dialer, EmbassySleep, ENTROPY, Policy::default())
             .map_err(|e| e.to_string())?;
     let run = tokio::time::timeout(Duration::from_secs(60), supervisor.run(app));
     tokio::select! {

@@ -25,8 +25,8 @@
 //! let stack = Stack::new(device, iface, &mut socket_storage, Config { addressing: Addressing::Dhcp, port_seed })?;
 //! stack.enable_dns(&mut dns_query_slots)?;
 //! let socket = stack.tcp_socket(&mut tcp_rx, &mut tcp_tx)?;
-//! let connector = AnyDialer::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
-//! let mut supervisor = Supervisor::new(&mqtt_config, buffers, outbox, connector, sleep, entropy, policy)?;
+//! let dialer = AnyDialer::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
+//! let mut supervisor = Supervisor::new(&mqtt_config, buffers, outbox, dialer, sleep, entropy, policy)?;
 //! select(stack.run(&mut clock), supervisor.run(&mut app)).await;
 //! ```
 //!

@@ -57,7 +57,7 @@ impl<D: Device> fmt::Debug for AnyDialer<'_, '_, D> {
 
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 impl<'s, 'a, D: Device> AnyDialer<'s, 'a, D> {
-    /// A connector on `socket` securing every connection with `engine` for `server_name`, with
+    /// A dialer on `socket` securing every connection with `engine` for `server_name`, with
     /// `buffers` as the TLS record buffers of each connection.
     ///
     /// # Errors
@@ -94,7 +94,7 @@ impl<'a, D: Device> Dial for AnyDialer<'_, 'a, D> {
     where
         Self: 'c;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_, 'a, D>, Error<NetError>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_, 'a, D>, Error<NetError>> {
         let address = self.socket.stack().resolve(&broker.host).await.map_err(Error::Transport)?;
         let tcp = self.socket.connect((address, broker.port)).await.map_err(Error::Transport)?;
         let buffers = TlsBuffers { rx: &mut *self.rx, tx: &mut *self.tx };
@@ -115,7 +115,7 @@ impl<D: Device> fmt::Debug for PlainDialer<'_, '_, D> {
 }
 
 impl<'s, 'a, D: Device> PlainDialer<'s, 'a, D> {
-    /// A connector on `socket`.
+    /// A dialer on `socket`.
     pub fn new(socket: TcpSocket<'s, 'a, D>) -> Self {
         Self { socket }
     }
@@ -128,7 +128,7 @@ impl<'a, D: Device> Dial for PlainDialer<'_, 'a, D> {
     where
         Self: 'c;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<NetError>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<NetError>> {
         let address = self.socket.stack().resolve(&broker.host).await.map_err(Error::Transport)?;
         let tcp = self.socket.connect((address, broker.port)).await.map_err(Error::Transport)?;
         Ok(Plain(tcp))

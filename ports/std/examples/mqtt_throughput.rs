@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anchormq::mqtt::{
-    Application, Buffers, Client, Config, Dial, Control, Event, Message, OpStatus, Outbox, Overflow,
-    Policy, QoS, Stopped, Supervisor,
+    Application, Buffers, Client, Config, Control, Dial, Event, Message, OpStatus, Outbox, Overflow, Policy,
+    QoS, Stopped, Supervisor,
 };
 use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
@@ -140,9 +140,9 @@ async fn client_run(
     let config = Config::new("127.0.0.1", port, id);
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let started = Instant::now();
-    let mut connector = RustlsDialer::new(tls, "localhost")?;
+    let mut dialer = RustlsDialer::new(tls, "localhost")?;
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx })?;
-    let stream = connector.connect(&config.broker).await?;
+    let stream = dialer.dial(&config.broker).await?;
     let mut conn = client.connect(stream).await?;
     let connected = Instant::now();
     let (mut sent, mut pending) = (0, std::collections::VecDeque::new());
@@ -167,10 +167,10 @@ async fn supervisor_run(tls: TlsConfig, port: u16, id: &str, payload: &[u8]) -> 
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let mut storage = vec![0u8; MESSAGES * (anchormq::mqtt::RECORD_OVERHEAD + 16 + PAYLOAD)];
     let outbox = Outbox::new(&mut storage, MESSAGES, Overflow::RefuseNewest);
-    let connector = RustlsDialer::new(tls, "localhost")?;
+    let dialer = RustlsDialer::new(tls, "localhost")?;
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
-        Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, Policy::default())?;
+        Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, Policy::default())?;
     for _ in 0..MESSAGES {
         sup.control().publish("bench/supervisor", payload, QoS::AtLeastOnce, false)?;
     }
@@ -242,10 +242,10 @@ async fn outage_run(tls: TlsConfig, broker: &mut Broker) -> Result<Outage, Failu
     let config = Config::new("127.0.0.1", port, "bench-outage");
     let (mut rx, mut tx, mut storage) = (vec![0u8; 1_024], vec![0u8; 4_096], vec![0u8; 1_024]);
     let outbox = Outbox::new(&mut storage, 8, Overflow::DropOldest);
-    let connector = RustlsDialer::new(tls, "localhost")?;
+    let dialer = RustlsDialer::new(tls, "localhost")?;
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
-        Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, Policy::default())?;
+        Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, Policy::default())?;
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, stop) = tokio::sync::mpsc::unbounded_channel();
     let mut app = Watch { events: events_tx, stop };

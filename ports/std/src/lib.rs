@@ -1,7 +1,7 @@
 //! anchormq on hosts: tokio TCP sockets, the system clock and OS randomness.
 //!
 //! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`dial_tls`] convenience, and
-//! the MQTT layer's port ([`mqtt`]: connectors for the supervisor, its sleep).
+//! the MQTT layer's port ([`mqtt`]: dialers for the supervisor, its sleep).
 //! Never: weakens anything the SDK decides; it only supplies what a host has.
 //!
 //! Linking this crate also links embassy-time's `std` driver, the clock minimq's keepalive
@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use embassy_time as _;
 
 /// A TCP connection as an `embedded_io_async` transport.
-pub type Transport = FromTokio<TcpStream>;
+pub type Socket = FromTokio<TcpStream>;
 
 /// The operating system's clock. Hosts are assumed to keep time with NTP.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +81,7 @@ impl Default for HostBuffers {
 ///
 /// # Errors
 /// The last connection error, or `NotFound` when the name resolves to nothing.
-pub async fn tcp_connect(host: &str, port: u16) -> io::Result<Transport> {
+pub async fn tcp_connect(host: &str, port: u16) -> io::Result<Socket> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} resolves to no address"));
     for addr in tokio::net::lookup_host((host, port)).await? {
         match TcpStream::connect(addr).await {
@@ -107,7 +107,7 @@ pub async fn dial_tls<'b>(
     port: u16,
     server_name: &str,
     buffers: TlsBuffers<'b>,
-) -> Result<TlsStream<'b, Transport>, anchormq::Error<io::Error>> {
+) -> Result<TlsStream<'b, Socket>, anchormq::Error<io::Error>> {
     let transport = tcp_connect(host, port).await.map_err(anchormq::Error::Transport)?;
     anchormq::tls::handshake(config, server_name, transport, buffers).await
 }

@@ -3,9 +3,9 @@
 //! Owns: [`RustlsDialer`] (DNS, TCP, then a verified TLS stream for the server name it was
 //! configured with), [`PlainDialer`] (TCP only, for loopback tests), [`TokioSleep`], and the
 //! [`Meter`] that counts connections, resumed handshakes and bytes on the wire across every
-//! stream a connector opens.
+//! stream a dialer opens.
 //!
-//! Never: derives the server name from the broker address (a connector is built with one),
+//! Never: derives the server name from the broker address (a dialer is built with one),
 //! keeps anything of a connection after it is dropped but the counts, or decides about trust:
 //! the `TlsConfig` does, and its session cache is what makes reconnects resume.
 
@@ -21,10 +21,10 @@ use anchormq::tls::{TlsConfig, TlsStream};
 use anchormq::{ConfigError, Error, ServerName};
 use embedded_io_async::{ErrorType, Read, Write};
 
-use crate::{HostBuffers, Transport, tcp_connect};
+use crate::{HostBuffers, Socket, tcp_connect};
 
 /// The stream a [`RustlsDialer`] opens: TLS over a metered TCP socket.
-pub type TlsTransport<'b> = TlsStream<'b, Metered<Transport>>;
+pub type TlsTransport<'b> = TlsStream<'b, Metered<Socket>>;
 
 /// Opens verified TLS streams to the broker for the MQTT supervisor.
 ///
@@ -42,7 +42,7 @@ pub struct RustlsDialer {
 }
 
 impl RustlsDialer {
-    /// A connector verifying every broker certificate against `config` for `server_name`.
+    /// A dialer verifying every broker certificate against `config` for `server_name`.
     ///
     /// # Errors
     /// [`ConfigError::InvalidServerName`] when `server_name` is neither a DNS name nor an IP
@@ -60,8 +60,8 @@ impl RustlsDialer {
         &self.server_name
     }
 
-    /// A handle on the counts of every stream this connector opens (shared, so it can be read
-    /// after the connector moved into a supervisor).
+    /// A handle on the counts of every stream this dialer opens (shared, so it can be read
+    /// after the dialer moved into a supervisor).
     pub fn meter(&self) -> Meter {
         self.meter.clone()
     }
@@ -71,7 +71,7 @@ impl Dial for RustlsDialer {
     type Error = io::Error;
     type Stream<'a> = TlsTransport<'a>;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_>, Error<io::Error>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_>, Error<io::Error>> {
         let tcp = tcp_connect(&broker.host, broker.port).await.map_err(Error::Transport)?;
         self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
         let io = Metered::new(tcp, self.meter.clone());
@@ -99,7 +99,7 @@ pub struct AnyDialer {
 
 #[cfg(feature = "embedded-tls-psk")]
 impl AnyDialer {
-    /// A connector for `config`, verifying (or authenticating) the broker as `server_name`.
+    /// A dialer for `config`, verifying (or authenticating) the broker as `server_name`.
     ///
     /// # Errors
     /// [`ConfigError::InvalidServerName`] for a name that is neither DNS nor IP.
@@ -119,7 +119,7 @@ impl AnyDialer {
         Ok(Self { config, server_name, buffers, meter: Meter::default() })
     }
 
-    /// A handle on the counts of every stream this connector opens.
+    /// A handle on the counts of every stream this dialer opens.
     pub fn meter(&self) -> Meter {
         self.meter.clone()
     }
@@ -128,9 +128,9 @@ impl AnyDialer {
 #[cfg(feature = "embedded-tls-psk")]
 impl Dial for AnyDialer {
     type Error = io::Error;
-    type Stream<'a> = AnyStream<'a, Metered<Transport>>;
+    type Stream<'a> = AnyStream<'a, Metered<Socket>>;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<io::Error>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<io::Error>> {
         let tcp = tcp_connect(&broker.host, broker.port).await.map_err(Error::Transport)?;
         self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
         let io = Metered::new(tcp, self.meter.clone());
@@ -151,12 +151,12 @@ pub struct PlainDialer {
 }
 
 impl PlainDialer {
-    /// A connector for plain TCP.
+    /// A dialer for plain TCP.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A handle on the counts of every stream this connector opens.
+    /// A handle on the counts of every stream this dialer opens.
     pub fn meter(&self) -> Meter {
         self.meter.clone()
     }
@@ -164,9 +164,9 @@ impl PlainDialer {
 
 impl Dial for PlainDialer {
     type Error = io::Error;
-    type Stream<'a> = Plain<Metered<Transport>>;
+    type Stream<'a> = Plain<Metered<Socket>>;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<io::Error>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<io::Error>> {
         let tcp = tcp_connect(&broker.host, broker.port).await.map_err(Error::Transport)?;
         self.meter.0.connections.fetch_add(1, Ordering::Relaxed);
         Ok(Plain(Metered::new(tcp, self.meter.clone())))
@@ -183,7 +183,7 @@ impl Sleep for TokioSleep {
     }
 }
 
-/// Counts shared by a connector and every stream it opened.
+/// Counts shared by a dialer and every stream it opened.
 #[derive(Debug, Clone, Default)]
 pub struct Meter(Arc<Counters>);
 

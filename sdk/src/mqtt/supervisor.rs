@@ -203,7 +203,7 @@ pub struct Supervisor<'buf, 'o, C, Z, R> {
     config: &'buf Config,
     work: Work<'o>,
     failures: u32,
-    connector: C,
+    dialer: C,
     sleeper: Z,
     entropy: R,
     policy: Policy,
@@ -254,7 +254,7 @@ enum Served<E> {
 
 impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// A supervisor for `config` over the caller's buffers and outbox, with the port's
-    /// connector, sleeper and entropy.
+    /// dialer, sleeper and entropy.
     ///
     /// # Errors
     /// As [`Client::new`].
@@ -262,7 +262,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
         config: &'buf Config,
         buffers: Buffers<'buf>,
         outbox: Outbox<'o>,
-        connector: C,
+        dialer: C,
         sleeper: Z,
         entropy: R,
         policy: Policy,
@@ -277,7 +277,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 stop: false,
             },
             failures: 0,
-            connector,
+            dialer,
             sleeper,
             entropy,
             policy,
@@ -361,9 +361,9 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     async fn connect_and_serve<A: Application<C::Error>>(&mut self, app: &mut A) -> Served<C::Error> {
         let received = Cell::new(0usize);
         let timeout_ms = self.policy.connect_timeout_ms;
-        let Self { client, config, connector, sleeper, work, .. } = self;
+        let Self { client, config, dialer, sleeper, work, .. } = self;
         let attempt = async {
-            let stream = connector.connect(&config.broker).await?;
+            let stream = dialer.dial(&config.broker).await?;
             client.connect(Counting { inner: stream, received: &received }).await
         };
         let mut conn = match select(attempt, sleeper.sleep_ms(timeout_ms)).await {

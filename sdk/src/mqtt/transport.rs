@@ -136,10 +136,10 @@ impl<S: Read + Write> Transport for Plain<S> {
 
 /// How a port opens a stream to the broker: TCP (and, in production, TLS over it).
 ///
-/// The stream may borrow the connector (its TLS record buffers, for instance); the supervisor
+/// The stream may borrow the dialer (its TLS record buffers, for instance); the supervisor
 /// asks for the next stream only after dropping the previous one.
 #[allow(async_fn_in_trait)] // See `Transport`.
-pub trait Connect {
+pub trait Dial {
     /// The port's own error type.
     type Error: fmt::Debug;
     /// The stream it opens.
@@ -152,7 +152,7 @@ pub trait Connect {
     /// # Errors
     /// Whatever opening failed with: [`Error::Transport`] for the socket, [`Error::Tls`],
     /// [`Error::Trust`] or [`Error::Time`] for the handshake.
-    async fn connect(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>>;
+    async fn dial(&mut self, broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>>;
 }
 
 /// How a port waits: the supervisor's only notion of time.

@@ -1,13 +1,10 @@
 //! The engine-neutral entry point: pick an engine by configuration, get one stream type back.
 //!
 //! Owns: [`Engine`] (which engine runs, with its configuration), [`handshake_any`], [`AnyStream`]
-//! (delegates `Read`, `Write`, close and the MQTT `Transport` to the engine's stream) and
-//! [`Authenticated`] (what the broker proved: a verified chain or knowledge of a PSK).
+//! (delegates `Read`, `Write`, close and the MQTT `Transport` to the engine's stream).
 //!
 //! Never: adds behaviour of its own: every check and every byte is the engine's.
 
-use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use embedded_io_async::{ErrorType, Read, Write};
@@ -16,10 +13,9 @@ use crate::error::Error;
 #[cfg(feature = "embedded-tls-psk")]
 use crate::tls::embedded::{self, EmbeddedConfig, EmbeddedStream};
 use crate::tls::shell::Established;
-use crate::tls::{TlsBuffers, Traffic};
+use crate::tls::{Authenticated, TlsBuffers, Traffic};
 #[cfg(feature = "rustls")]
 use crate::tls::{TlsConfig, TlsStream};
-use crate::verify::VerifiedPeer;
 
 /// Which TLS engine secures a connection, with its configuration.
 #[derive(Debug, Clone, Copy)]
@@ -49,22 +45,6 @@ pub enum AnyStream<'b, T: Read + Write + 'b> {
     Embedded(EmbeddedStream<'b, T>),
 }
 
-/// What the broker proved during the handshake. Only the engines build these.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Authenticated {
-    /// Its certificate chain passed [`crate::verify::verify_server_chain`] and it signed the
-    /// handshake with the certificate's key.
-    Certificate(VerifiedPeer),
-    /// It completed a handshake keyed with the pre-shared key of this identity.
-    Psk(PskPeer),
-}
-
-/// Proof that the broker holds the pre-shared key of an identity.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PskPeer {
-    identity: Vec<u8>,
-}
-
 /// Opens a secure connection to `server_name` over `io` with the engine `engine` names.
 ///
 /// # Errors
@@ -84,38 +64,6 @@ pub async fn handshake_any<'b, T: Read + Write + 'b>(
         #[cfg(feature = "embedded-tls-psk")]
         Engine::Embedded(config) => {
             embedded::handshake(config, server_name, io, buffers).await.map(AnyStream::Embedded)
-        }
-    }
-}
-
-impl PskPeer {
-    // Only the embedded-tls engine speaks PSK.
-    #[cfg_attr(not(feature = "embedded-tls-psk"), allow(dead_code))]
-    pub(crate) fn new(identity: &[u8]) -> Self {
-        Self { identity: identity.to_vec() }
-    }
-
-    /// The identity whose key the broker proved it holds.
-    pub fn identity(&self) -> &[u8] {
-        &self.identity
-    }
-}
-
-impl fmt::Debug for PskPeer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PskPeer").field("identity", &String::from_utf8_lossy(&self.identity)).finish()
-    }
-}
-
-impl fmt::Display for Authenticated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Certificate(peer) => write!(f, "{peer}"),
-            Self::Psk(peer) => write!(
-                f,
-                "the holder of the pre-shared key for identity \"{}\"",
-                String::from_utf8_lossy(&peer.identity)
-            ),
         }
     }
 }

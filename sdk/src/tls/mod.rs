@@ -20,6 +20,8 @@
 mod any;
 #[cfg(feature = "embedded-tls-psk")]
 pub mod embedded;
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+mod peer;
 #[cfg(feature = "rustls")]
 mod profile;
 #[cfg(feature = "rustls")]
@@ -33,11 +35,13 @@ pub use self::rustls::{
     handshake,
 };
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
-pub use any::{AnyStream, Authenticated, Engine, PskPeer, handshake_any};
+pub use any::{AnyStream, Engine, handshake_any};
 #[cfg(feature = "embedded-tls-psk")]
 pub use embedded::{
     EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength, Psk,
 };
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+pub use peer::{Authenticated, PskPeer};
 #[cfg(feature = "rustls")]
 pub use profile::{EngineChoice, EngineConfig, Environment, SecurityProfile};
 

@@ -147,12 +147,12 @@ mod stack {
         let Ok(tls) = built else { esp_hal::system::software_reset() };
         let (mut rx, mut tx) = ([0u8; 2 * (4_096 + 17)], [0u8; 2_048]);
         let (mut mqtt_rx, mut mqtt_tx, mut outbox) = ([0u8; 1_024], [0u8; 2_048], [0u8; 4_096]);
-        let connector = Connector { link, tls: &tls, rx: &mut rx, tx: &mut tx };
+        let dialer = Connector { link, tls: &tls, rx: &mut rx, tx: &mut tx };
         let mqtt = Config::new("broker.example.com", 8883, "size-anchormq");
         let outbox = Outbox::new(&mut outbox, 32, Overflow::DropOldest);
         let buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
         let Ok(mut supervisor) =
-            Supervisor::new(&mqtt, buffers, outbox, connector, EmbassySleep, TrngEntropy, Policy::default())
+            Supervisor::new(&mqtt, buffers, outbox, dialer, EmbassySleep, TrngEntropy, Policy::default())
         else {
             esp_hal::system::software_reset()
         };

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
-    Application, Backoff, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow,
-    Policy, QoS, SessionMode, Sleep, Stopped, Supervisor,
+    Application, Backoff, Buffers, Config, Control, Dial, Endpoint, Event, Message, Outbox, Overflow, Policy,
+    QoS, SessionMode, Sleep, Stopped, Supervisor,
 };
 use anchormq::tls::{Engine, MIN_RX_BUFFER, TlsBuffers};
 use anchormq_smoltcp::mqtt::AnyDialer;
@@ -144,14 +144,14 @@ async fn dhcp_lease_gives_address_router_and_dns(env: &Env) -> CaseResult {
     let socket = stack.tcp_socket(leak(vec![0u8; 4096]), leak(vec![0u8; 4096])).map_err(err)?;
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     let tls = env.tls_config();
-    let mut connector = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
+    let mut dialer = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let (lease, servers, opened) = with_runner(&stack, &mut clock, 30, async {
         stack.wait_configured().await;
         let lease = stack.ipv4_cidr();
         let servers: Vec<_> = stack.dns_servers().collect();
         // By name, through the DNS server and the router the lease named.
         let broker = Endpoint { host: BROKER_NAME.into(), port: FORWARD_PORT };
-        let opened = match connector.connect(&broker).await {
+        let opened = match dialer.dial(&broker).await {
             Ok(mut tls) => tls.close().await.map(|()| tls.into_inner().endpoints()).map_err(err),
             Err(e) => Err(e.to_string()),
         };
@@ -235,7 +235,7 @@ async fn telemetry(env: &Env, id: &'static str, total: u32, outage: bool) -> Res
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     // The broker is dialled by name (resolved to 192.168.69.100) and verified as `localhost`.
     let tls = env.tls_config();
-    let connector = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
+    let dialer = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
     let config = leak(
         Config::new(BROKER_NAME, FORWARD_PORT, id)
             .session(SessionMode::Persistent { expiry_secs: 300 })
@@ -244,9 +244,8 @@ async fn telemetry(env: &Env, id: &'static str, total: u32, outage: bool) -> Res
     let (rx, tx, storage) = (leak(vec![0u8; 1024]), leak(vec![0u8; 4096]), leak(vec![0u8; 32 * 1024]));
     let outbox = Outbox::new(storage, 512, Overflow::RefuseNewest);
     let policy = Policy { backoff: Backoff::new(200, 2_000), connect_timeout_ms: 5_000, ..Policy::default() };
-    let mut sup =
-        Supervisor::new(config, Buffers { rx, tx }, outbox, connector, TokioSleep, OS_ENTROPY, policy)
-            .map_err(err)?;
+    let mut sup = Supervisor::new(config, Buffers { rx, tx }, outbox, dialer, TokioSleep, OS_ENTROPY, policy)
+        .map_err(err)?;
     let app_state = Shared::default();
     let mut app =
         Telemetry { total, period: Duration::from_millis(100), next_at: None, shared: app_state.clone() };

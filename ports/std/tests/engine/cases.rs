@@ -6,7 +6,7 @@ use std::time::Duration;
 use anchormq::mqtt::{Buffers, Client, Config};
 use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, handshake_any};
 use anchormq::{ConfigError, Error, TlsError, TrustError};
-use anchormq_std::Transport;
+use anchormq_std::Socket;
 use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
 use embedded_io_async::{Read, Write};
 use tokio::time::timeout;
@@ -314,7 +314,7 @@ async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
 /// Reads the SUBACK and the big PUBLISH through many cancelled reads; returns how many reads
 /// were cancelled, or the stream's error.
 async fn receive_big_cancelling(
-    tls: &mut AnyStream<'_, Transport>,
+    tls: &mut AnyStream<'_, Socket>,
     id: &str,
 ) -> Result<Result<usize, Error<std::io::Error>>, String> {
     connack_ok(tls, id).await?;

@@ -10,7 +10,7 @@ use anchormq::tls::{
     AnyStream, EmbeddedConfig, Engine, MaxFragmentLength, Psk, TlsBuffers, TlsConfig, handshake_any,
 };
 use anchormq::verify::Anchors;
-use anchormq_std::{OS_ENTROPY, SystemClock, Transport};
+use anchormq_std::{OS_ENTROPY, Socket, SystemClock};
 use anchormq_testbed::broker::Listener;
 use anchormq_testbed::mqtt_probe;
 use embedded_io_async::{Read, Write};
@@ -81,7 +81,7 @@ pub async fn open_at<'b>(
     engine: Engine<'_>,
     name: &str,
     buffers: TlsBuffers<'b>,
-) -> Result<AnyStream<'b, Transport>, Error<std::io::Error>> {
+) -> Result<AnyStream<'b, Socket>, Error<std::io::Error>> {
     let io = anchormq_std::tcp_connect("127.0.0.1", addr.port()).await.map_err(Error::Transport)?;
     handshake_any(engine, name, io, buffers).await
 }
@@ -92,7 +92,7 @@ pub async fn open<'b>(
     engine: Engine<'_>,
     name: &str,
     buffers: TlsBuffers<'b>,
-) -> Result<AnyStream<'b, Transport>, Error<std::io::Error>> {
+) -> Result<AnyStream<'b, Socket>, Error<std::io::Error>> {
     open_at(env.broker.addr(listener), engine, name, buffers).await
 }
 

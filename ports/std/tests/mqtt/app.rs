@@ -1,5 +1,5 @@
 //! The test's side of the supervisor: an [`Application`] driven through channels, and a
-//! connector that can be held shut.
+//! dialer that can be held shut.
 
 use std::cell::Cell;
 use std::io;
@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use anchormq::Error;
-use anchormq::mqtt::{Application, Dial, Control, Endpoint, Event, Message, QoS};
+use anchormq::mqtt::{Application, Control, Dial, Endpoint, Event, Message, QoS};
 use anchormq_std::mqtt::{RustlsDialer, TlsTransport};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::timeout;
@@ -130,10 +130,10 @@ impl Dial for Gated {
     type Error = io::Error;
     type Stream<'a> = TlsTransport<'a>;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_>, Error<io::Error>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<TlsTransport<'_>, Error<io::Error>> {
         if !self.open.get() {
             return Err(Error::Transport(io::ErrorKind::ConnectionRefused.into()));
         }
-        self.inner.connect(broker).await
+        self.inner.dial(broker).await
     }
 }

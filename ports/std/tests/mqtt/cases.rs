@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
-    Backoff, Buffers, Client, Config, Dial, OpStatus, Outbox, Overflow, Password, Policy, QoS,
-    RefusalPolicy, SessionMode, Stopped, Supervisor, Will,
+    Backoff, Buffers, Client, Config, Dial, OpStatus, Outbox, Overflow, Password, Policy, QoS, RefusalPolicy,
+    SessionMode, Stopped, Supervisor, Will,
 };
 use anchormq::{ConfigError, Error, MqttError};
 use anchormq_std::OS_ENTROPY;
@@ -26,7 +26,7 @@ macro_rules! suite {
 }
 
 suite!(
-    connector_refuses_a_name_that_is_no_server_name,
+    dialer_refuses_a_name_that_is_no_server_name,
     qos0_round_trip_is_byte_exact,
     qos1_round_trip_is_byte_exact,
     qos2_round_trip_is_byte_exact,
@@ -54,7 +54,7 @@ fn binary_payload(random: usize) -> Vec<u8> {
     payload
 }
 
-async fn connector_refuses_a_name_that_is_no_server_name(env: &mut Env) -> CaseResult {
+async fn dialer_refuses_a_name_that_is_no_server_name(env: &mut Env) -> CaseResult {
     let refused = RustlsDialer::new(env.tls_config(), "not a host name").map(|_| ());
     check!(
         matches!(refused, Err(ConfigError::InvalidServerName { .. })),
@@ -74,8 +74,8 @@ async fn round_trip(env: &Env, qos: QoS, payload: &[u8]) -> CaseResult {
     let config = Config::new("127.0.0.1", env.port(Listener::Tls13), id.as_str());
     let (mut rx, mut tx) = (vec![0u8; 1024], vec![0u8; payload.len() + 1024]);
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).map_err(err)?;
-    let mut connector = env.connector();
-    let stream = connector.connect(&config.broker).await.map_err(err)?;
+    let mut dialer = env.dialer();
+    let stream = dialer.dial(&config.broker).await.map_err(err)?;
     let mut conn = client.connect(stream).await.map_err(err)?;
     let token = conn.publish(&topic, payload, qos, false).await.map_err(err)?;
     check!(token.is_some() == (qos != QoS::AtMostOnce), "token {token:?} at {qos:?}");
@@ -133,8 +133,8 @@ async fn subscription_receives_what_mosquitto_pub_sent(env: &mut Env) -> CaseRes
     let config = Config::new("127.0.0.1", env.port(Listener::Tls13), "anchormq-sub");
     let (mut rx, mut tx) = (vec![0u8; 2048], vec![0u8; 1024]);
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).map_err(err)?;
-    let mut connector = env.connector();
-    let stream = connector.connect(&config.broker).await.map_err(err)?;
+    let mut dialer = env.dialer();
+    let stream = dialer.dial(&config.broker).await.map_err(err)?;
     let mut conn = client.connect(stream).await.map_err(err)?;
     let token = conn.subscribe("cmd/#", QoS::ExactlyOnce).await.map_err(err)?;
     while conn.status(&token) == OpStatus::Pending {
@@ -159,8 +159,8 @@ async fn will_is_published_when_the_client_dies(env: &mut Env) -> CaseResult {
         .will(Will::new("status/anchormq-will", will).qos(QoS::AtLeastOnce));
     let (mut rx, mut tx) = (vec![0u8; 256], vec![0u8; 512]);
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).map_err(err)?;
-    let mut connector = env.connector();
-    let stream = connector.connect(&config.broker).await.map_err(err)?;
+    let mut dialer = env.dialer();
+    let stream = dialer.dial(&config.broker).await.map_err(err)?;
     let conn = client.connect(stream).await.map_err(err)?;
     // Dropping the connection drops the socket: no DISCONNECT, no close_notify.
     drop(conn);
@@ -178,8 +178,8 @@ async fn idle_connection_pings_and_survives(env: &mut Env) -> CaseResult {
     let config = Config::new("127.0.0.1", env.port(Listener::Tls13), "anchormq-idle").keepalive_secs(2);
     let (mut rx, mut tx) = (vec![0u8; 256], vec![0u8; 1024]);
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).map_err(err)?;
-    let mut connector = env.connector();
-    let stream = connector.connect(&config.broker).await.map_err(err)?;
+    let mut dialer = env.dialer();
+    let stream = dialer.dial(&config.broker).await.map_err(err)?;
     let mut conn = client.connect(stream).await.map_err(err)?;
     let idle = timeout(Duration::from_millis(4_500), async {
         loop {
@@ -213,8 +213,8 @@ async fn right_password_is_accepted(env: &mut Env) -> CaseResult {
         .credentials(AUTH_USER, Password::new(AUTH_PASSWORD));
     let (mut rx, mut tx) = (vec![0u8; 256], vec![0u8; 512]);
     let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).map_err(err)?;
-    let mut connector = env.connector();
-    let stream = connector.connect(&config.broker).await.map_err(err)?;
+    let mut dialer = env.dialer();
+    let stream = dialer.dial(&config.broker).await.map_err(err)?;
     let conn = client.connect(stream).await.map_err(err)?;
     conn.disconnect().await.map_err(err)
 }
@@ -232,7 +232,7 @@ async fn wrong_password(
     let (mut rx, mut tx, mut storage) = (vec![0u8; 256], vec![0u8; 1024], vec![0u8; 1024]);
     let outbox = Outbox::new(&mut storage, 8, Overflow::DropOldest);
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
-    let mut sup = Supervisor::new(&config, buffers, outbox, env.connector(), TokioSleep, OS_ENTROPY, policy)
+    let mut sup = Supervisor::new(&config, buffers, outbox, env.dialer(), TokioSleep, OS_ENTROPY, policy)
         .map_err(err)?;
     let (mut app, mut remote) = channels();
     let before = connections_on(&env.broker, Listener::TlsAuth);
@@ -291,12 +291,12 @@ async fn reconnect_resumes_the_tls_session(env: &mut Env) -> CaseResult {
     let config = Config::new("127.0.0.1", env.port(Listener::Tls13), id);
     let (mut rx, mut tx, mut storage) = (vec![0u8; 256], vec![0u8; 1024], vec![0u8; 1024]);
     let outbox = Outbox::new(&mut storage, 8, Overflow::DropOldest);
-    let connector = env.connector();
-    let meter = connector.meter();
+    let dialer = env.dialer();
+    let meter = dialer.meter();
     let policy = Policy { backoff: Backoff::new(300, 1_000), ..Policy::default() };
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
-        Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, policy).map_err(err)?;
+        Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, policy).map_err(err)?;
     let (mut app, mut remote) = channels();
     let script = async {
         let first = remote.until(10, |s| matches!(s, Seen::Connected { .. })).await?;
@@ -348,13 +348,13 @@ async fn restart_scenario(env: &mut Env) -> CaseResult {
     let (mut rx, mut tx, mut storage) = (vec![0u8; 1024], vec![0u8; 4096], vec![0u8; 8192]);
     let outbox = Outbox::new(&mut storage, 64, Overflow::RefuseNewest);
     let open = Rc::new(Cell::new(true));
-    let connector = Gated { inner: env.connector(), open: open.clone() };
-    let meter = connector.inner.meter();
+    let dialer = Gated { inner: env.dialer(), open: open.clone() };
+    let meter = dialer.inner.meter();
     let backoff = Backoff::new(200, 1_600);
     let policy = Policy { backoff, connect_timeout_ms: 5_000, ..Policy::default() };
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup =
-        Supervisor::new(&config, buffers, outbox, connector, TokioSleep, OS_ENTROPY, policy).map_err(err)?;
+        Supervisor::new(&config, buffers, outbox, dialer, TokioSleep, OS_ENTROPY, policy).map_err(err)?;
     // The client also listens to its own telemetry: after the restart it must subscribe again.
     sup.control().subscribe("rs/#", QoS::AtLeastOnce).map_err(err)?;
     let (mut app, mut remote) = channels();

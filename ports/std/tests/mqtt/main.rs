@@ -44,9 +44,9 @@ impl Env {
             .expect("TLS configuration")
     }
 
-    /// A connector verifying the broker as `localhost`, with a fresh session cache.
-    pub fn connector(&self) -> RustlsDialer {
-        RustlsDialer::new(self.tls_config(), "localhost").expect("connector")
+    /// A dialer verifying the broker as `localhost`, with a fresh session cache.
+    pub fn dialer(&self) -> RustlsDialer {
+        RustlsDialer::new(self.tls_config(), "localhost").expect("dialer")
     }
 
     /// The TLS port of `listener`.

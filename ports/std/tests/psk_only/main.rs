@@ -20,7 +20,7 @@ use anchormq::mqtt::{Buffers, Client, Config};
 use anchormq::tls::embedded::{self, EmbeddedStream};
 use anchormq::tls::{Authenticated, EmbeddedConfig, MaxFragmentLength, Psk, TlsBuffers};
 use anchormq::{Error, TlsError};
-use anchormq_std::{OS_ENTROPY, Transport};
+use anchormq_std::{OS_ENTROPY, Socket};
 use anchormq_testbed::broker::{Broker, Listener, PSK_IDENTITY, PSK_KEY};
 use anchormq_testbed::check;
 use anchormq_testbed::harness::{CaseResult, Suite};
@@ -55,7 +55,7 @@ async fn open<'b>(
     listener: Listener,
     config: &EmbeddedConfig,
     buffers: TlsBuffers<'b>,
-) -> Result<EmbeddedStream<'b, Transport>, Error<std::io::Error>> {
+) -> Result<EmbeddedStream<'b, Socket>, Error<std::io::Error>> {
     let io = anchormq_std::tcp_connect("127.0.0.1", broker.port(listener)).await.map_err(Error::Transport)?;
     embedded::handshake(config, "localhost", io, buffers).await
 }

@@ -8,7 +8,7 @@ use anchormq::time::{FixedTime, NoClock, TimeBasis, TimePolicy, TimeSource, Unix
 use anchormq::tls::{ProtocolVersion, TlsConfig, TlsStream};
 use anchormq::verify::Anchors;
 use anchormq::{Error, TimeError, TlsError, TrustError};
-use anchormq_std::{HostBuffers, OS_ENTROPY, SystemClock, Transport};
+use anchormq_std::{HostBuffers, OS_ENTROPY, Socket, SystemClock};
 use anchormq_testbed::broker::Listener;
 use embedded_io_async::{Read, Write};
 
@@ -109,7 +109,7 @@ async fn open<'b>(
     listener: Listener,
     name: &str,
     buffers: &'b mut HostBuffers,
-) -> Result<TlsStream<'b, Transport>, Error<std::io::Error>> {
+) -> Result<TlsStream<'b, Socket>, Error<std::io::Error>> {
     anchormq_std::dial_tls(config, "127.0.0.1", env.broker.port(listener), name, buffers.lend()).await
 }
 
@@ -452,10 +452,9 @@ async fn truncated_record_is_an_error(env: &Env) -> CaseResult {
     let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13), 3).map_err(|e| e.to_string())?;
     let cfg = system(env);
     let mut buffers = HostBuffers::new();
-    let mut tls =
-        anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
-            .await
-            .map_err(|e| e.to_string())?;
+    let mut tls = anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(200)).await; // session tickets pass whole
     proxy.cut.store(true, Ordering::SeqCst);
     tls.write_all(&mqtt::connect("wire-cut")).await.map_err(|e| format!("{e:?}"))?;
@@ -554,10 +553,9 @@ async fn end_of_stream_between_records_is_ok_zero(env: &Env) -> CaseResult {
     let proxy = CuttingProxy::start(env.broker.addr(Listener::Tls13), 0).map_err(|e| e.to_string())?;
     let cfg = system(env);
     let mut buffers = HostBuffers::new();
-    let mut tls =
-        anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
-            .await
-            .map_err(|e| e.to_string())?;
+    let mut tls = anchormq_std::dial_tls(&cfg, "127.0.0.1", proxy.addr.port(), "localhost", buffers.lend())
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     proxy.cut.store(true, Ordering::SeqCst);
     tls.write_all(&mqtt::connect("wire-eof")).await.map_err(|e| format!("{e:?}"))?;
@@ -816,18 +814,13 @@ async fn raw_public_key_client_identity(env: &Env) -> CaseResult {
     let without =
         TlsConfig::builder(&OS_ENTROPY).raw_public_keys([pin]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let refused = match anchormq_std::dial_tls(
-        &without,
-        "127.0.0.1",
-        server.port,
-        "rpk.local",
-        buffers.lend(),
-    )
-    .await
-    {
-        Err(e) => Some(e),
-        Ok(mut tls) => echo(&mut tls, b"x\n").await.err().map(|e| Error::Tls(TlsError::Engine { reason: e })),
-    };
+    let refused =
+        match anchormq_std::dial_tls(&without, "127.0.0.1", server.port, "rpk.local", buffers.lend()).await {
+            Err(e) => Some(e),
+            Ok(mut tls) => {
+                echo(&mut tls, b"x\n").await.err().map(|e| Error::Tls(TlsError::Engine { reason: e }))
+            }
+        };
     check!(matches!(refused, Some(Error::Tls(_))), "a client without a key was served: {refused:?}");
     Ok(())
 }
@@ -837,10 +830,9 @@ async fn pinned_self_signed_server_is_accepted_by_key(env: &Env) -> CaseResult {
     let pin = anchormq::crypto::sha256(&server.server_spki_der);
     let cfg = TlsConfig::builder(&OS_ENTROPY).pinned_server_key([pin]).build().map_err(|e| e.to_string())?;
     let mut buffers = HostBuffers::new();
-    let mut tls =
-        anchormq_std::dial_tls(&cfg, "127.0.0.1", server.port, "selfsigned.local", buffers.lend())
-            .await
-            .map_err(|e| format!("{e}\n{}", server.log()))?;
+    let mut tls = anchormq_std::dial_tls(&cfg, "127.0.0.1", server.port, "selfsigned.local", buffers.lend())
+        .await
+        .map_err(|e| format!("{e}\n{}", server.log()))?;
     check!(tls.info().peer.leaf_subject().contains("selfsigned.local"), "peer {}", tls.info().peer);
     echo(&mut tls, b"pinned\n").await?;
     // The same kind of broker with another key is refused.
@@ -876,8 +868,7 @@ async fn odd(env: &Env, oddity: anchormq_testbed::odd::Oddity) -> Result<Error<s
     let mode = anchormq_testbed::gnutls::Mode::Chain { chain: cert.chain, key: cert.key };
     let server = anchormq_testbed::gnutls::GnutlsServer::start(&dir.join("server"), mode)?;
     let mut buffers = HostBuffers::new();
-    match anchormq_std::dial_tls(&system(env), "127.0.0.1", server.port, "localhost", buffers.lend()).await
-    {
+    match anchormq_std::dial_tls(&system(env), "127.0.0.1", server.port, "localhost", buffers.lend()).await {
         Ok(_) => Err(format!("{oddity:?}: accepted")),
         Err(e) => {
             println!("    refused as expected: {e}");

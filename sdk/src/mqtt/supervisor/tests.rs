@@ -1,14 +1,16 @@
 //! Supervisor scenarios against the scripted broker in `fake`: no network, no real time.
 
-use alloc::string::String;
+use alloc::format;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::future::pending;
 use core::time::Duration;
 
 use super::*;
 use crate::error::{TlsError, TrustError};
 use crate::mqtt::tests::fake::{
-    Attempt, Behaviour, FakeDialer, FakeError, FakeSleep, FixedEntropy, Seen, TestApp, Wire, ok, publish,
+    Attempt, Behaviour, FakeDialer, FakeError, FakeSleep, FixedEntropy, Seen, Wire, ok, publish,
 };
 use crate::mqtt::{Backoff, Overflow, RefusalPolicy};
 
@@ -41,10 +43,9 @@ async fn run(
     let sleep = FakeSleep::default();
     let outbox = Outbox::new(&mut storage, 32, Overflow::DropOldest);
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
-    let connector = FakeDialer::new(&wire, script);
+    let dialer = FakeDialer::new(&wire, script);
     let mut sup =
-        Supervisor::new(&config, buffers, outbox, connector, sleep.clone(), FixedEntropy(0xff), policy)
-            .unwrap();
+        Supervisor::new(&config, buffers, outbox, dialer, sleep.clone(), FixedEntropy(0xff), policy).unwrap();
     for (topic, payload, qos) in queued {
         sup.control().publish(topic, payload, *qos, false).unwrap();
     }
@@ -52,7 +53,7 @@ async fn run(
         sup.control().subscribe(filter, Q1).unwrap();
     }
     let stopped = tokio::time::timeout(Duration::from_secs(10), sup.run(&mut app)).await.expect("run hung");
-    let attempts = sup.connector.attempts;
+    let attempts = sup.dialer.attempts;
     let seen = wire.borrow().clone();
     let sleeps = sleep.0.borrow().clone();
     Run { stopped, app, seen, sleeps, attempts }
@@ -303,4 +304,69 @@ fn control_keeps_one_entry_per_filter() {
     c.subscribe("a/#", Q1).unwrap();
     assert_eq!(subs.wanted.len(), 1);
     assert!(subs.leaving.is_empty(), "subscribing again cancels the pending unsubscribe");
+}
+
+/// Records events and messages; queues `queue` on its first `wait`; stops when told to.
+#[derive(Debug, Default)]
+pub struct TestApp {
+    pub events: Vec<String>,
+    pub messages: Vec<(String, Vec<u8>)>,
+    pub queue: Vec<(String, Vec<u8>, QoS)>,
+    /// Stop once connected with an empty outbox.
+    pub stop_when_drained: bool,
+    /// Stop once this many messages arrived.
+    pub stop_after_messages: Option<usize>,
+    /// Stop at the first wait while backing off.
+    pub stop_while_backing_off: bool,
+    pub connected: bool,
+}
+
+impl Application<FakeError> for TestApp {
+    fn on_event(&mut self, event: Event<'_, FakeError>) {
+        let text = match &event {
+            Event::Connecting { attempt } => format!("connecting {attempt}"),
+            Event::Connected { session_present, .. } => format!("connected sp={session_present}"),
+            Event::Failed { error } => format!("failed {error:?}"),
+            Event::BackingOff { delay_ms } => format!("backoff {delay_ms}"),
+            Event::Rejected { reason_code } => format!("rejected 0x{reason_code:02x}"),
+            Event::Discarded { topic, .. } => format!("discarded {topic}"),
+            Event::Disconnected => "disconnected".to_string(),
+            Event::GaveUp { reason } => format!("gave up {}", stopped_name(reason)),
+        };
+        match event {
+            Event::Connected { .. } => self.connected = true,
+            Event::Failed { .. } | Event::Disconnected => self.connected = false,
+            _ => {}
+        }
+        self.events.push(text);
+    }
+
+    fn on_message(&mut self, message: &Message<'_>, _control: &mut Control<'_, '_>) {
+        self.messages.push((message.topic().to_string(), message.payload().to_vec()));
+    }
+
+    async fn wait(&mut self, control: &mut Control<'_, '_>) {
+        for (topic, payload, qos) in self.queue.drain(..) {
+            control.publish(&topic, &payload, qos, false).unwrap();
+        }
+        let drained = self.stop_when_drained && self.connected && control.outbox().is_empty();
+        let received = self.stop_after_messages.is_some_and(|n| self.messages.len() >= n);
+        let backing_off =
+            self.stop_while_backing_off && self.events.last().is_some_and(|e| e.starts_with("backoff"));
+        if drained || received || backing_off {
+            control.stop();
+            return;
+        }
+        pending().await
+    }
+}
+
+fn stopped_name<E>(s: &Stopped<E>) -> &'static str {
+    match s {
+        Stopped::Requested => "requested",
+        Stopped::Refused { .. } => "refused",
+        Stopped::Untrusted { .. } => "untrusted",
+        Stopped::Fatal { .. } => "fatal",
+        Stopped::Exhausted { .. } => "exhausted",
+    }
 }

@@ -1,5 +1,5 @@
-//! Test doubles for the MQTT layer: a scripted in-memory broker, connector, sleeper, entropy
-//! and application. Compiled for tests only.
+//! Test doubles for the MQTT layer: a scripted in-memory broker, dialer, sleeper and entropy.
+//! Compiled for tests only; the supervisor's test application lives with its tests.
 //!
 //! Owns: just enough MQTT v5 on the broker side (CONNACK, PUBACK, PUBREC/PUBCOMP, SUBACK,
 //! UNSUBACK, PINGRESP, delivering QoS 0 messages) to drive the client and supervisor without a
@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use alloc::collections::VecDeque;
-use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -25,9 +24,8 @@ use embedded_io_async::{ErrorType, Read, Write};
 use crate::Error;
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::ConfigError;
-use crate::mqtt::supervisor::{Application, Control, Event, Stopped};
+use crate::mqtt::Endpoint;
 use crate::mqtt::transport::{Dial, Sleep, Transport};
-use crate::mqtt::{Endpoint, Message, QoS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeError {
@@ -82,7 +80,7 @@ pub fn ok() -> Behaviour {
     Behaviour::default()
 }
 
-/// One entry of the connector's script.
+/// One entry of the dialer's script.
 #[derive(Debug)]
 pub enum Attempt {
     Fail(Error<FakeError>),
@@ -296,7 +294,7 @@ impl Dial for FakeDialer {
     type Error = FakeError;
     type Stream<'a> = FakeStream;
 
-    async fn connect(&mut self, broker: &Endpoint) -> Result<FakeStream, Error<FakeError>> {
+    async fn dial(&mut self, broker: &Endpoint) -> Result<FakeStream, Error<FakeError>> {
         assert_eq!(broker.host, "broker.test");
         self.attempts += 1;
         match self.script.pop_front() {
@@ -338,71 +336,6 @@ impl Entropy for FixedEntropy {
     fn fill(&self, dest: &mut [u8]) -> Result<(), EntropyError> {
         dest.fill(self.0);
         Ok(())
-    }
-}
-
-/// Records events and messages; queues `queue` on its first `wait`; stops when told to.
-#[derive(Debug, Default)]
-pub struct TestApp {
-    pub events: Vec<String>,
-    pub messages: Vec<(String, Vec<u8>)>,
-    pub queue: Vec<(String, Vec<u8>, QoS)>,
-    /// Stop once connected with an empty outbox.
-    pub stop_when_drained: bool,
-    /// Stop once this many messages arrived.
-    pub stop_after_messages: Option<usize>,
-    /// Stop at the first wait while backing off.
-    pub stop_while_backing_off: bool,
-    pub connected: bool,
-}
-
-impl Application<FakeError> for TestApp {
-    fn on_event(&mut self, event: Event<'_, FakeError>) {
-        let text = match &event {
-            Event::Connecting { attempt } => format!("connecting {attempt}"),
-            Event::Connected { session_present, .. } => format!("connected sp={session_present}"),
-            Event::Failed { error } => format!("failed {error:?}"),
-            Event::BackingOff { delay_ms } => format!("backoff {delay_ms}"),
-            Event::Rejected { reason_code } => format!("rejected 0x{reason_code:02x}"),
-            Event::Discarded { topic, .. } => format!("discarded {topic}"),
-            Event::Disconnected => "disconnected".to_string(),
-            Event::GaveUp { reason } => format!("gave up {}", stopped_name(reason)),
-        };
-        match event {
-            Event::Connected { .. } => self.connected = true,
-            Event::Failed { .. } | Event::Disconnected => self.connected = false,
-            _ => {}
-        }
-        self.events.push(text);
-    }
-
-    fn on_message(&mut self, message: &Message<'_>, _control: &mut Control<'_, '_>) {
-        self.messages.push((message.topic().to_string(), message.payload().to_vec()));
-    }
-
-    async fn wait(&mut self, control: &mut Control<'_, '_>) {
-        for (topic, payload, qos) in self.queue.drain(..) {
-            control.publish(&topic, &payload, qos, false).unwrap();
-        }
-        let drained = self.stop_when_drained && self.connected && control.outbox().is_empty();
-        let received = self.stop_after_messages.is_some_and(|n| self.messages.len() >= n);
-        let backing_off =
-            self.stop_while_backing_off && self.events.last().is_some_and(|e| e.starts_with("backoff"));
-        if drained || received || backing_off {
-            control.stop();
-            return;
-        }
-        pending().await
-    }
-}
-
-pub fn stopped_name<E>(s: &Stopped<E>) -> &'static str {
-    match s {
-        Stopped::Requested => "requested",
-        Stopped::Refused { .. } => "refused",
-        Stopped::Untrusted { .. } => "untrusted",
-        Stopped::Fatal { .. } => "fatal",
-        Stopped::Exhausted { .. } => "exhausted",
     }
 }
 
