@@ -25,16 +25,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::{sleep, timeout};
 
-use crate::net::{BROKER_NAME, DEVICE, HOST, HostClock, LEASED, LinkDevice, REFUSED_FRAMES};
-use crate::{CaseFn, CaseResult, Env, check};
+use crate::host::{BROKER_NAME, DEVICE, HOST, HostClock, LEASED, LinkDevice, REFUSED_FRAMES};
+use crate::{CaseResult, Env, check};
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
-    };
-}
-
-suite!(
+anchormq_testbed::cases!(
+    Env;
     resolves_the_broker_by_name_over_the_tap,
     dhcp_lease_gives_address_router_and_dns,
     qos1_telemetry_over_tls_arrives_exactly_once,
