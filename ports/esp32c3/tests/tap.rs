@@ -30,7 +30,7 @@ use anchormq::verify::Anchors;
 use anchormq::{CertificateDer, TrustError, UnixTime};
 use anchormq_esp32c3::{DialerBuffers, EmbassySleep, NetError, SntpClock, EmbeddedDialer};
 use anchormq_testbed::broker::{Broker, Listener};
-use anchormq_testbed::harness::{CaseResult, Suite};
+use anchormq_testbed::harness::{CaseResult, Fixture, Suite};
 use anchormq_testbed::netns::{self, Tap};
 use anchormq_testbed::proxy::{self, Mode};
 use anchormq_testbed::{check, pki};
@@ -143,14 +143,8 @@ fn main() -> ExitCode {
 }
 
 fn setup(work: &Path) -> Result<Env, String> {
-    if anchormq_testbed::find_program("ip").is_none() {
-        return Err("ip is not installed (apt-get install -y iproute2)".into());
-    }
-    // The namespace starts with its loopback down: the broker listens there.
-    netns::ip(&["link", "set", "lo", "up"])?;
-    let tap = Tap::create(&format!("amqc3{}", std::process::id() % 100_000), HOST)?;
-    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
-    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
+    let tap = netns::link("amqc3", HOST)?;
+    let Fixture { pki, broker } = Fixture::start(work)?;
     let ntp = Chrony::start(&work.join("chrony"))?;
     Ok(Env { pki, broker, tap, ntp })
 }

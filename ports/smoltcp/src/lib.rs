@@ -24,7 +24,7 @@
 //! let iface = Interface::new(iface_config, &mut device, clock.now());
 //! let stack = Stack::new(device, iface, &mut socket_storage, Config { addressing: Addressing::Dhcp, port_seed })?;
 //! stack.enable_dns(&mut dns_query_slots)?;
-//! let socket = stack.tcp_socket(&mut tcp_rx, &mut tcp_tx)?;
+//! let socket = TcpSocket::new(&stack, &mut tcp_rx, &mut tcp_tx)?;
 //! let dialer = AnyDialer::new(socket, Engine::Rustls(&tls_config), "broker.example.com", TlsBuffers { rx, tx })?;
 //! let mut supervisor = Supervisor::new(&mqtt_config, buffers, outbox, dialer, sleep, entropy, policy)?;
 //! select(stack.run(&mut clock), supervisor.run(&mut app)).await;

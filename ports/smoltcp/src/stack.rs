@@ -15,13 +15,12 @@ use core::task::{Poll, Waker};
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::Device;
-use smoltcp::socket::tcp;
+use smoltcp::socket::{AnySocket, tcp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
 use crate::Clock;
 use crate::error::NetError;
-use crate::tcp::TcpSocket;
 
 /// How many DNS servers the stack remembers (static or from DHCP).
 const MAX_DNS_SERVERS: usize = 3;
@@ -97,7 +96,7 @@ impl<'a, D: Device> Stack<'a, D> {
     /// A stack over `device` and the interface the caller built for it (hardware address,
     /// random seed), with `storage` as its socket slots.
     ///
-    /// Slots: one per [`TcpSocket`], one for DHCP ([`Addressing::Dhcp`]) and one for DNS
+    /// Slots: one per TCP socket, one for DHCP ([`Addressing::Dhcp`]) and one for DNS
     /// ([`Stack::enable_dns`]).
     ///
     /// # Errors
@@ -172,18 +171,6 @@ impl<'a, D: Device> Stack<'a, D> {
         inner.dns = Some(inner.sockets.add(socket));
         inner.push_dns_servers();
         Ok(())
-    }
-
-    /// A TCP socket slot with caller-owned buffers; it opens one connection at a time.
-    ///
-    /// # Errors
-    /// [`NetError::NoSocketSlot`] when the storage is full.
-    pub fn tcp_socket(&self, rx: &'a mut [u8], tx: &'a mut [u8]) -> Result<TcpSocket<'_, 'a, D>, NetError> {
-        let mut inner = self.inner.borrow_mut();
-        inner.check_free_slot()?;
-        let handle =
-            inner.sockets.add(tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx)));
-        Ok(TcpSocket::new(self, handle))
     }
 
     /// Polls the interface once at `now`: sends and receives what is due, applies DHCP
@@ -285,6 +272,21 @@ impl<'a, D: Device> Stack<'a, D> {
         };
         self.wake_runner();
         result
+    }
+
+    // The crate-visible API of the socket types: they are built against the stack (their
+    // constructors take it as an argument) and the stack never names them. Adding a socket, one
+    // synchronous access to it, the next local port, and waking the runner; nothing else.
+    // Sockets are never removed: a slot stays taken for the life of the stack.
+
+    /// Adds `socket` to the socket set and returns its handle.
+    ///
+    /// # Errors
+    /// [`NetError::NoSocketSlot`] when the storage is full (smoltcp would panic).
+    pub(crate) fn add_socket(&self, socket: impl AnySocket<'a>) -> Result<SocketHandle, NetError> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_free_slot()?;
+        Ok(inner.sockets.add(socket))
     }
 
     /// Asks the runner to poll the interface soon (a socket changed).

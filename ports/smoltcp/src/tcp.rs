@@ -43,7 +43,7 @@ impl Default for TcpOptions {
     }
 }
 
-/// A TCP socket slot of a [`Stack`], with caller-owned buffers ([`Stack::tcp_socket`]).
+/// A TCP socket slot of a [`Stack`], with caller-owned buffers ([`TcpSocket::new`]).
 /// It opens one connection at a time: the stream borrows it.
 pub struct TcpSocket<'s, 'a, D: Device> {
     stack: &'s Stack<'a, D>,
@@ -58,8 +58,15 @@ impl<D: Device> fmt::Debug for TcpSocket<'_, '_, D> {
 }
 
 impl<'s, 'a, D: Device> TcpSocket<'s, 'a, D> {
-    pub(crate) fn new(stack: &'s Stack<'a, D>, handle: SocketHandle) -> Self {
-        Self { stack, handle, options: TcpOptions::default() }
+    /// A TCP socket slot on `stack` with caller-owned buffers `rx` and `tx`; it takes one slot
+    /// of the stack's socket storage for the life of the stack.
+    ///
+    /// # Errors
+    /// [`NetError::NoSocketSlot`] when the storage is full.
+    pub fn new(stack: &'s Stack<'a, D>, rx: &'a mut [u8], tx: &'a mut [u8]) -> Result<Self, NetError> {
+        let socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+        let handle = stack.add_socket(socket)?;
+        Ok(Self { stack, handle, options: TcpOptions::default() })
     }
 
     /// The settings the next connection uses.
@@ -321,7 +328,7 @@ mod tests {
         let mut storage = [SocketStorage::EMPTY; 2];
         let stack = stack(&mut storage);
         let srv = listen(&stack, &mut srx, &mut stx);
-        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        let mut socket = TcpSocket::new(&stack, &mut crx, &mut ctx).unwrap();
         run(&stack, async {
             let mut stream = socket.connect((LOCAL, PORT)).await.unwrap();
             stream.write_all(b"ping").await.unwrap();
@@ -358,7 +365,7 @@ mod tests {
         let mut storage = [SocketStorage::EMPTY; 2];
         let stack = stack(&mut storage);
         let srv = listen(&stack, &mut srx, &mut stx);
-        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        let mut socket = TcpSocket::new(&stack, &mut crx, &mut ctx).unwrap();
         run(&stack, async {
             let mut stream = socket.connect((LOCAL, PORT)).await.unwrap();
             while server(&stack, srv, |s| s.state()) != tcp::State::Established {
@@ -376,7 +383,7 @@ mod tests {
         let (mut crx, mut ctx) = (vec![0u8; 256], vec![0u8; 256]);
         let mut storage = [SocketStorage::EMPTY; 1];
         let stack = stack(&mut storage);
-        let mut socket = stack.tcp_socket(&mut crx, &mut ctx).unwrap();
+        let mut socket = TcpSocket::new(&stack, &mut crx, &mut ctx).unwrap();
         let refused = run(&stack, async { socket.connect((LOCAL, PORT)).await.map(|_| ()) });
         assert_eq!(refused, Err(NetError::ConnectFailed));
     }
@@ -386,8 +393,11 @@ mod tests {
         let (mut a, mut b, mut c, mut d) = (vec![0u8; 64], vec![0u8; 64], vec![0u8; 64], vec![0u8; 64]);
         let mut storage = [SocketStorage::EMPTY; 1];
         let stack = stack(&mut storage);
-        let _first = stack.tcp_socket(&mut a, &mut b).unwrap();
-        assert_eq!(stack.tcp_socket(&mut c, &mut d).map(|_| ()), Err(NetError::NoSocketSlot { capacity: 1 }));
+        let _first = TcpSocket::new(&stack, &mut a, &mut b).unwrap();
+        assert_eq!(
+            TcpSocket::new(&stack, &mut c, &mut d).map(|_| ()),
+            Err(NetError::NoSocketSlot { capacity: 1 })
+        );
     }
 
     #[test]

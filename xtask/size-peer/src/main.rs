@@ -92,14 +92,14 @@ mod stack {
 
     use super::{BUNDLE, Link, SERVER_NAME};
 
-    struct Connector<'a> {
+    struct Dialer<'a> {
         link: Link,
         tls: &'a EmbeddedConfig,
         rx: &'a mut [u8],
         tx: &'a mut [u8],
     }
 
-    impl Dial for Connector<'_> {
+    impl Dial for Dialer<'_> {
         type Error = uart_error::E;
         type Stream<'s>
             = EmbeddedStream<'s, &'s mut Link>
@@ -147,7 +147,7 @@ mod stack {
         let Ok(tls) = built else { esp_hal::system::software_reset() };
         let (mut rx, mut tx) = ([0u8; 2 * (4_096 + 17)], [0u8; 2_048]);
         let (mut mqtt_rx, mut mqtt_tx, mut outbox) = ([0u8; 1_024], [0u8; 2_048], [0u8; 4_096]);
-        let dialer = Connector { link, tls: &tls, rx: &mut rx, tx: &mut tx };
+        let dialer = Dialer { link, tls: &tls, rx: &mut rx, tx: &mut tx };
         let mqtt = Config::new("broker.example.com", 8883, "size-anchormq");
         let outbox = Outbox::new(&mut outbox, 32, Overflow::DropOldest);
         let buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };

@@ -2,14 +2,51 @@
 //! whole binary, cases in order, `test <name> ... ok|FAILED (time)`, a final
 //! `<suite>: N passed, M failed` line and a non-zero exit on failure. A panicking case fails
 //! and the run goes on. Arguments that do not start with `-` filter cases by substring.
+//!
+//! Also what the suites set up the same way: the case table ([`Case`], [`CaseMut`],
+//! [`cases!`](crate::cases)) and the PKI with its broker ([`Fixture`]).
 
 use std::fmt::Display;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::broker::Broker;
+use crate::pki::{self, Pki};
+
 /// What a case returns: `Err` carries the values that disagreed.
 pub type CaseResult = Result<(), String>;
+
+/// A case of a suite whose cases read the environment `E`: an `async fn(&E) -> CaseResult`,
+/// boxed so that one table ([`cases!`](crate::cases)) holds them all.
+pub type Case<E> = for<'a> fn(&'a E) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
+
+/// A case that may change the environment `E` (stop and restart its broker).
+pub type CaseMut<E> = for<'a> fn(&'a mut E) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
+
+/// The test PKI and a Mosquitto broker serving it, in a suite's work directory (`pki/` and
+/// `broker/`): what every broker suite sets up first.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The generated PKI.
+    pub pki: Pki,
+    /// The broker, one process per listener group; stopped on drop.
+    pub broker: Broker,
+}
+
+impl Fixture {
+    /// Generates the PKI in `work/pki` and starts the broker in `work/broker`.
+    ///
+    /// # Errors
+    /// When the PKI cannot be generated or the broker does not start (Mosquitto missing).
+    pub fn start(work: &Path) -> Result<Fixture, String> {
+        let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
+        let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
+        Ok(Fixture { pki, broker })
+    }
+}
 
 /// One run of a suite.
 #[derive(Debug)]
@@ -89,6 +126,20 @@ impl Suite {
         println!("{}: {} passed, {} failed", self.name, self.passed, self.failed.len());
         if self.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
+}
+
+/// The table of a suite's cases, `pub const ALL: &[(&str, Case<Env>)]`, from the names of its
+/// `async fn`s: `cases!(Env; first, second)`, or `cases!(mut Env; ...)` for [`CaseMut`] cases.
+#[macro_export]
+macro_rules! cases {
+    (mut $env:ty; $($name:ident),* $(,)?) => {
+        pub const ALL: &[(&str, $crate::harness::CaseMut<$env>)] =
+            &[$((stringify!($name), |env| Box::pin($name(env)))),*];
+    };
+    ($env:ty; $($name:ident),* $(,)?) => {
+        pub const ALL: &[(&str, $crate::harness::Case<$env>)] =
+            &[$((stringify!($name), |env| Box::pin($name(env)))),*];
+    };
 }
 
 /// Fails a case with a message when `cond` is false.

@@ -1,10 +1,16 @@
 //! Test tooling for anchormq: a throw-away PKI ([`pki`]) and a Mosquitto
-//! broker serving it on one loopback listener per scenario ([`broker`]).
+//! broker serving it on one loopback listener per scenario ([`broker`]), and
+//! what the integration suites share: their runner and fixture ([`harness`]),
+//! anchormq's side of a test ([`client`]), a TAP link in a private network
+//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), hand-built MQTT
+//! packets ([`mqtt_probe`]), heap measurement ([`heap`]), temp dirs ([`temp`])
+//! and the command-line tools the testbed's own tests use ([`tools`]).
 //!
 //! Linux only (reads `/proc`); needs `openssl` (RSA key generation) and
 //! `mosquitto` at run time.
 
 pub mod broker;
+pub mod client;
 pub mod gnutls;
 pub mod harness;
 pub mod heap;
@@ -13,6 +19,8 @@ pub mod netns;
 pub mod odd;
 pub mod pki;
 pub mod proxy;
+pub mod temp;
+pub mod tools;
 
 pub use broker::{Broker, BrokerError, Listener};
 pub use pki::{CertFiles, Pki, PkiError};

@@ -1,5 +1,5 @@
 //! A private network namespace with a TAP device in it, for suites that run a network stack on a
-//! real (virtual) link: [`rerun_in_namespace`], [`ip`], [`Tap`].
+//! real (virtual) link: [`rerun_in_namespace`], [`link`], [`ip`], [`Tap`].
 //!
 //! A suite's binary re-runs itself under `unshare --net` ([`rerun_in_namespace`]), so its TAP
 //! device, addresses and servers never touch the machine's own network, and the kernel removes
@@ -64,6 +64,20 @@ pub fn rerun_in_namespace(suite: &str) -> ExitCode {
         )),
         Err(e) => fail(format!("waiting for the namespaced run: {e}")),
     }
+}
+
+/// Readies the namespace for a suite on a TAP link: checks that `ip` is installed, brings the
+/// loopback up (a new namespace starts with it down; the broker listens there) and creates the
+/// TAP device `<prefix><pid mod 100 000>` with `host`/24 on its host side ([`Tap::create`]).
+///
+/// # Errors
+/// Without `ip`, root or `/dev/net/tun`, or when `ip` fails.
+pub fn link(prefix: &str, host: Ipv4Addr) -> Result<Tap, String> {
+    if crate::find_program("ip").is_none() {
+        return Err("ip is not installed (apt-get install -y iproute2)".into());
+    }
+    ip(&["link", "set", "lo", "up"])?;
+    Tap::create(&format!("{prefix}{}", std::process::id() % 100_000), host)
 }
 
 /// Runs `ip` with `args` and returns what it printed, failing with its stderr.

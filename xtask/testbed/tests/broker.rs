@@ -2,12 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-mod common;
-
 use std::net::TcpStream;
 
+use anchormq_testbed::temp::TempDir;
+use anchormq_testbed::tools::{Probe, path_str, pem_body, run, s_client};
 use anchormq_testbed::{Broker, Listener, Pki, pki};
-use common::{Probe, TempDir, pem_body, run, s, s_client};
 
 const TLS11_CIPHERS: [&str; 2] = ["-cipher", "DEFAULT:@SECLEVEL=0"];
 
@@ -22,7 +21,12 @@ fn setup(tag: &str) -> (TempDir, Pki, Broker) {
 fn client_args(pki: &Pki, listener: Listener) -> Vec<String> {
     match listener {
         Listener::MutualTls => {
-            vec!["-cert".into(), s(&pki.client.cert).into(), "-key".into(), s(&pki.client.key).into()]
+            vec![
+                "-cert".into(),
+                path_str(&pki.client.cert).into(),
+                "-key".into(),
+                path_str(&pki.client.key).into(),
+            ]
         }
         _ => Vec::new(),
     }
@@ -108,8 +112,14 @@ fn listeners_serve_what_they_claim() {
     let p = probe(&broker, &pki, Listener::Tls13Rsa, "-tls1_3");
     assert!(p.output.contains("Server public key is 2048 bit"), "{}", p.output);
     // The CA-as-leaf listener's leaf really says CA:TRUE.
-    let (ok, out) =
-        common::openssl(&["x509", "-in", s(&pki.ca_as_leaf.cert), "-noout", "-ext", "basicConstraints"]);
+    let (ok, out) = anchormq_testbed::tools::openssl(&[
+        "x509",
+        "-in",
+        path_str(&pki.ca_as_leaf.cert),
+        "-noout",
+        "-ext",
+        "basicConstraints",
+    ]);
     assert!(ok && out.contains("CA:TRUE"), "{out}");
 
     // Plain MQTT works.
@@ -120,12 +130,12 @@ fn listeners_serve_what_they_claim() {
 
     // Mutual TLS: the client certificate's CN becomes the username...
     let port = broker.port(Listener::MutualTls).to_string();
-    let tls_args = ["-h", "localhost", "-p", &port, "--cafile", s(&pki.root.cert)];
+    let tls_args = ["-h", "localhost", "-p", &port, "--cafile", path_str(&pki.root.cert)];
     let (ok, out) = run(
         "mosquitto_pub",
         &[
             &tls_args[..],
-            &["--cert", s(&pki.client.cert), "--key", s(&pki.client.key)],
+            &["--cert", path_str(&pki.client.cert), "--key", path_str(&pki.client.key)],
             &["-i", "mtls-probe", "-t", "t", "-m", "x"],
         ]
         .concat(),
@@ -148,7 +158,7 @@ fn listeners_serve_what_they_claim() {
             "-p",
             &port,
             "--cafile",
-            s(&pki.root.cert),
+            path_str(&pki.root.cert),
             "-i",
             "tls13-probe",
             "-t",

@@ -2,29 +2,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
 use anchormq_testbed::pki::{self, Pki};
-use common::{TempDir, iso, openssl, pem_body, s};
+use anchormq_testbed::temp::TempDir;
+use anchormq_testbed::tools::{iso, openssl, path_str, pem_body};
 
 /// `openssl verify` of `leaf` against the trust anchors, with
 /// `intermediate` as untrusted chain material and `extra` options.
 fn verify(pki: &Pki, ca_file: &std::path::Path, leaf: &str, extra: &[&str]) -> (bool, String) {
-    let mut args = vec!["verify", "-CAfile", s(ca_file)];
-    args.extend_from_slice(&["-untrusted", s(&pki.intermediate.cert)]);
-    args.extend_from_slice(&["-untrusted", s(&pki.rsa_intermediate.cert)]);
-    args.extend_from_slice(&["-untrusted", s(&pki.long_intermediate.cert)]);
+    let mut args = vec!["verify", "-CAfile", path_str(ca_file)];
+    args.extend_from_slice(&["-untrusted", path_str(&pki.intermediate.cert)]);
+    args.extend_from_slice(&["-untrusted", path_str(&pki.rsa_intermediate.cert)]);
+    args.extend_from_slice(&["-untrusted", path_str(&pki.long_intermediate.cert)]);
     args.extend_from_slice(extra);
     let path = pki.by_name(leaf).unwrap().cert.clone();
-    args.push(s(&path));
+    args.push(path_str(&path));
     let (ok, out) = openssl(&args);
     (ok, out)
 }
 
 fn text(cert: &std::path::Path) -> String {
-    let (ok, out) = openssl(&["x509", "-in", s(cert), "-noout", "-text"]);
+    let (ok, out) = openssl(&["x509", "-in", path_str(cert), "-noout", "-text"]);
     assert!(ok, "{out}");
     out
 }
@@ -48,8 +47,14 @@ fn generated_pki_verifies_as_specified() {
     for leaf in [&pki.server, &pki.rsa_server] {
         let chain = std::fs::read_to_string(&leaf.chain).unwrap();
         assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2, "{}", leaf.name);
-        let (ok, out) =
-            openssl(&["verify", "-CAfile", s(anchors), "-untrusted", s(&leaf.chain), s(&leaf.cert)]);
+        let (ok, out) = openssl(&[
+            "verify",
+            "-CAfile",
+            path_str(anchors),
+            "-untrusted",
+            path_str(&leaf.chain),
+            path_str(&leaf.cert),
+        ]);
         assert!(ok, "{}: {out}", leaf.name);
     }
     // direct-server is issued by the main root itself: its chain file holds the leaf only, which
@@ -62,15 +67,15 @@ fn generated_pki_verifies_as_specified() {
     let (ok, out) = openssl(&[
         "verify",
         "-CAfile",
-        s(anchors),
+        path_str(anchors),
         "-purpose",
         "sslserver",
         "-verify_hostname",
         "localhost",
-        s(&direct.chain),
+        path_str(&direct.chain),
     ]);
     assert!(ok, "direct-server without an intermediate: {out}");
-    let (ok, out) = openssl(&["x509", "-in", s(&direct.cert), "-noout", "-issuer", "-subject"]);
+    let (ok, out) = openssl(&["x509", "-in", path_str(&direct.cert), "-noout", "-issuer", "-subject"]);
     assert!(ok && out.contains("issuer=O = anchormq testbed, CN = anchormq test root"), "{out}");
     assert!(out.contains("subject=O = anchormq testbed, CN = localhost"), "{out}");
     let message = 4 + 1 + 3 + 3 + std::fs::metadata(&direct.cert_der).unwrap().len() + 2;
@@ -112,9 +117,11 @@ fn generated_pki_verifies_as_specified() {
     // unknown-ca is fine once its own root is trusted.
     let (ok, out) = verify(&pki, &pki.other_root.cert, "unknown-ca", &server_checks);
     assert!(ok, "{out}");
-    let (ok, out) = openssl(&["x509", "-in", s(&pki.ca_as_leaf.cert), "-noout", "-ext", "basicConstraints"]);
+    let (ok, out) =
+        openssl(&["x509", "-in", path_str(&pki.ca_as_leaf.cert), "-noout", "-ext", "basicConstraints"]);
     assert!(ok && out.contains("CA:TRUE"), "{out}");
-    let (ok, out) = openssl(&["x509", "-in", s(&pki.server.cert), "-noout", "-ext", "basicConstraints"]);
+    let (ok, out) =
+        openssl(&["x509", "-in", path_str(&pki.server.cert), "-noout", "-ext", "basicConstraints"]);
     assert!(ok && out.contains("CA:FALSE"), "{out}");
 
     // Validity recorded in the manifest is exactly what the certificates say.
@@ -123,7 +130,7 @@ fn generated_pki_verifies_as_specified() {
         let (ok, out) = openssl(&[
             "x509",
             "-in",
-            s(&cert.cert),
+            path_str(&cert.cert),
             "-noout",
             "-startdate",
             "-enddate",

@@ -18,23 +18,18 @@ use anchormq_smoltcp::mqtt::AnyDialer;
 use anchormq_smoltcp::smoltcp::iface::{self, Interface, SocketStorage};
 use anchormq_smoltcp::smoltcp::time::Duration as NetDuration;
 use anchormq_smoltcp::smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Cidr};
-use anchormq_smoltcp::{Addressing, Clock, NetError, Stack, StaticConfig, TcpOptions};
+use anchormq_smoltcp::{Addressing, Clock, NetError, Stack, StaticConfig, TcpOptions, TcpSocket};
 use anchormq_std::OS_ENTROPY;
 use anchormq_testbed::broker::Listener;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::{sleep, timeout};
 
-use crate::net::{BROKER_NAME, DEVICE, HOST, HostClock, LEASED, LinkDevice, REFUSED_FRAMES};
-use crate::{CaseFn, CaseResult, Env, check};
+use crate::host::{BROKER_NAME, DEVICE, HOST, HostClock, LEASED, LinkDevice, REFUSED_FRAMES};
+use crate::{CaseResult, Env, check};
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
-    };
-}
-
-suite!(
+anchormq_testbed::cases!(
+    Env;
     resolves_the_broker_by_name_over_the_tap,
     dhcp_lease_gives_address_router_and_dns,
     qos1_telemetry_over_tls_arrives_exactly_once,
@@ -141,7 +136,7 @@ async fn dhcp_lease_gives_address_router_and_dns(env: &Env) -> CaseResult {
     let (stack, mut clock) = stack(env, true).await?;
     check!(!stack.is_configured(), "configured before any DHCP exchange: {:?}", stack.ipv4_cidr());
     let acks = env.dhcp_acks.load(std::sync::atomic::Ordering::Relaxed);
-    let socket = stack.tcp_socket(leak(vec![0u8; 4096]), leak(vec![0u8; 4096])).map_err(err)?;
+    let socket = TcpSocket::new(&stack, leak(vec![0u8; 4096]), leak(vec![0u8; 4096])).map_err(err)?;
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };
     let tls = env.tls_config();
     let mut dialer = AnyDialer::new(socket, Engine::Rustls(&tls), "localhost", buffers).map_err(err)?;
@@ -229,7 +224,8 @@ struct Outage {
 async fn telemetry(env: &Env, id: &'static str, total: u32, outage: bool) -> Result<Report, String> {
     let witness = Witness::start(env, &format!("witness-{id}")).await?;
     let (stack, mut clock) = stack(env, false).await?;
-    let mut socket = stack.tcp_socket(leak(vec![0u8; 8 * 1024]), leak(vec![0u8; 8 * 1024])).map_err(err)?;
+    let mut socket =
+        TcpSocket::new(&stack, leak(vec![0u8; 8 * 1024]), leak(vec![0u8; 8 * 1024])).map_err(err)?;
     // A dead link is noticed when written data stays unacknowledged for 3 s.
     socket.set_options(TcpOptions { timeout: Some(NetDuration::from_secs(3)), ..TcpOptions::default() });
     let buffers = TlsBuffers { rx: leak(vec![0u8; MIN_RX_BUFFER]), tx: leak(vec![0u8; 4096]) };

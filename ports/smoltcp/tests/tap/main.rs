@@ -9,7 +9,7 @@
 //! device left in it) when the run ends, however it ends. Inside, the harness creates the TAP
 //! device with `ip tuntap add`, deletes it at the end, starts Mosquitto with the testbed (on
 //! the namespace's loopback), and offers the broker on the TAP address through a TCP forwarder,
-//! beside a small DNS and a small DHCP responder (`net.rs`).
+//! beside a small DNS and a small DHCP responder (`host.rs`).
 //! Deliveries are counted by an independent `mosquitto_sub`.
 //!
 //! Output like the other harnesses: `test <name> ... ok|FAILED`, a final
@@ -20,11 +20,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod cases;
-mod net;
+mod host;
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -32,9 +30,9 @@ use anchormq::tls::TlsConfig;
 use anchormq::verify::Anchors;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
-use anchormq_testbed::harness::Suite;
+use anchormq_testbed::harness::{Fixture, Suite};
 use anchormq_testbed::netns::{self, Tap};
-use anchormq_testbed::pki::{self, Pki};
+use anchormq_testbed::pki::Pki;
 // minimq's keepalive reads embassy-time's clock; its `std` feature is the host driver.
 use embassy_time as _;
 
@@ -45,7 +43,7 @@ pub struct Env {
     pub broker: Broker,
     pub tap: Tap,
     /// Queries the host's DNS responder answered.
-    pub dns: Arc<net::DnsCounts>,
+    pub dns: Arc<host::DnsCounts>,
     /// DHCPACKs the host's DHCP responder sent.
     pub dhcp_acks: Arc<std::sync::atomic::AtomicUsize>,
     anchors: Anchors,
@@ -63,13 +61,12 @@ impl Env {
 }
 
 pub use anchormq_testbed::harness::CaseResult;
-pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
     if !netns::in_namespace() {
         return netns::rerun_in_namespace("tap");
     }
-    net::quiet_tuntap_panics();
+    host::quiet_tuntap_panics();
     // One current-thread runtime for the whole run: the forwarder and the DNS responder it
     // spawns in `setup` serve every case.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -86,21 +83,15 @@ fn main() -> ExitCode {
 }
 
 async fn setup(work: &Path) -> Result<Env, String> {
-    for tool in ["mosquitto_sub", "ip"] {
-        if anchormq_testbed::find_program(tool).is_none() {
-            return Err(format!("{tool} is not installed (apt-get install -y mosquitto-clients iproute2)"));
-        }
+    if anchormq_testbed::find_program("mosquitto_sub").is_none() {
+        return Err("mosquitto_sub is not installed (apt-get install -y mosquitto-clients)".into());
     }
-    // The namespace starts with its loopback down: the broker listens there.
-    netns::ip(&["link", "set", "lo", "up"])?;
-    let tap = Tap::create(&format!("amqtap{}", std::process::id() % 100_000), net::HOST)?;
-    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
-    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
-    let certs = anchormq_std::read_pem_certificates(&pki.trust_anchors).map_err(|e| e.to_string())?;
-    let anchors = Anchors::from_certificates(&certs).map_err(|e| e.to_string())?;
-    net::forward(cases::FORWARD_PORT, broker.addr(Listener::Tls13)).await?;
-    let (_, dns) = net::dns_responder().await?;
-    let dhcp_acks = net::dhcp_responder(&tap.name).await?;
+    let tap = netns::link("amqtap", host::HOST)?;
+    let Fixture { pki, broker } = Fixture::start(work)?;
+    let anchors = anchormq_testbed::client::anchors(&pki)?;
+    host::forward(cases::FORWARD_PORT, broker.addr(Listener::Tls13)).await?;
+    let (_, dns) = host::dns_responder().await?;
+    let dhcp_acks = host::dhcp_responder(&tap.name).await?;
     Ok(Env { pki, broker, tap, dns, dhcp_acks, anchors })
 }
 

@@ -11,17 +11,17 @@ use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
 use embedded_io_async::{Read, Write};
 use tokio::time::timeout;
 
-use crate::proxy::{self, Mode};
-use crate::support::*;
-use crate::{CaseFn, CaseResult, Env, HeapMark, check};
+use anchormq_std::HostBuffers;
+use anchormq_testbed::client::publish_acked;
+use anchormq_testbed::heap::HeapMark;
+use anchormq_testbed::proxy::{self, Mode};
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
-    };
-}
+use crate::packets::*;
+use crate::streams::*;
+use crate::{CaseResult, Env, check};
 
-suite!(
+anchormq_testbed::cases!(
+    Env;
     psk_config_is_checked_before_connecting,
     psk_right_key_carries_mqtt,
     psk_wrong_key_is_refused,
@@ -195,7 +195,7 @@ async fn psk_listener_refuses_a_certificate_profile(env: &Env) -> CaseResult {
 async fn fragment_1024_large_message_through_2k_buffer(env: &Env) -> CaseResult {
     publish_big(env).await?;
     let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
-    let mut bufs = Bufs::new(2_048, 1_024);
+    let mut bufs = HostBuffers::with_sizes(2_048, 1_024);
     let mut tls = open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend())
         .await
         .map_err(|e| e.to_string())?;
@@ -209,7 +209,7 @@ async fn fragment_1024_smallest_buffer(env: &Env) -> CaseResult {
     // proof that Mosquitto honours the fragment length.
     publish_big(env).await?;
     let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
-    let mut small = Bufs::new(config.rx_buffer(false) - 1, 1_024);
+    let mut small = HostBuffers::with_sizes(config.rx_buffer(false) - 1, 1_024);
     let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(Listener::Psk))
         .await
         .map_err(|e| e.to_string())?;
@@ -219,7 +219,7 @@ async fn fragment_1024_smallest_buffer(env: &Env) -> CaseResult {
             return Err(format!("a 1 040-byte buffer must be refused up front, got {:?}", other.map(|_| ())));
         }
     }
-    let mut bufs = Bufs::new(config.rx_buffer(false), 1_024);
+    let mut bufs = HostBuffers::with_sizes(config.rx_buffer(false), 1_024);
     let mut tls = open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend())
         .await
         .map_err(|e| e.to_string())?;
@@ -239,7 +239,7 @@ async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
     // 2 048- and 4 096-byte fragments hold the whole ECDSA certificate flight (leaf + intermediate).
     for fragment in [MaxFragmentLength::Bytes2048, MaxFragmentLength::Bytes4096] {
         let config = cert_config(env, Some(fragment));
-        let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+        let mut bufs = HostBuffers::with_sizes(config.rx_buffer(true), 1_024);
         let mut tls = open(env, Listener::Tls13, Engine::Embedded(&config), "localhost", bufs.lend())
             .await
             .map_err(|e| format!("{fragment:?}: {e}"))?;
@@ -253,7 +253,7 @@ async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
     let config = cert_config(env, Some(MaxFragmentLength::Bytes1024));
     let rx = config.rx_buffer(false);
     check!(rx == 1_041, "1 KiB fragments need a {rx}-byte receive buffer, not 1 041");
-    let mut bufs = Bufs::new(rx, 1_024);
+    let mut bufs = HostBuffers::with_sizes(rx, 1_024);
     let mut tls = open(env, Listener::Tls13Direct, Engine::Embedded(&config), "localhost", bufs.lend())
         .await
         .map_err(|e| format!("{}, Bytes1024, rx {rx}: {e}", Listener::Tls13Direct))?;
@@ -295,7 +295,7 @@ async fn fragment_length_and_certificates(env: &Env) -> CaseResult {
         check!(!(must_split && fits), "{listener}: a {len}-byte Certificate message fits {fragment:?}");
         let config = cert_config(env, Some(fragment));
         if fits {
-            let mut bufs = Bufs::new(config.rx_buffer(false), 1_024);
+            let mut bufs = HostBuffers::with_sizes(config.rx_buffer(false), 1_024);
             let mut tls = open(env, listener, Engine::Embedded(&config), "localhost", bufs.lend())
                 .await
                 .map_err(|e| format!("{listener}, {fragment:?}, {len}-byte Certificate message: {e}"))?;
@@ -348,7 +348,7 @@ async fn cancelled_reads_are_safe_with_staging(env: &Env) -> CaseResult {
         Mode::Trickle { chunk: 64, gap: Duration::from_millis(3) },
     )
     .map_err(|e| e.to_string())?;
-    let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+    let mut bufs = HostBuffers::with_sizes(config.rx_buffer(true), 1_024);
     let mut tls = open_at(addr, Engine::Embedded(&config), "localhost", bufs.lend())
         .await
         .map_err(|e| e.to_string())?;
@@ -369,7 +369,7 @@ async fn cancelled_read_mid_record_fails_clearly_without_staging(env: &Env) -> C
         Mode::Trickle { chunk: 64, gap: Duration::from_millis(3) },
     )
     .map_err(|e| e.to_string())?;
-    let mut bufs = Bufs::new(2_048, 1_024);
+    let mut bufs = HostBuffers::with_sizes(2_048, 1_024);
     let mut tls = open_at(addr, Engine::Embedded(&config), "localhost", bufs.lend())
         .await
         .map_err(|e| e.to_string())?;
@@ -485,14 +485,14 @@ async fn server_key_update_is_a_clean_error(env: &Env) -> CaseResult {
 async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {
     let err = |e: Error<std::io::Error>| e.to_string();
     let config = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
-    let mut bufs = Bufs::new(config.rx_buffer(true), 1_024);
+    let mut bufs = HostBuffers::with_sizes(config.rx_buffer(true), 1_024);
     let stream =
         open(env, Listener::Psk, Engine::Embedded(&config), "localhost", bufs.lend()).await.map_err(err)?;
     let mqtt = Config::new("127.0.0.1", env.broker.port(Listener::Psk), "engine-client");
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 1_024]);
     let mut client = Client::new(&mqtt, Buffers { rx: &mut rx, tx: &mut tx }).map_err(|e| e.to_string())?;
     let mut conn = client.connect(stream).await.map_err(err)?;
-    crate::acked::publish_acked(&mut conn, "engine/client", b"over embedded-tls").await?;
+    publish_acked(&mut conn, "engine/client", b"over embedded-tls").await?;
     conn.disconnect().await.map_err(err)?;
     // Mosquitto writes its log asynchronously: give the line a moment to appear.
     let mut log = String::new();
@@ -586,7 +586,7 @@ async fn handshake_cost(env: &Env) -> CaseResult {
     ];
     let mut heaps = String::new();
     for (key, label, listener, engine, rx, tx) in runs {
-        let mut bufs = Bufs::new(rx, tx);
+        let mut bufs = HostBuffers::with_sizes(rx, tx);
         let io = anchormq_std::tcp_connect("127.0.0.1", env.broker.port(listener))
             .await
             .map_err(|e| e.to_string())?;

@@ -9,32 +9,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-#[path = "../shared/acked.rs"]
-mod acked;
 mod cases;
-mod proxy;
-mod support;
+mod packets;
+mod streams;
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::ExitCode;
 
-use anchormq_testbed::broker::Broker;
 use anchormq_testbed::harness::Suite;
 use anchormq_testbed::heap::Counting;
-pub use anchormq_testbed::heap::HeapMark;
-use anchormq_testbed::pki::{self, Pki};
 
-/// What every case gets.
-#[allow(missing_debug_implementations)]
-pub struct Env {
-    pub pki: Pki,
-    pub broker: Broker,
-}
+/// What every case gets: the PKI and the broker.
+pub use anchormq_testbed::harness::Fixture as Env;
 
 pub use anchormq_testbed::harness::CaseResult;
-pub type CaseFn = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -49,10 +37,8 @@ fn main() -> ExitCode {
     })
 }
 
-fn setup(work: &std::path::Path) -> Result<Env, String> {
-    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
-    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
-    Ok(Env { pki, broker })
+fn setup(work: &Path) -> Result<Env, String> {
+    Env::start(work)
 }
 
 pub(crate) use anchormq_testbed::check;

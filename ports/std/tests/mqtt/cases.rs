@@ -16,16 +16,13 @@ use anchormq_testbed::broker::{AUTH_PASSWORD, AUTH_USER, Listener};
 use tokio::time::timeout;
 
 use crate::app::{Cmd, Gated, Seen, channels};
-use crate::clients::{EXACT, connections_on, exact_line, logged, publish_as, publish_file, signal, witness};
-use crate::{CaseFn, CaseResult, Env, check};
+use crate::mosquitto::{
+    EXACT, connections_on, exact_line, logged, publish_as, publish_file, signal, witness,
+};
+use crate::{CaseResult, Env, check};
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
-    };
-}
-
-suite!(
+anchormq_testbed::cases!(
+    mut Env;
     dialer_refuses_a_name_that_is_no_server_name,
     qos0_round_trip_is_byte_exact,
     qos1_round_trip_is_byte_exact,

@@ -10,11 +10,9 @@
 
 mod app;
 mod cases;
-mod clients;
+mod mosquitto;
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -23,8 +21,8 @@ use anchormq::verify::Anchors;
 use anchormq_std::mqtt::RustlsDialer;
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
-use anchormq_testbed::harness::Suite;
-use anchormq_testbed::pki::{self, Pki};
+use anchormq_testbed::harness::{Fixture, Suite};
+use anchormq_testbed::pki::Pki;
 
 /// What every case gets. Cases may stop and restart the broker.
 #[allow(missing_debug_implementations)]
@@ -56,7 +54,6 @@ impl Env {
 }
 
 pub use anchormq_testbed::harness::CaseResult;
-pub type CaseFn = for<'a> fn(&'a mut Env) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>>;
 
 fn main() -> ExitCode {
     let setup = |work: &Path| setup(work).map_err(|e| format!("the test broker: {e}"));
@@ -76,16 +73,14 @@ fn main() -> ExitCode {
     })
 }
 
-fn setup(work: &std::path::Path) -> Result<Env, String> {
+fn setup(work: &Path) -> Result<Env, String> {
     for tool in ["mosquitto_sub", "mosquitto_pub"] {
         if anchormq_testbed::find_program(tool).is_none() {
             return Err(format!("{tool} is not installed: apt-get install -y mosquitto-clients"));
         }
     }
-    let pki = pki::generate(&work.join("pki")).map_err(|e| e.to_string())?;
-    let broker = Broker::start(&pki, &work.join("broker")).map_err(|e| e.to_string())?;
-    let certs = anchormq_std::read_pem_certificates(&pki.trust_anchors).map_err(|e| e.to_string())?;
-    let anchors = Anchors::from_certificates(&certs).map_err(|e| e.to_string())?;
+    let Fixture { pki, broker } = Fixture::start(work)?;
+    let anchors = anchormq_testbed::client::anchors(&pki)?;
     Ok(Env { pki, broker, anchors })
 }
 

@@ -12,16 +12,11 @@ use anchormq_std::{HostBuffers, OS_ENTROPY, Socket, SystemClock};
 use anchormq_testbed::broker::Listener;
 use embedded_io_async::{Read, Write};
 
-use crate::net::{CuttingProxy, Trickle, flipping_proxy, junk_server};
-use crate::{CaseFn, CaseResult, Env, check, mqtt};
+use crate::faults::{CuttingProxy, Trickle, flipping_proxy, junk_server};
+use crate::{CaseResult, Env, check, mqtt};
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        pub const ALL: &[(&str, CaseFn)] = &[$((stringify!($name), |env| Box::pin($name(env)))),*];
-    };
-}
-
-suite!(
+anchormq_testbed::cases!(
+    Env;
     tls13_ecdsa_chain_carries_mqtt,
     tls13_rsa_chain_carries_mqtt,
     ip_address_is_a_server_name,
@@ -86,8 +81,7 @@ fn mutual_config(
 }
 
 fn anchors(env: &Env) -> Anchors {
-    let certs = anchormq_std::read_pem_certificates(&env.pki.trust_anchors).expect("roots.pem");
-    Anchors::from_certificates(&certs).expect("anchors")
+    anchormq_testbed::client::anchors(&env.pki).expect("anchors")
 }
 
 fn config(env: &Env, clock: impl TimeSource + 'static, policy: TimePolicy) -> TlsConfig {

@@ -1,51 +1,15 @@
-//! Helpers shared by the testbed's integration tests: temp dirs and running
-//! `openssl` / `mosquitto_pub`.
+//! The command-line tools the testbed's own tests check its PKI and broker with: [`run`] (any
+//! program, time-limited), [`openssl`], an `openssl s_client` [`Probe`], and the text helpers
+//! comparing their output ([`pem_body`], [`iso`]).
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A fresh directory under the system temp dir, removed on drop unless the
-/// test is panicking (then kept for inspection and its path printed).
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("anchormq-testbed-{tag}-{}-{n}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {} for inspection", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// Runs `program args…` with stdin closed and a 30 s limit (via coreutils
 /// `timeout`), returning its output with stdout and stderr concatenated.
+///
+/// # Panics
+/// When `timeout` cannot be run.
 pub fn run(program: &str, args: &[&str]) -> (bool, String) {
     let Output { status, stdout, stderr } = Command::new("timeout")
         .arg("30")
@@ -59,12 +23,17 @@ pub fn run(program: &str, args: &[&str]) -> (bool, String) {
     (status.success(), text)
 }
 
+/// `openssl args…` through [`run`].
 pub fn openssl(args: &[&str]) -> (bool, String) {
     run("openssl", args)
 }
 
-pub fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+/// `path` as an argument.
+///
+/// # Panics
+/// When `path` is not UTF-8 (the testbed's own paths always are).
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
 }
 
 /// What `openssl s_client` saw on one connection attempt.
@@ -76,6 +45,7 @@ pub struct Probe {
     pub verify_code: Option<u32>,
     /// The first certificate the server sent.
     pub leaf_pem: Option<String>,
+    /// Everything `s_client` printed.
     pub output: String,
 }
 
@@ -92,7 +62,7 @@ pub fn s_client(port: u16, ca_file: &Path, extra: &[&str]) -> Probe {
         "-verify_hostname",
         "localhost",
         "-CAfile",
-        s(ca_file),
+        path_str(ca_file),
     ];
     args.extend_from_slice(extra);
     let (_, output) = openssl(&args);
@@ -127,8 +97,11 @@ pub fn pem_body(pem: &str) -> String {
 }
 
 /// `notBefore`/`notAfter` as printed by `openssl x509 -dateopt iso_8601`.
+///
+/// # Panics
+/// When `unix_seconds` is out of `time`'s range.
 pub fn iso(unix_seconds: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap();
+    let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds).expect("a representable time");
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
         t.year(),
