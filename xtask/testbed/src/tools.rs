@@ -95,20 +95,3 @@ pub fn s_client(port: u16, ca_file: &Path, extra: &[&str]) -> Probe {
 pub fn pem_body(pem: &str) -> String {
     pem.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
 }
-
-/// `notBefore`/`notAfter` as printed by `openssl x509 -dateopt iso_8601`.
-///
-/// # Panics
-/// When `unix_seconds` is out of `time`'s range.
-pub fn iso(unix_seconds: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds).expect("a representable time");
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
