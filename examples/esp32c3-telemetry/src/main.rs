@@ -53,7 +53,7 @@ use anchormq::mqtt::{
     SessionMode, Stopped, Supervisor, Will,
 };
 use anchormq::tls::EmbeddedConfig;
-use anchormq_esp32c3::{DialerBuffers, EmbassySleep, NetError, SntpClock, EmbeddedDialer, TrngEntropy};
+use anchormq_esp32c3::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, SntpClock, TrngEntropy};
 use embassy_executor::Spawner;
 use embassy_net::{Runner, StackResources};
 use embassy_time::{Duration, Instant, Timer};
@@ -151,27 +151,16 @@ async fn run(spawner: Spawner, wifi: WIFI<'static>, tsens: TSENS<'static>) -> ! 
     let (mut tls_rx, mut tls_tx) = ([0u8; TLS_RX], [0u8; TLS_TX]);
     let (mut mqtt_rx, mut mqtt_tx) = ([0u8; MQTT_RX], [0u8; MQTT_TX]);
     let mut outbox_storage = [0u8; OUTBOX_BYTES];
-    let buffers = DialerBuffers {
-        tcp_rx: &mut tcp_rx,
-        tcp_tx: &mut tcp_tx,
-        tls_rx: &mut tls_rx,
-        tls_tx: &mut tls_tx,
-    };
+    let buffers =
+        DialerBuffers { tcp_rx: &mut tcp_rx, tcp_tx: &mut tcp_tx, tls_rx: &mut tls_rx, tls_tx: &mut tls_tx };
     let dialer = EmbeddedDialer::new(stack, &tls, config::SERVER_NAME, buffers);
     let outbox = Outbox::new(&mut outbox_storage, OUTBOX_MESSAGES, Overflow::DropOldest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
-    let mut supervisor = match Supervisor::new(
-        &mqtt,
-        mqtt_buffers,
-        outbox,
-        dialer,
-        EmbassySleep,
-        TRNG,
-        Policy::default(),
-    ) {
-        Ok(supervisor) => supervisor,
-        Err(e) => halt(e).await,
-    };
+    let mut supervisor =
+        match Supervisor::new(&mqtt, mqtt_buffers, outbox, dialer, EmbassySleep, TRNG, Policy::default()) {
+            Ok(supervisor) => supervisor,
+            Err(e) => halt(e).await,
+        };
 
     let mut app = Telemetry {
         telemetry_topic: &telemetry_topic,

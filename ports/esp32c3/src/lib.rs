@@ -42,5 +42,5 @@ pub mod sntp;
 
 #[cfg(target_arch = "riscv32")]
 pub use entropy::TrngEntropy;
-pub use net::{DialerBuffers, EmbassySleep, NetError, Tcp, EmbeddedDialer};
+pub use net::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, Tcp};
 pub use sntp::SntpClock;

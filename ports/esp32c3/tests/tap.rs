@@ -28,7 +28,7 @@ use anchormq::time::{TimePolicy, TimeSource};
 use anchormq::tls::{EmbeddedConfig, MaxFragmentLength};
 use anchormq::verify::Anchors;
 use anchormq::{CertificateDer, TrustError, UnixTime};
-use anchormq_esp32c3::{DialerBuffers, EmbassySleep, NetError, SntpClock, EmbeddedDialer};
+use anchormq_esp32c3::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, SntpClock};
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::{CaseResult, Fixture, Suite};
 use anchormq_testbed::netns::{self, Tap};
@@ -242,12 +242,8 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
     let (mut tcp_rx, mut tcp_tx) = ([0u8; 1_536], [0u8; 1_536]);
     let (mut tls_rx, mut tls_tx) = (vec![0u8; tls.rx_buffer(true)], [0u8; 2_048]);
     let (mut mqtt_rx, mut mqtt_tx, mut storage) = ([0u8; 1_024], [0u8; 2_048], [0u8; 4_096]);
-    let buffers = DialerBuffers {
-        tcp_rx: &mut tcp_rx,
-        tcp_tx: &mut tcp_tx,
-        tls_rx: &mut tls_rx,
-        tls_tx: &mut tls_tx,
-    };
+    let buffers =
+        DialerBuffers { tcp_rx: &mut tcp_rx, tcp_tx: &mut tcp_tx, tls_rx: &mut tls_rx, tls_tx: &mut tls_tx };
     // The dialer dials whatever address the endpoint holds; the certificate must name
     // `server_name`.
     let dialer = EmbeddedDialer::new(stack, &tls, server_name, buffers);

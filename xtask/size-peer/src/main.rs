@@ -79,8 +79,8 @@ mod stack {
     use anchormq::Error;
     use anchormq::UnixTime;
     use anchormq::mqtt::{
-        Application, Buffers, Config, Dial, Control, Endpoint, Event, Message, Outbox, Overflow, Policy,
-        QoS, Stopped, Supervisor,
+        Application, Buffers, Config, Control, Dial, Endpoint, Event, Message, Outbox, Overflow, Policy, QoS,
+        Stopped, Supervisor,
     };
     use anchormq::time::{NoClock, TimePolicy};
     use anchormq::tls::{EmbeddedConfig, EmbeddedStream, MaxFragmentLength, TlsBuffers};

@@ -138,8 +138,16 @@ fn generated_pki_verifies_as_specified() {
             "iso_8601",
         ]);
         assert!(ok, "{out}");
-        assert!(out.contains(&format!("notBefore={}", pki::format_utc(cert.not_before))), "{}: {out}", cert.name);
-        assert!(out.contains(&format!("notAfter={}", pki::format_utc(cert.not_after))), "{}: {out}", cert.name);
+        assert!(
+            out.contains(&format!("notBefore={}", pki::format_utc(cert.not_before))),
+            "{}: {out}",
+            cert.name
+        );
+        assert!(
+            out.contains(&format!("notAfter={}", pki::format_utc(cert.not_after))),
+            "{}: {out}",
+            cert.name
+        );
     }
     assert_eq!(pki.expired.not_before, 1_577_836_800); // 2020-01-01
     assert_eq!(pki.expired.not_after, 1_609_459_200); // 2021-01-01
