@@ -252,6 +252,16 @@ pub enum TlsError {
     TruncatedRecord,
     /// The transport closed during the handshake.
     ClosedDuringHandshake,
+    /// The peer sent a record longer than this connection receives: more than the
+    /// max_fragment_length asked for, or than TLS allows. Before the server is authenticated
+    /// anyone on the path can send one, so it is the peer's protocol error (retried with
+    /// backoff), not a configuration that can never work.
+    RecordTooLarge {
+        /// The record body's length, from its header.
+        size: usize,
+        /// The longest body this connection receives.
+        limit: usize,
+    },
     /// The application wrote after the connection was closed.
     WriteAfterClose,
     /// Randomness was unavailable.
@@ -578,6 +588,10 @@ impl fmt::Display for TlsError {
             Self::BadRecordMac => f.write_str("a record failed authentication: the data was corrupted or tampered with"),
             Self::TruncatedRecord => f.write_str("the connection ended in the middle of a TLS record"),
             Self::ClosedDuringHandshake => f.write_str("the broker closed the connection during the handshake"),
+            Self::RecordTooLarge { size, limit } => write!(
+                f,
+                "the broker sent a TLS record of {size} bytes, more than the {limit} this connection receives: it broke the protocol, or it ignores max_fragment_length (then configure a larger fragment length, or none, with a receive buffer to match)"
+            ),
             Self::WriteAfterClose => f.write_str("the connection is closed and cannot be written to"),
             Self::NoRandomness => f.write_str("the randomness source failed"),
             Self::MissingVerification => f.write_str(

@@ -164,6 +164,10 @@ mod tests {
         assert_eq!(verdict(&p, Error::Resource(small)), Verdict::StopFatal);
         assert_eq!(verdict(&p, Error::Transport(())), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Tls(TlsError::BadRecordMac)), Verdict::Retry);
+        // Unauthenticated bytes can claim any record length: the peer's error, never a stop.
+        let long = || Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: 1_041 });
+        assert_eq!(verdict(&p, long()), Verdict::Retry);
+        assert_eq!(verdict(&Policy::default(), long()), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Disconnected)), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::ConnectTimeout { ms: 5 })), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Protocol { reason: "x" })), Verdict::Retry);

@@ -2,7 +2,7 @@
 //! broker serving it on one loopback listener per scenario ([`broker`]), and
 //! what the integration suites share: their runner and fixture ([`harness`]),
 //! anchormq's side of a test ([`client`]), a TAP link in a private network
-//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), hand-built MQTT
+//! namespace ([`netns`]), misbehaving proxies ([`proxy`]) and TLS servers ([`hostile`]), hand-built MQTT
 //! packets ([`mqtt_probe`]), heap measurement ([`heap`]), temp dirs ([`temp`])
 //! and the command-line tools the testbed's own tests use ([`tools`]).
 //!
@@ -14,6 +14,7 @@ pub mod client;
 pub mod gnutls;
 pub mod harness;
 pub mod heap;
+pub mod hostile;
 pub mod mqtt_probe;
 pub mod netns;
 pub mod odd;

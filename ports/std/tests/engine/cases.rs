@@ -14,6 +14,7 @@ use tokio::time::timeout;
 use anchormq_std::HostBuffers;
 use anchormq_testbed::client::publish_acked;
 use anchormq_testbed::heap::HeapMark;
+use anchormq_testbed::hostile::{Answer, Hostile};
 use anchormq_testbed::proxy::{self, Mode};
 
 use crate::packets::*;
@@ -37,6 +38,7 @@ anchormq_testbed::cases!(
     cancelled_read_mid_record_fails_clearly_without_staging,
     corrupted_handshake_bytes_never_panic,
     server_key_update_is_a_clean_error,
+    unauthenticated_records_are_the_peers_errors,
     mqtt_client_runs_on_the_embedded_stream,
     handshake_cost,
 );
@@ -480,6 +482,63 @@ async fn server_key_update_is_a_clean_error(env: &Env) -> CaseResult {
         "expected a protocol error naming KeyUpdate, got {outcome:?}"
     );
     Ok(())
+}
+
+async fn unauthenticated_records_are_the_peers_errors(env: &Env) -> CaseResult {
+    // Bytes anyone on the path can send before the server has proven anything. Neither may end
+    // in a panic, nor in a resource error (which the supervisor treats as a configuration that
+    // can never work, and stops on for good).
+    let fragment = MaxFragmentLength::Bytes1024;
+    let psk = psk_config(PSK_IDENTITY, &PSK_KEY, Some(fragment));
+    let limit = fragment.bytes() + 17;
+    // A record header claiming 16 KiB, above the 1024-byte fragment asked for, with either
+    // receive mode: whole records staged, and the smallest buffer (headers only).
+    for (mode, rx) in [("staged", 2 * limit), ("direct", limit)] {
+        let hostile =
+            Hostile::start(Answer::Raw(vec![0x17, 0x03, 0x03, 0x40, 0x00])).map_err(|e| e.to_string())?;
+        let mut bufs = HostBuffers::with_sizes(rx, 2_048);
+        let outcome = timeout(
+            Duration::from_secs(5),
+            open_at(hostile.addr(), Engine::Embedded(&psk), "localhost", bufs.lend()),
+        )
+        .await
+        .map_err(|_| format!("{mode}: no verdict on a 16 KiB record header in 5 s"))?;
+        println!(
+            "    {mode}, a 16 KiB record header: {}",
+            outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
+        );
+        check!(
+            matches!(&outcome, Err(Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: l })) if *l == limit),
+            "{mode}: expected RecordTooLarge {{ size: 16384, limit: {limit} }}, got {:?}",
+            outcome.err()
+        );
+        drop(bufs);
+        hostile.finish()?;
+    }
+    // A record protected with the handshake keys (which an attacker has: it answered with its
+    // own key share) whose inner plaintext is empty, so it holds no content type: embedded-tls
+    // 0.19 panics on it (`last().unwrap()` in its record decoder); rustls calls it a protocol
+    // error.
+    let cert = cert_config(env, None);
+    let hostile = Hostile::start(Answer::SealedAfterHello(Vec::new())).map_err(|e| e.to_string())?;
+    let mut bufs = big();
+    let outcome = timeout(
+        Duration::from_secs(5),
+        open_at(hostile.addr(), Engine::Embedded(&cert), "localhost", bufs.lend()),
+    )
+    .await
+    .map_err(|_| "no verdict on an empty protected record in 5 s")?;
+    println!(
+        "    an empty protected record after the ServerHello: {}",
+        outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
+    );
+    check!(
+        matches!(&outcome, Err(Error::Tls(TlsError::Protocol { reason })) if reason.contains("content type")),
+        "expected a protocol error naming the missing content type, got {:?}",
+        outcome.err()
+    );
+    drop(bufs);
+    hostile.finish()
 }
 
 async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {

@@ -29,6 +29,15 @@
 //!   neither is reachable; with another broker, a KeyUpdate is a clean error and a post-handshake
 //!   CertificateRequest would be a panic (one more reason to build firmware with `panic = abort`
 //!   and a watchdog).
+//! * **An empty protected record panics inside embedded-tls, before the server is
+//!   authenticated**: a record of application_data type whose inner plaintext is empty (on the
+//!   wire `17 03 03 00 10` and a 16-byte tag, sealed with the handshake keys, which an attacker
+//!   has once it answered the ClientHello with its own key share) reaches `last().unwrap()` in
+//!   its record decoder (`connection.rs:62`). anchormq reads every record header first
+//!   (`wire.rs`) and refuses a protected record too short to hold a content type as the peer's
+//!   [`TlsError::Protocol`], so the engine never sees it. A record longer than the connection
+//!   receives is likewise the peer's [`TlsError::RecordTooLarge`], retried like any damaged
+//!   stream: five bytes from the path cannot stop a device for good.
 //! * **Handshake messages are not reassembled across records.** With a small
 //!   max_fragment_length the broker splits its Certificate message into several records, which
 //!   embedded-tls cannot parse: certificate profiles need a fragment length that holds the whole
@@ -133,7 +142,7 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     // fragment by itself: its buffer bounds the plaintext of every record it sends.
     let fragment_cap = config.fragment.map_or(usize::MAX, |f| f.bytes().saturating_add(128));
     let (engine_tx, out) = tx.split_at_mut((tx_len / 2).min(fragment_cap));
-    let shared = Rc::new(RefCell::new(Shared::new(io, stage, out)));
+    let shared = Rc::new(RefCell::new(Shared::new(io, stage, out, body)));
     let mut conn = TlsConnection::new(Wire { shared: shared.clone() }, engine_rx, engine_tx);
     conn.set_flush_policy(FlushPolicy::Relaxed);
 
@@ -255,8 +264,8 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
         let mut shared = self.shared.borrow_mut();
         let error = if let Some(port) = shared.error.take() {
             Error::Transport(port)
-        } else if let Some(needed) = shared.oversize {
-            ResourceError::ReceiveBuffer { needed: needed.saturating_mul(2), got: self.rx_len }.into()
+        } else if let Some(fault) = shared.fault_error() {
+            fault.into()
         } else {
             match e {
                 EngineError::CryptoError => TlsError::BadRecordMac.into(),
@@ -306,8 +315,8 @@ fn handshake_error<T: Read + Write>(
     if let Some(port) = shared.error.take() {
         return Error::Transport(port);
     }
-    if let Some(body) = shared.oversize {
-        return ResourceError::ReceiveBuffer { needed: body.saturating_mul(2), got: rx_len }.into();
+    if let Some(fault) = shared.fault_error() {
+        return fault.into();
     }
     if shared.eof {
         return TlsError::ClosedDuringHandshake.into();

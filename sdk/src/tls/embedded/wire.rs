@@ -30,6 +30,7 @@ use core::cell::RefCell;
 use embedded_io::{ErrorKind, ErrorType};
 use embedded_io_async::{Read, Write};
 
+use crate::error::TlsError;
 use crate::tls::Traffic;
 
 /// The record header: content type, legacy version, length (RFC 8446 §5.1).
@@ -61,14 +62,62 @@ pub(super) struct Shared<'b, T: ErrorType> {
     pub(super) error: Option<T::Error>,
     /// The transport ended (a read returned 0).
     pub(super) eof: bool,
-    /// A record body of this many bytes did not fit the receive buffer.
-    pub(super) oversize: Option<usize>,
+    /// The largest record body this connection receives (`EmbeddedConfig::record_body`).
+    record_limit: usize,
+    /// A record header the peer should never have sent; the engine was told the transport
+    /// failed, and this says why.
+    fault: Option<RecordFault>,
     pub(super) traffic: Traffic,
 }
 
 /// The adapter's own error; the real one is in [`Shared::error`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WireError(ErrorKind);
+
+/// A record header that is the peer's protocol error, found before the engine sees the record.
+/// Anyone on the path can send one before the server is authenticated, so each is a TLS
+/// error like any other damaged stream, never a reason to stop for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RecordFault {
+    /// A body of this many bytes, longer than the connection receives: more than the fragment
+    /// length it asked for (RFC 6066 §4), or than TLS allows at all (RFC 8446 §5.1).
+    TooLarge(usize),
+    /// A protected record (application_data, RFC 8446 §5.2) of this many bytes: too short to
+    /// hold the inner content type after the AES-GCM tag. embedded-tls 0.19 panics on the
+    /// empty inner plaintext such a record decrypts to.
+    TooShort(usize),
+}
+
+/// The outer content type of every protected TLS 1.3 record.
+const APPLICATION_DATA: u8 = 0x17;
+/// The shortest protected record: the inner content type and the 16-byte AES-GCM tag (the only
+/// suite this engine offers).
+const MIN_PROTECTED: usize = 1 + 16;
+
+impl RecordFault {
+    /// What the connection reports; `limit` is the largest body it receives.
+    fn error(self, limit: usize) -> TlsError {
+        match self {
+            Self::TooLarge(size) => TlsError::RecordTooLarge { size, limit },
+            Self::TooShort(size) => TlsError::Protocol {
+                reason: alloc::format!(
+                    "the broker sent a protected record of {size} bytes, too short to hold a content type after its 16-byte tag (RFC 8446 5.2)"
+                ),
+            },
+        }
+    }
+
+    /// The fault in a record header, if it has one.
+    fn of(content_type: u8, body: usize, limit: usize) -> Option<Self> {
+        if body > limit {
+            Some(Self::TooLarge(body))
+        } else if content_type == APPLICATION_DATA && body < MIN_PROTECTED {
+            Some(Self::TooShort(body))
+        } else {
+            None
+        }
+    }
+}
 
 /// What a read that was cancelled left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +144,8 @@ impl embedded_io::Error for WireError {
 }
 
 impl<'b, T: Read + Write> Shared<'b, T> {
-    pub(super) fn new(io: T, stage: &'b mut [u8], out: &'b mut [u8]) -> Self {
+    /// `record_limit` is the largest record body the connection receives.
+    pub(super) fn new(io: T, stage: &'b mut [u8], out: &'b mut [u8], record_limit: usize) -> Self {
         Self {
             io,
             stage,
@@ -109,9 +159,15 @@ impl<'b, T: Read + Write> Shared<'b, T> {
             out_sent: 0,
             error: None,
             eof: false,
-            oversize: None,
+            record_limit,
+            fault: None,
             traffic: Traffic::default(),
         }
+    }
+
+    /// The error for the record fault the engine stopped on, if it stopped on one.
+    pub(super) fn fault_error(&self) -> Option<TlsError> {
+        self.fault.map(|fault| fault.error(self.record_limit))
     }
 
     /// Whether reads survive cancellation at any point (staged mode).
@@ -189,8 +245,12 @@ impl<'b, T: Read + Write> Shared<'b, T> {
                 Err(e) => return Err(self.keep(e)),
             }
         }
-        let [_, _, _, hi, lo] = self.head;
+        let [content_type, _, _, hi, lo] = self.head;
         self.body_len = usize::from(u16::from_be_bytes([hi, lo]));
+        if let Some(fault) = RecordFault::of(content_type, self.body_len, self.record_limit) {
+            self.fault = Some(fault);
+            return Err(WireError(ErrorKind::InvalidData));
+        }
         Ok(true)
     }
 
@@ -198,8 +258,10 @@ impl<'b, T: Read + Write> Shared<'b, T> {
         if !self.fill_head().await? {
             return Ok(0);
         }
+        // Unreachable while the stage holds `record_limit` (the handshake checks that), and
+        // the same fault if it did not.
         if self.body_len > self.stage.len() {
-            self.oversize = Some(self.body_len);
+            self.fault = Some(RecordFault::TooLarge(self.body_len));
             return Err(WireError(ErrorKind::OutOfMemory));
         }
         while self.body_have < self.body_len {
@@ -341,5 +403,38 @@ impl<T: Read + Write> Write for Wire<'_, T> {
             Ok(()) => Ok(()),
             Err(e) => Err(shared.keep(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_headers_the_peer_may_not_send() {
+        // A 16 KiB header above a 1024-byte fragment (plus content type and tag).
+        assert_eq!(RecordFault::of(APPLICATION_DATA, 0x4000, 1_041), Some(RecordFault::TooLarge(0x4000)));
+        assert_eq!(RecordFault::of(0x16, 1_042, 1_041), Some(RecordFault::TooLarge(1_042)));
+        assert_eq!(RecordFault::of(0x16, 1_041, 1_041), None);
+        // A protected record that is all tag (16 bytes) or less holds no content type.
+        for short in [0, 1, 16] {
+            assert_eq!(RecordFault::of(APPLICATION_DATA, short, 1_041), Some(RecordFault::TooShort(short)));
+        }
+        assert_eq!(RecordFault::of(APPLICATION_DATA, 17, 1_041), None);
+        // Unprotected records may be short (a ChangeCipherSpec is one byte, an alert two).
+        assert_eq!(RecordFault::of(0x14, 1, 1_041), None);
+        assert_eq!(RecordFault::of(0x15, 2, 1_041), None);
+    }
+
+    #[test]
+    fn faults_read_as_the_peers_errors() {
+        assert_eq!(
+            RecordFault::TooLarge(16_384).error(1_041),
+            TlsError::RecordTooLarge { size: 16_384, limit: 1_041 }
+        );
+        let TlsError::Protocol { reason } = RecordFault::TooShort(16).error(1_041) else {
+            panic!("a short protected record is a protocol error")
+        };
+        assert!(reason.contains("16 bytes") && reason.contains("content type"), "{reason}");
     }
 }
