@@ -269,6 +269,10 @@ pub enum TlsError {
     /// A resumed session carried no record of the verification that created it, or a server
     /// finished a handshake without the certificate and signature it needed.
     MissingVerification,
+    /// The broker presented a certificate chain that verified, but never signed the handshake
+    /// with the certificate's key (no CertificateVerify, RFC 8446 §4.4.3): it did not prove it
+    /// is the server the chain names.
+    KeyNotProven,
     /// The broker did not accept the pre-shared key: it does not know the identity, or holds a
     /// different key for it.
     PskRefused {
@@ -596,6 +600,9 @@ impl fmt::Display for TlsError {
             Self::NoRandomness => f.write_str("the randomness source failed"),
             Self::MissingVerification => f.write_str(
                 "a resumed session has no record of a verified peer, so it was refused",
+            ),
+            Self::KeyNotProven => f.write_str(
+                "the broker presented a valid certificate but never proved it holds the certificate's key (it sent no CertificateVerify), so it was refused: it may be replaying someone else's certificate",
             ),
             Self::PskRefused { identity, alert } => {
                 write!(f, "the broker did not accept the pre-shared key for identity \"{identity}\"")?;

@@ -4,14 +4,15 @@
 //! Owns: just enough TLS 1.3 to be the peer an attacker on the path can be before anything is
 //! authenticated: a ServerHello with its own P-256 key share (RFC 8446 §4.1.3, §4.2.8) and the
 //! handshake traffic keys that follow from it (§7.1, §7.3), so a record it seals decrypts on
-//! the client exactly as one from a real server would. No certificate, no Finished: nothing
-//! here proves anything, which is the point.
+//! the client exactly as one from a real server would, and (for [`Answer::NoCertificateVerify`])
+//! a Finished that verifies. Nothing here ever proves it holds a certificate's key: that is the
+//! point.
 //!
 //! Never: listens beyond loopback, or serves more than one connection.
 //!
 //! Implements: RFC 8446 §4.1.2/§4.1.3 (parsing a ClientHello, building a ServerHello),
-//! §5.1/§5.2 (record framing and protection), §7.1 (the key schedule up to the server's
-//! handshake traffic secret), with TLS_AES_128_GCM_SHA256 and secp256r1, the only suite and
+//! §4.3.1, §4.4.2, §4.4.4 (EncryptedExtensions, Certificate, Finished), §5.1/§5.2 (record
+//! framing and protection), §7.1 (the key schedule up to the server's handshake traffic secret), with TLS_AES_128_GCM_SHA256 and secp256r1, the only suite and
 //! group the embedded-tls engine offers.
 
 use std::io::{Read, Write};
@@ -22,6 +23,7 @@ use std::time::Duration;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Nonce};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 
@@ -34,6 +36,10 @@ pub enum Answer {
     /// handshake key, whose inner plaintext is this (empty: no content type at all, which RFC
     /// 8446 §5.2 does not allow).
     SealedAfterHello(Vec<u8>),
+    /// A whole server flight that never proves the key: ServerHello, then EncryptedExtensions,
+    /// Certificate (this chain of DER certificates, leaf first) and a Finished that verifies,
+    /// with no CertificateVerify between them.
+    NoCertificateVerify(Vec<Vec<u8>>),
 }
 
 /// A hostile server waiting for one connection.
@@ -80,6 +86,7 @@ fn serve(mut stream: TcpStream, answer: &Answer) -> Result<(), String> {
     let reply = match answer {
         Answer::Raw(bytes) => bytes.clone(),
         Answer::SealedAfterHello(inner) => sealed_after_hello(&hello, inner)?,
+        Answer::NoCertificateVerify(chain) => flight_without_certificate_verify(&hello, chain)?,
     };
     stream.write_all(&reply).map_err(|e| format!("write: {e}"))?;
     // Keep the connection open until the client gives up, so what it reports is its verdict on
@@ -103,6 +110,38 @@ fn read_record(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
 
 /// ServerHello (in a plaintext record), then the sealed record.
 fn sealed_after_hello(client_hello: &[u8], inner: &[u8]) -> Result<Vec<u8>, String> {
+    let (mut out, mut keys) = hello_and_keys(client_hello)?;
+    keys.seal_raw(inner, &mut out)?;
+    Ok(out)
+}
+
+/// ServerHello, then EncryptedExtensions, Certificate and Finished, each in its own record.
+fn flight_without_certificate_verify(client_hello: &[u8], chain: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let (mut out, mut keys) = hello_and_keys(client_hello)?;
+    // EncryptedExtensions with no extensions (RFC 8446 §4.3.1).
+    keys.seal_handshake(&handshake(8, &[0x00, 0x00]), &mut out)?;
+    // Certificate (§4.4.2): no request context, each entry without extensions.
+    let mut list = Vec::new();
+    for der in chain {
+        list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
+        list.extend_from_slice(der);
+        list.extend_from_slice(&[0x00, 0x00]);
+    }
+    let mut body = vec![0x00];
+    body.extend_from_slice(&(list.len() as u32).to_be_bytes()[1..]);
+    body.extend_from_slice(&list);
+    keys.seal_handshake(&handshake(11, &body), &mut out)?;
+    // Finished (§4.4.4) over the transcript so far: it verifies, but nothing before it proved
+    // that the server holds the certificate's key.
+    let finished_key = expand_label(&keys.secret, b"finished", &[], 32)?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&finished_key).map_err(|e| e.to_string())?;
+    mac.update(&keys.transcript.clone().finalize());
+    keys.seal_handshake(&handshake(20, &mac.finalize().into_bytes()), &mut out)?;
+    Ok(out)
+}
+
+/// A ServerHello record answering `client_hello`, and the server's handshake keys after it.
+fn hello_and_keys(client_hello: &[u8]) -> Result<(Vec<u8>, HandshakeKeys), String> {
     let hello = ClientHello::parse(client_hello)?;
     // A fixed ephemeral key: this server proves nothing, and a fixed key keeps it deterministic.
     let secret = p256::SecretKey::from_slice(&[0x42; 32]).map_err(|e| e.to_string())?;
@@ -110,21 +149,66 @@ fn sealed_after_hello(client_hello: &[u8], inner: &[u8]) -> Result<Vec<u8>, Stri
         p256::PublicKey::from_sec1_bytes(hello.p256_share).map_err(|e| format!("key share: {e}"))?;
     let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), client_key.as_affine());
     let server_hello = server_hello(hello.session_id, secret.public_key().to_encoded_point(false).as_bytes());
+    let transcript = Sha256::new().chain_update(client_hello).chain_update(&server_hello);
+    let keys = HandshakeKeys::new(shared.raw_secret_bytes(), transcript)?;
+    Ok((record(0x16, &server_hello), keys))
+}
 
-    let transcript = Sha256::new().chain_update(client_hello).chain_update(&server_hello).finalize();
-    let (key, iv) = server_handshake_keys(shared.raw_secret_bytes(), &transcript)?;
+/// The server's side of the handshake keys (RFC 8446 §7.1, §7.3), without a PSK.
+struct HandshakeKeys {
+    secret: Vec<u8>,
+    cipher: Aes128Gcm,
+    iv: [u8; 12],
+    sequence: u64,
+    transcript: Sha256,
+}
 
-    let mut out = record(0x16, &server_hello);
-    let sealed_len = inner.len() + 16;
-    let header = [0x17, 0x03, 0x03, (sealed_len >> 8) as u8, sealed_len as u8];
-    let cipher = Aes128Gcm::new_from_slice(&key).map_err(|e| e.to_string())?;
-    // The first record under these keys: sequence number 0, so the nonce is the IV itself.
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&iv), Payload { msg: inner, aad: &header })
-        .map_err(|e| format!("sealing: {e}"))?;
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&sealed);
-    Ok(out)
+impl HandshakeKeys {
+    fn new(shared: &[u8], transcript: Sha256) -> Result<Self, String> {
+        let (early, _) = Hkdf::<Sha256>::extract(None, &[0u8; 32]);
+        let derived = expand_label(&early, b"derived", &Sha256::digest(b""), 32)?;
+        let (handshake, _) = Hkdf::<Sha256>::extract(Some(&derived), shared);
+        let secret = expand_label(&handshake, b"s hs traffic", &transcript.clone().finalize(), 32)?;
+        let key = expand_label(&secret, b"key", &[], 16)?;
+        let iv = expand_label(&secret, b"iv", &[], 12)?;
+        let cipher = Aes128Gcm::new_from_slice(&key).map_err(|e| e.to_string())?;
+        Ok(Self { secret, cipher, iv: iv.try_into().map_err(|_| "iv length")?, sequence: 0, transcript })
+    }
+
+    /// Seals a handshake message (inner content type 22) and adds it to the transcript.
+    fn seal_handshake(&mut self, message: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        self.transcript.update(message);
+        let mut inner = message.to_vec();
+        inner.push(0x16);
+        self.seal_raw(&inner, out)
+    }
+
+    /// Seals `inner` as it is (the caller appends the content type, or leaves it out) into one
+    /// application_data record.
+    fn seal_raw(&mut self, inner: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let sealed_len = inner.len() + 16;
+        let header = [0x17, 0x03, 0x03, (sealed_len >> 8) as u8, sealed_len as u8];
+        let mut nonce = self.iv;
+        for (n, s) in nonce.iter_mut().rev().zip(self.sequence.to_le_bytes()) {
+            *n ^= s;
+        }
+        self.sequence += 1;
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: inner, aad: &header })
+            .map_err(|e| format!("sealing: {e}"))?;
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&sealed);
+        Ok(())
+    }
+}
+
+/// A handshake message: type, 24-bit length, body (RFC 8446 §4).
+fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut message = vec![kind];
+    message.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    message.extend_from_slice(body);
+    message
 }
 
 /// What the server needs from a ClientHello (RFC 8446 §4.1.2).
@@ -198,10 +282,7 @@ fn server_hello(session_id: &[u8], share: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
     body.extend_from_slice(&extensions);
 
-    let mut message = vec![0x02];
-    message.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    message.extend_from_slice(&body);
-    message
+    handshake(2, &body)
 }
 
 fn record(content_type: u8, body: &[u8]) -> Vec<u8> {
@@ -209,17 +290,6 @@ fn record(content_type: u8, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(body.len() as u16).to_be_bytes());
     out.extend_from_slice(body);
     out
-}
-
-/// The server's handshake write key and IV (RFC 8446 §7.1, §7.3), without a PSK.
-fn server_handshake_keys(shared: &[u8], transcript: &[u8]) -> Result<([u8; 16], [u8; 12]), String> {
-    let (early, _) = Hkdf::<Sha256>::extract(None, &[0u8; 32]);
-    let derived = expand_label(&early, b"derived", &Sha256::digest(b""), 32)?;
-    let (handshake, _) = Hkdf::<Sha256>::extract(Some(&derived), shared);
-    let server = expand_label(&handshake, b"s hs traffic", transcript, 32)?;
-    let key = expand_label(&server, b"key", &[], 16)?;
-    let iv = expand_label(&server, b"iv", &[], 12)?;
-    Ok((key.try_into().map_err(|_| "key length")?, iv.try_into().map_err(|_| "iv length")?))
 }
 
 /// HKDF-Expand-Label (RFC 8446 §7.1).

@@ -538,6 +538,28 @@ async fn unauthenticated_records_are_the_peers_errors(env: &Env) -> CaseResult {
         outcome.err()
     );
     drop(bufs);
+    hostile.finish()?;
+    // A whole server flight with a chain that verifies and a Finished that verifies, but no
+    // CertificateVerify: the server never proved it holds the certificate's key.
+    let leaf = std::fs::read(&env.pki.direct_server.cert_der).map_err(|e| e.to_string())?;
+    let hostile = Hostile::start(Answer::NoCertificateVerify(vec![leaf])).map_err(|e| e.to_string())?;
+    let mut bufs = big();
+    let outcome = timeout(
+        Duration::from_secs(5),
+        open_at(hostile.addr(), Engine::Embedded(&cert), "localhost", bufs.lend()),
+    )
+    .await
+    .map_err(|_| "no verdict on a flight without CertificateVerify in 5 s")?;
+    println!(
+        "    a verified chain and Finished without CertificateVerify: {}",
+        outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
+    );
+    check!(
+        matches!(&outcome, Err(Error::Tls(TlsError::KeyNotProven))),
+        "expected KeyNotProven, got {:?}",
+        outcome.err()
+    );
+    drop(bufs);
     hostile.finish()
 }
 

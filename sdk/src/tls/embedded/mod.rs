@@ -179,7 +179,7 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         #[cfg(feature = "embedded-tls")]
         (Profile::Certificates { .. }, Some(peer)) => Authenticated::Certificate(peer.clone()),
         #[cfg(feature = "embedded-tls")]
-        (Profile::Certificates { .. }, None) => return Err(TlsError::MissingVerification.into()),
+        (Profile::Certificates { .. }, None) => return Err(TlsError::KeyNotProven.into()),
         (Profile::Psk(psk), _) => Authenticated::Psk(PskPeer::new(psk.identity())),
     };
     let cancel_safe_reads = shared.borrow().cancel_safe();
