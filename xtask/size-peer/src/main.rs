@@ -106,7 +106,7 @@ mod stack {
         where
             Self: 's;
 
-        async fn connect(&mut self, _broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>> {
+        async fn dial(&mut self, _broker: &Endpoint) -> Result<Self::Stream<'_>, Error<Self::Error>> {
             let buffers = TlsBuffers { rx: self.rx, tx: self.tx };
             anchormq::tls::embedded::handshake(self.tls, SERVER_NAME, &mut self.link, buffers).await
         }
