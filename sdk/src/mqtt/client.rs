@@ -218,11 +218,13 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// # Errors
     /// [`MqttError::Rejected`] when the broker refused an earlier operation (the connection
     /// stays up), [`MqttError::Disconnected`] when the broker ended the connection or the
-    /// keepalive expired, [`MqttError::Protocol`] for a malformed packet, and the stream's errors.
+    /// keepalive expired, [`MqttError::Protocol`] for a malformed packet (a PUBLISH without a
+    /// topic among them), and the stream's errors.
     pub async fn poll(&mut self) -> Result<Option<Message<'_>>, Error<S::PortError>> {
         let context = self.control_context(0);
         match self.inner.poll().await {
-            Ok(message) => Ok(message.map(|m| message_from(&m))),
+            Ok(Some(m)) => message_from(&m).map(Some),
+            Ok(None) => Ok(None),
             Err(e) => Err(lift::<S>(e, context)),
         }
     }
@@ -234,7 +236,7 @@ impl<S: Transport> Connection<'_, '_, S> {
     pub async fn recv(&mut self) -> Result<Message<'_>, Error<S::PortError>> {
         let context = self.control_context(0);
         match self.inner.recv().await {
-            Ok(m) => Ok(message_from(&m)),
+            Ok(m) => message_from(&m),
             Err(e) => Err(lift::<S>(e, context)),
         }
     }
@@ -321,8 +323,17 @@ fn lift<S: Transport>(error: minimq::Error<S::Error>, context: Context) -> Error
     }
 }
 
-fn message_from<'m>(m: &minimq::InboundPublish<'m>) -> Message<'m> {
-    Message::new(m.topic(), m.payload(), QoS::from_minimq(m.qos()), m.retained())
+/// The message a PUBLISH carries. An empty topic is allowed only with a topic alias (MQTT v5.0
+/// §3.3.2.1), and this client allows none (its CONNECT sends no Topic Alias Maximum, so the
+/// broker's limit is 0, §3.1.2.11.6): without one it is the broker's protocol error, never a
+/// message for topic "".
+fn message_from<'m, E>(m: &minimq::InboundPublish<'m>) -> Result<Message<'m>, Error<E>> {
+    if m.topic().is_empty() {
+        return Err(Error::Mqtt(MqttError::Protocol {
+            reason: "the broker sent a PUBLISH with an empty topic and no topic alias, which this client never allows (MQTT v5.0 3.3.2.1)",
+        }));
+    }
+    Ok(Message::new(m.topic(), m.payload(), QoS::from_minimq(m.qos()), m.retained()))
 }
 
 /// Variable header and payload of a PUBLISH: topic, packet id, empty properties, payload.
@@ -384,6 +395,28 @@ mod tests {
             Seen::Closed,
         ];
         assert_eq!(*wire.borrow(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_publish_without_a_topic_is_the_brokers_protocol_error() {
+        let (config, wire) = (config(), Wire::default());
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 1024]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let deliver = vec![(alloc::string::String::new(), b"no topic".to_vec())];
+        let mut conn =
+            client.connect(FakeStream::new(wire.clone(), Behaviour { deliver, ..ok() })).await.unwrap();
+        conn.subscribe("t", Q1).await.unwrap();
+        let outcome = loop {
+            match conn.poll().await {
+                Ok(None) => {}
+                Ok(Some(m)) => panic!("delivered a message for topic {:?}", m.topic()),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(&outcome, Error::Mqtt(MqttError::Protocol { reason }) if reason.contains("empty topic")),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]
