@@ -4,7 +4,7 @@
 //! [`SecurityProfile`] that describes a connection for either engine, what both engines' streams
 //! share (`shell.rs`: the server name parsed once, the failure latch, the end of the stream), and
 //! the engines themselves, one folder each: [`rustls`] ([`TlsConfig`], [`handshake`],
-//! [`TlsStream`], [`SessionCache`]) and [`embedded`].
+//! [`TlsStream`], [`SessionCache`]) and `embedded`.
 //!
 //! Never: parses certificates itself (that is [`crate::verify`]), talks MQTT, derives the server
 //! name from the socket address, or opens a stream without a proof ([`VerifiedPeer`], or for a

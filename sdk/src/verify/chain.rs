@@ -25,7 +25,7 @@ use crate::trust::{Deny, Hex};
 
 /// Verifies a chain presented by a server.
 ///
-/// This is the code path every engine uses. `time` comes from [`TimePolicy::decide`].
+/// This is the code path every engine uses. `time` comes from [`TimePolicy::decide`](crate::time::TimePolicy::decide).
 ///
 /// # Errors
 /// The [`TrustError`] for the first check that failed, with the values involved.

@@ -2,7 +2,7 @@
 //! application asked for.
 //!
 //! Owns: chain building to the configured anchors (rustls-webpki), the name check against DNS and
-//! IP subject alternative names, EKU serverAuth, validity at the time the [`TimePolicy`] decides,
+//! IP subject alternative names, EKU serverAuth, validity at the time the [`TimePolicy`](crate::time::TimePolicy) decides,
 //! and [`VerifiedPeer`], the proof value only this module can build. Each engine adapts it at
 //! its own boundary (`tls::rustls::verifier`, `tls::embedded::verifier`); this module names
 //! neither engine.
