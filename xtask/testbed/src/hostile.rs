@@ -123,12 +123,12 @@ fn flight_without_certificate_verify(client_hello: &[u8], chain: &[Vec<u8>]) -> 
     // Certificate (§4.4.2): no request context, each entry without extensions.
     let mut list = Vec::new();
     for der in chain {
-        list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
+        list.extend_from_slice(&u24(der.len()));
         list.extend_from_slice(der);
         list.extend_from_slice(&[0x00, 0x00]);
     }
     let mut body = vec![0x00];
-    body.extend_from_slice(&(list.len() as u32).to_be_bytes()[1..]);
+    body.extend_from_slice(&u24(list.len()));
     body.extend_from_slice(&list);
     keys.seal_handshake(&handshake(11, &body), &mut out)?;
     // Finished (§4.4.4) over the transcript so far: it verifies, but nothing before it proved
@@ -206,7 +206,7 @@ impl HandshakeKeys {
 /// A handshake message: type, 24-bit length, body (RFC 8446 §4).
 fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut message = vec![kind];
-    message.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    message.extend_from_slice(&u24(body.len()));
     message.extend_from_slice(body);
     message
 }
@@ -283,6 +283,12 @@ fn server_hello(session_id: &[u8], share: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&extensions);
 
     handshake(2, &body)
+}
+
+/// A 24-bit length, as handshake messages and certificate lists carry them (RFC 8446 §4).
+fn u24(len: usize) -> [u8; 3] {
+    let [_, a, b, c] = (len as u32).to_be_bytes();
+    [a, b, c]
 }
 
 fn record(content_type: u8, body: &[u8]) -> Vec<u8> {

@@ -4,7 +4,9 @@ use std::mem::discriminant;
 use std::time::Duration;
 
 use anchormq::mqtt::{Buffers, Client, Config};
-use anchormq::tls::{AnyStream, Authenticated, Engine, MaxFragmentLength, Psk, handshake_any};
+use anchormq::tls::{
+    AnyStream, Authenticated, EmbeddedConfig, Engine, MaxFragmentLength, Psk, handshake_any,
+};
 use anchormq::{ConfigError, Error, TlsError, TrustError};
 use anchormq_std::Socket;
 use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
@@ -494,73 +496,56 @@ async fn unauthenticated_records_are_the_peers_errors(env: &Env) -> CaseResult {
     // A record header claiming 16 KiB, above the 1024-byte fragment asked for, with either
     // receive mode: whole records staged, and the smallest buffer (headers only).
     for (mode, rx) in [("staged", 2 * limit), ("direct", limit)] {
-        let hostile =
-            Hostile::start(Answer::Raw(vec![0x17, 0x03, 0x03, 0x40, 0x00])).map_err(|e| e.to_string())?;
-        let mut bufs = HostBuffers::with_sizes(rx, 2_048);
-        let outcome = timeout(
-            Duration::from_secs(5),
-            open_at(hostile.addr(), Engine::Embedded(&psk), "localhost", bufs.lend()),
-        )
-        .await
-        .map_err(|_| format!("{mode}: no verdict on a 16 KiB record header in 5 s"))?;
-        println!(
-            "    {mode}, a 16 KiB record header: {}",
-            outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
-        );
+        let header = Answer::Raw(vec![0x17, 0x03, 0x03, 0x40, 0x00]);
+        let what = format!("{mode}, a 16 KiB record header");
+        let refusal = refusal_of(header, &psk, HostBuffers::with_sizes(rx, 2_048), &what).await?;
         check!(
-            matches!(&outcome, Err(Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: l })) if *l == limit),
-            "{mode}: expected RecordTooLarge {{ size: 16384, limit: {limit} }}, got {:?}",
-            outcome.err()
+            matches!(&refusal, Some(Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: l })) if *l == limit),
+            "{mode}: expected RecordTooLarge {{ size: 16384, limit: {limit} }}, got {refusal:?}"
         );
-        drop(bufs);
-        hostile.finish()?;
     }
     // A record protected with the handshake keys (which an attacker has: it answered with its
     // own key share) whose inner plaintext is empty, so it holds no content type: embedded-tls
     // 0.19 panics on it (`last().unwrap()` in its record decoder); rustls calls it a protocol
     // error.
     let cert = cert_config(env, None);
-    let hostile = Hostile::start(Answer::SealedAfterHello(Vec::new())).map_err(|e| e.to_string())?;
-    let mut bufs = big();
-    let outcome = timeout(
-        Duration::from_secs(5),
-        open_at(hostile.addr(), Engine::Embedded(&cert), "localhost", bufs.lend()),
-    )
-    .await
-    .map_err(|_| "no verdict on an empty protected record in 5 s")?;
-    println!(
-        "    an empty protected record after the ServerHello: {}",
-        outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
-    );
+    let empty = Answer::SealedAfterHello(Vec::new());
+    let refusal = refusal_of(empty, &cert, big(), "an empty protected record after the ServerHello").await?;
     check!(
-        matches!(&outcome, Err(Error::Tls(TlsError::Protocol { reason })) if reason.contains("content type")),
-        "expected a protocol error naming the missing content type, got {:?}",
-        outcome.err()
+        matches!(&refusal, Some(Error::Tls(TlsError::Protocol { reason })) if reason.contains("content type")),
+        "expected a protocol error naming the missing content type, got {refusal:?}"
     );
-    drop(bufs);
-    hostile.finish()?;
     // A whole server flight with a chain that verifies and a Finished that verifies, but no
     // CertificateVerify: the server never proved it holds the certificate's key.
     let leaf = std::fs::read(&env.pki.direct_server.cert_der).map_err(|e| e.to_string())?;
-    let hostile = Hostile::start(Answer::NoCertificateVerify(vec![leaf])).map_err(|e| e.to_string())?;
-    let mut bufs = big();
-    let outcome = timeout(
-        Duration::from_secs(5),
-        open_at(hostile.addr(), Engine::Embedded(&cert), "localhost", bufs.lend()),
-    )
-    .await
-    .map_err(|_| "no verdict on a flight without CertificateVerify in 5 s")?;
-    println!(
-        "    a verified chain and Finished without CertificateVerify: {}",
-        outcome.as_ref().err().map_or("connected".to_string(), |e| e.to_string())
-    );
+    let unproven = Answer::NoCertificateVerify(vec![leaf]);
+    let what = "a verified chain and Finished without CertificateVerify";
+    let refusal = refusal_of(unproven, &cert, big(), what).await?;
     check!(
-        matches!(&outcome, Err(Error::Tls(TlsError::KeyNotProven))),
-        "expected KeyNotProven, got {:?}",
-        outcome.err()
+        matches!(&refusal, Some(Error::Tls(TlsError::KeyNotProven))),
+        "expected KeyNotProven, got {refusal:?}"
     );
-    drop(bufs);
-    hostile.finish()
+    Ok(())
+}
+
+/// What the embedded engine, configured by `config`, makes of a hostile server's `answer`: the
+/// error it refused with, or `None` if it connected. Fails when no verdict came within 5 s or
+/// the server itself failed.
+async fn refusal_of(
+    answer: Answer,
+    config: &EmbeddedConfig,
+    mut bufs: HostBuffers,
+    what: &str,
+) -> Result<Option<Error<std::io::Error>>, String> {
+    let hostile = Hostile::start(answer).map_err(|e| e.to_string())?;
+    let opened = open_at(hostile.addr(), Engine::Embedded(config), "localhost", bufs.lend());
+    let outcome =
+        timeout(Duration::from_secs(5), opened).await.map_err(|_| format!("no verdict on {what} in 5 s"))?;
+    // A stream that opened is dropped here, so the server sees the client hang up.
+    let refusal = outcome.err();
+    println!("    {what}: {}", refusal.as_ref().map_or("connected".to_string(), |e| e.to_string()));
+    hostile.finish()?;
+    Ok(refusal)
 }
 
 async fn mqtt_client_runs_on_the_embedded_stream(env: &Env) -> CaseResult {

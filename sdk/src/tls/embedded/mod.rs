@@ -482,7 +482,7 @@ impl<T: Read + Write> Established for EmbeddedStream<'_, T> {
     }
 
     fn traffic(&self) -> Traffic {
-        self.shared.borrow().traffic
+        EmbeddedStream::traffic(self)
     }
 
     /// embedded-tls cannot resume a session.

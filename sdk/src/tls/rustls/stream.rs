@@ -500,7 +500,7 @@ impl<T: Read + Write> Established for TlsStream<'_, T> {
     }
 
     fn traffic(&self) -> Traffic {
-        self.traffic
+        TlsStream::traffic(self)
     }
 
     fn resumed(&self) -> bool {
