@@ -318,6 +318,18 @@ pub enum MqttError {
         /// The time waited, in milliseconds.
         ms: u32,
     },
+    /// The broker answered CONNECT with something that is not a well-formed CONNACK.
+    BadConnack {
+        /// What was wrong with it.
+        fault: ConnackFault,
+    },
+    /// A write to the broker made no progress for this long (the broker stopped reading, or
+    /// the path to it is black-holed): the connection is dropped
+    /// ([`crate::mqtt::Policy::write_timeout_ms`]).
+    WriteTimeout {
+        /// The time waited, in milliseconds.
+        ms: u32,
+    },
     /// Every in-flight slot (8, or the broker's Receive Maximum), or the transmit buffer, is
     /// taken by operations awaiting acknowledgement: poll the connection, then retry.
     Busy,
@@ -326,6 +338,151 @@ pub enum MqttError {
         /// What is wrong with it.
         reason: &'static str,
     },
+}
+
+/// What was wrong with the answer to CONNECT (MQTT v5.0 §3.2), as [`MqttError::BadConnack`]
+/// reports it. Property identifiers are the spec's (§2.2.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnackFault {
+    /// Another packet type came first (the fixed header's high nibble).
+    NotConnack {
+        /// The packet type, 1 to 15.
+        packet_type: u8,
+    },
+    /// The fixed header's flags (low nibble) must be zero.
+    HeaderFlags {
+        /// The first byte.
+        byte: u8,
+    },
+    /// The remaining length is not a valid variable byte integer (§1.5.5).
+    BadLength,
+    /// The remaining length leaves no room for the acknowledge flags, reason code and
+    /// property length (at least 3 bytes).
+    TooShort {
+        /// The remaining length.
+        remaining: usize,
+    },
+    /// Bits 7 to 1 of the acknowledge flags are reserved and must be zero (§3.2.2.1).
+    ReservedFlags {
+        /// The acknowledge flags.
+        flags: u8,
+    },
+    /// The property length is not a valid variable byte integer, or claims more bytes than the
+    /// packet holds.
+    PropertyLength {
+        /// Bytes the property length claims.
+        claimed: usize,
+        /// Bytes the packet has left for them.
+        available: usize,
+    },
+    /// A property identifier CONNACK does not define.
+    UnknownProperty {
+        /// The identifier.
+        id: u8,
+    },
+    /// A property that may appear once appeared again.
+    DuplicateProperty {
+        /// The identifier.
+        id: u8,
+    },
+    /// A property's value is cut off by the end of the properties.
+    TruncatedProperty {
+        /// The identifier.
+        id: u8,
+    },
+    /// A property's value is out of range (Receive Maximum 0, Maximum QoS 2, ...).
+    PropertyValue {
+        /// The identifier.
+        id: u8,
+        /// What the specification allows.
+        allowed: &'static str,
+    },
+    /// A property the server may only send when the client asked for it.
+    PropertyNotAllowed {
+        /// The identifier.
+        id: u8,
+        /// Why the client never allowed it.
+        reason: &'static str,
+    },
+    /// Session Present set in answer to a clean-start CONNECT (§3.2.2.1.1): the broker claims
+    /// a session this client told it to discard.
+    SessionPresentAfterCleanStart,
+    /// The packet is malformed in a way the first bytes do not show.
+    Unexplained {
+        /// Bytes of it that were examined.
+        examined: usize,
+    },
+}
+
+/// The specification's name of a CONNACK property (§3.2.2.3), or `None`.
+pub(crate) fn connack_property_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        0x11 => "Session Expiry Interval",
+        0x12 => "Assigned Client Identifier",
+        0x13 => "Server Keep Alive",
+        0x15 => "Authentication Method",
+        0x16 => "Authentication Data",
+        0x1A => "Response Information",
+        0x1C => "Server Reference",
+        0x1F => "Reason String",
+        0x21 => "Receive Maximum",
+        0x22 => "Topic Alias Maximum",
+        0x24 => "Maximum QoS",
+        0x25 => "Retain Available",
+        0x26 => "User Property",
+        0x27 => "Maximum Packet Size",
+        0x28 => "Wildcard Subscription Available",
+        0x29 => "Subscription Identifier Available",
+        0x2A => "Shared Subscription Available",
+        _ => return None,
+    })
+}
+
+impl fmt::Display for ConnackFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |id: &u8| connack_property_name(*id).unwrap_or("an unknown property");
+        match self {
+            Self::NotConnack { packet_type } => {
+                write!(f, "it sent a packet of type {packet_type} where the CONNACK (type 2) belongs")
+            }
+            Self::HeaderFlags { byte } => {
+                write!(f, "the CONNACK's fixed header is 0x{byte:02x}; its flags must be zero (0x20)")
+            }
+            Self::BadLength => f.write_str("the CONNACK's remaining length is not a valid variable byte integer"),
+            Self::TooShort { remaining } => write!(
+                f,
+                "the CONNACK's remaining length is {remaining}, too short for its flags, reason code and property length"
+            ),
+            Self::ReservedFlags { flags } => {
+                write!(f, "the CONNACK's acknowledge flags are 0x{flags:02x}; bits 7 to 1 are reserved and must be zero")
+            }
+            Self::PropertyLength { claimed, available } => write!(
+                f,
+                "the CONNACK's properties claim {claimed} bytes but only {available} follow"
+            ),
+            Self::UnknownProperty { id } => write!(f, "the CONNACK carries property 0x{id:02x}, which CONNACK does not define"),
+            Self::DuplicateProperty { id } => {
+                write!(f, "the CONNACK carries {} (0x{id:02x}) twice", name(id))
+            }
+            Self::TruncatedProperty { id } => {
+                write!(f, "the CONNACK's {} (0x{id:02x}) is cut off by the end of its properties", name(id))
+            }
+            Self::PropertyValue { id, allowed } => {
+                write!(f, "the CONNACK's {} (0x{id:02x}) is out of range: {allowed}", name(id))
+            }
+            Self::PropertyNotAllowed { id, reason } => {
+                write!(f, "the CONNACK carries {} (0x{id:02x}), {reason}", name(id))
+            }
+            Self::SessionPresentAfterCleanStart => f.write_str(
+                "the CONNACK says a session is present although this CONNECT asked for a clean start (MQTT v5.0 3.2.2.1.1)",
+            ),
+            Self::Unexplained { examined } => write!(
+                f,
+                "the CONNACK is malformed beyond the {examined} bytes examined"
+            ),
+        }
+    }
 }
 
 /// A caller-owned buffer or table is too small.
@@ -637,6 +794,11 @@ impl fmt::Display for MqttError {
             Self::ConnectTimeout { ms } => {
                 write!(f, "the connection to the broker was not established within {ms} ms")
             }
+            Self::BadConnack { fault } => write!(f, "the broker answered CONNECT wrongly: {fault}"),
+            Self::WriteTimeout { ms } => write!(
+                f,
+                "the broker accepted no data for {ms} ms while the client was writing: it stopped reading, or the path to it is lost"
+            ),
             Self::Busy => f.write_str(
                 "every in-flight slot or the transmit buffer is taken by operations awaiting acknowledgement: poll the connection, then retry",
             ),

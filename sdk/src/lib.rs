@@ -26,5 +26,7 @@ mod tlv;
 pub mod trust;
 pub mod verify;
 
-pub use error::{ConfigError, Error, MqttError, ResourceError, TimeError, TlsError, TrustError};
+pub use error::{
+    ConfigError, ConnackFault, Error, MqttError, ResourceError, TimeError, TlsError, TrustError,
+};
 pub use pki_types::{CertificateDer, ServerName, UnixTime};

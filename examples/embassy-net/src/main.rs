@@ -255,7 +255,7 @@ impl<E: core::fmt::Debug> Application<E> for Publisher {
 struct TokioSleep;
 
 impl Sleep for TokioSleep {
-    async fn sleep_ms(&mut self, ms: u32) {
+    async fn sleep_ms(&self, ms: u32) {
         tokio::time::sleep(Duration::from_millis(ms.into())).await;
     }
 }

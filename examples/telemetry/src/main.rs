@@ -170,6 +170,10 @@ async fn run(args: &Args) -> Result<(), String> {
         }
     }
     match stopped {
+        Stopped::Requested if device.lost > 0 => Err(format!(
+            "{} of {} readings were not delivered: the broker will not take them (see the discarded and rejected lines)",
+            device.lost, device.produced
+        )),
         Stopped::Requested => Ok(()),
         Stopped::Refused { error } | Stopped::Untrusted { error } | Stopped::Fatal { error } => {
             Err(sentence(&error))
@@ -327,6 +331,11 @@ struct Device {
     produced: u64,
     delivered: u64,
     dropped: u64,
+    /// Readings the broker would not take (discarded before sending, or rejected in its
+    /// acknowledgement): they left the outbox, but were not delivered.
+    lost: u64,
+    /// Of those, how many have not been matched to a reading in `queued` yet.
+    unmatched_losses: u64,
     connections: u64,
     resumed: u64,
 }
@@ -346,6 +355,8 @@ impl Device {
             produced: 0,
             delivered: 0,
             dropped: 0,
+            lost: 0,
+            unmatched_losses: 0,
             connections: 0,
             resumed: 0,
         }
@@ -358,15 +369,27 @@ impl Device {
         format!(r#"{{"seq":{seq},"uptime_ms":{uptime_ms},"temperature_c":{temperature:.2}}}"#)
     }
 
-    /// Reports the readings that left the outbox since the last look (acknowledged, or
-    /// written at QoS 0).
+    /// Reports the readings that left the outbox since the last look: the losses the
+    /// supervisor reported first (a discarded or rejected reading leaves the outbox too), the
+    /// rest acknowledged, or written at QoS 0.
     fn note_delivered(&mut self, outbox_len: usize) {
         let verb = if self.qos == QoS::AtMostOnce { "sent " } else { "acked" };
         while self.queued.len() > outbox_len {
             let Some(seq) = self.queued.pop_front() else { break };
-            self.delivered += 1;
-            println!("{verb}  #{seq}");
+            if self.unmatched_losses > 0 {
+                self.unmatched_losses -= 1;
+                println!("lost   #{seq}");
+            } else {
+                self.delivered += 1;
+                println!("{verb}  #{seq}");
+            }
         }
+    }
+
+    /// A reading the broker will not take: counted as lost, never as delivered.
+    fn note_lost(&mut self) {
+        self.lost += 1;
+        self.unmatched_losses += 1;
     }
 
     fn produce(&mut self, control: &mut Control<'_, '_>) {
@@ -395,12 +418,13 @@ impl Device {
     fn summary(&self) {
         let wire = self.meter.stats();
         println!(
-            "summary: {} published, {} {}, {} dropped, {} reconnects, {} resumed handshakes, \
-             {} bytes sent and {} received on the wire",
+            "summary: {} published, {} {}, {} dropped, {} not taken by the broker, {} reconnects, \
+             {} resumed handshakes, {} bytes sent and {} received on the wire",
             self.produced,
             self.delivered,
             if self.qos == QoS::AtMostOnce { "written" } else { "acknowledged" },
             self.dropped,
+            self.lost,
             self.connections.saturating_sub(1),
             self.resumed,
             wire.sent,
@@ -424,8 +448,14 @@ impl Application<std::io::Error> for Device {
             }
             Event::Failed { error } => println!("connection failed: {}", sentence(error)),
             Event::BackingOff { delay_ms } => println!("retrying in {delay_ms} ms"),
-            Event::Rejected { reason_code } => println!("the broker rejected a message: 0x{reason_code:02x}"),
+            Event::Rejected { reason_code } => {
+                self.note_lost();
+                println!("the broker rejected a message: 0x{reason_code:02x}");
+            }
             Event::Discarded { topic, error } => {
+                if topic == self.topic {
+                    self.note_lost();
+                }
                 println!("discarded a message to {topic}: {}", sentence(error))
             }
             Event::Disconnected => println!("disconnected"),

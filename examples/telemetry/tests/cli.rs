@@ -99,3 +99,27 @@ fn spki_sha256_hex(cert: &std::path::Path) -> String {
         .expect("openssl");
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
+
+#[test]
+fn readings_the_broker_will_not_take_are_losses() {
+    use anchormq_testbed::scripted::{Scripted, Step, connack};
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("telemetry-maxqos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pki = pki::generate(&dir.join("pki")).expect("test PKI");
+    // A real TLS server (openssl s_server) whose CONNACK says Maximum QoS 0 (property 0x24).
+    let script = vec![Step::Send(connack(0, 0, &[0x24, 0])), Step::Serve(std::time::Duration::from_secs(20))];
+    let broker = Scripted::tls(&pki.server, script).expect("openssl s_server");
+    let out = Command::new(env!("CARGO_BIN_EXE_telemetry"))
+        .args(["--broker", &format!("127.0.0.1:{}", broker.port()), "--server-name", "localhost"])
+        .arg("--ca")
+        .arg(&pki.trust_anchors)
+        .args(["--count", "3", "--qos", "1", "--interval-ms", "50", "--max-attempts", "1"])
+        .output()
+        .expect("running telemetry");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "it exited 0 although nothing was delivered:\n{stdout}");
+    assert!(stdout.contains("0 acknowledged") && stdout.contains("3 not taken by the broker"), "{stdout}");
+    assert!(!stdout.contains("acked"), "a discarded reading was reported as acknowledged:\n{stdout}");
+    assert!(stderr.contains("3 of 3 readings were not delivered"), "{stderr}");
+}

@@ -141,7 +141,7 @@ impl fmt::Debug for DialerBuffers<'_> {
 }
 
 impl Sleep for EmbassySleep {
-    async fn sleep_ms(&mut self, ms: u32) {
+    async fn sleep_ms(&self, ms: u32) {
         Timer::after_millis(u64::from(ms)).await;
     }
 }

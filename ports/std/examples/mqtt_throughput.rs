@@ -147,7 +147,7 @@ async fn client_run(
     let connected = Instant::now();
     let (mut sent, mut pending) = (0, std::collections::VecDeque::new());
     while sent < MESSAGES || !pending.is_empty() {
-        while sent < MESSAGES && conn.can_publish(QoS::AtLeastOnce) {
+        while sent < MESSAGES && conn.can_publish("bench/client", payload.len(), QoS::AtLeastOnce) {
             pending.extend(conn.publish("bench/client", payload, QoS::AtLeastOnce, false).await?);
             sent += 1;
         }

@@ -178,7 +178,7 @@ impl Dial for PlainDialer {
 pub struct TokioSleep;
 
 impl Sleep for TokioSleep {
-    async fn sleep_ms(&mut self, ms: u32) {
+    async fn sleep_ms(&self, ms: u32) {
         tokio::time::sleep(Duration::from_millis(ms.into())).await;
     }
 }

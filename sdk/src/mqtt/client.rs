@@ -12,17 +12,28 @@
 
 use core::fmt;
 
+use embedded_io_async::{ErrorType, Read, Write};
+
 use super::config::{Buffers, Config, FIXED_HEADER_ROOM, add};
+use super::connack::{self, Head, Sent};
 use super::topic;
 use super::transport::Transport;
 use super::{Message, QoS};
 use crate::Error;
-use crate::error::{ConfigError, MqttError, ResourceError};
+use crate::error::{ConfigError, ConnackFault, MqttError, ResourceError};
 
 /// An MQTT session: the caller's buffers and the state that survives reconnects.
 pub struct Client<'buf> {
     session: minimq::Session<'buf>,
     sizes: Sizes,
+    /// The next CONNECT asks for a clean start: no connection was accepted yet (minimq's rule,
+    /// kept here so a CONNACK claiming a session can be checked against it).
+    clean_start: bool,
+    /// Transmit-buffer bytes each operation awaiting acknowledgement holds.
+    held: Held,
+    /// The first bytes the broker sent on the current connection, to name what was wrong
+    /// with a CONNACK minimq refused.
+    head: Head,
 }
 
 impl fmt::Debug for Client<'_> {
@@ -36,7 +47,18 @@ impl fmt::Debug for Client<'_> {
 struct Sizes {
     connect_workspace: usize,
     tx: usize,
+    /// The CONNECT carries a client identifier.
+    client_id: bool,
 }
+
+/// minimq keeps at most this many packets awaiting acknowledgement in the transmit buffer.
+const HELD_SLOTS: usize = 8;
+
+/// The operations awaiting acknowledgement, each with the transmit-buffer bytes it holds
+/// (counted high: a whole fixed header's room), so [`Connection::can_publish`] can tell
+/// whether a message fits beside them.
+#[derive(Debug, Default)]
+struct Held([Option<(minimq::Op, usize)>; HELD_SLOTS]);
 
 /// A handle for one QoS 1/2 PUBLISH, SUBSCRIBE or UNSUBSCRIBE; ask [`Connection::status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +83,13 @@ impl<'buf> Client<'buf> {
     /// [`ConfigError::Mqtt`] when the configuration breaks an MQTT or minimq limit (client id
     /// over 64 bytes, will topic over 128 bytes or with wildcards, empty host).
     pub fn new(config: &'buf Config, buffers: Buffers<'buf>) -> Result<Self, ConfigError> {
-        let sizes = Sizes { connect_workspace: config.connect_workspace(), tx: buffers.tx.len() };
+        let sizes = Sizes {
+            connect_workspace: config.connect_workspace(),
+            tx: buffers.tx.len(),
+            client_id: !config.client_id().is_empty(),
+        };
         let session = minimq::Session::new(config.to_minimq(buffers)?);
-        Ok(Self { session, sizes })
+        Ok(Self { session, sizes, clean_start: true, held: Held::default(), head: Head::new() })
     }
 
     /// Sends CONNECT over `stream` and waits for the CONNACK. The stream must be freshly opened
@@ -74,7 +100,8 @@ impl<'buf> Client<'buf> {
     ///
     /// # Errors
     /// [`MqttError::Refused`] with the CONNACK reason code, [`MqttError::Disconnected`] when the
-    /// broker closes instead of answering, [`MqttError::Protocol`] for a malformed answer,
+    /// broker closes instead of answering, [`MqttError::BadConnack`] naming what is wrong with
+    /// a malformed answer (a session claimed after a clean start among them),
     /// [`ResourceError::MqttTransmitBuffer`] when the CONNECT does not fit, and the stream's
     /// own errors.
     pub async fn connect<S: Transport>(
@@ -83,12 +110,37 @@ impl<'buf> Client<'buf> {
     ) -> Result<Connection<'_, 'buf, S>, Error<S::PortError>> {
         let tls_resumed = stream.tls_resumed();
         let sizes = self.sizes;
-        match self.session.connect(stream).await {
+        let sent = Sent { client_id: sizes.client_id, clean_start: self.clean_start };
+        let Self { session, head, held, clean_start, .. } = self;
+        head.clear();
+        match session.connect(Recorded { inner: stream, head }).await {
             Ok(inner) => {
+                // minimq asks to resume from now on, whatever this connection does.
+                *clean_start = false;
                 let session_present = inner.connect_event() == minimq::ConnectEvent::Reconnected;
-                Ok(Connection { inner, session_present, tls_resumed, sizes })
+                // minimq lets some malformed CONNACKs through (reserved flags, a property twice)
+                // and believes a session claimed after a clean start, which would skip
+                // subscribing and resending: both are refused here. Dropping `inner` closes
+                // the stream.
+                let (bytes, len) = head.bytes();
+                let claimed = session_present && sent.clean_start;
+                let fault = connack::examine(bytes.get(..len).unwrap_or_default(), sent)
+                    .or(claimed.then_some(ConnackFault::SessionPresentAfterCleanStart));
+                if let Some(fault) = fault {
+                    return Err(MqttError::BadConnack { fault }.into());
+                }
+                Ok(Connection { inner, session_present, tls_resumed, sizes, held })
             }
-            Err(e) => Err(lift::<S>(e, Context::connect(sizes))),
+            Err(e) => Err(match lift::<S>(e, Context::connect(sizes)) {
+                Error::Mqtt(MqttError::Protocol { .. }) => {
+                    let (bytes, len) = head.bytes();
+                    let examined = bytes.get(..len).unwrap_or_default();
+                    let fault = connack::examine(examined, sent)
+                        .unwrap_or(ConnackFault::Unexplained { examined: len });
+                    MqttError::BadConnack { fault }.into()
+                }
+                other => other,
+            }),
         }
     }
 
@@ -101,10 +153,11 @@ impl<'buf> Client<'buf> {
 
 /// A live connection: the session borrowed from its [`Client`] over one stream.
 pub struct Connection<'c, 'buf, S: Transport> {
-    inner: minimq::Connection<'c, 'buf, S>,
+    inner: minimq::Connection<'c, 'buf, Recorded<'c, S>>,
     session_present: bool,
     tls_resumed: bool,
     sizes: Sizes,
+    held: &'c mut Held,
 }
 
 impl<S: Transport> fmt::Debug for Connection<'_, '_, S> {
@@ -135,9 +188,38 @@ impl<S: Transport> Connection<'_, '_, S> {
         self.inner.is_connected()
     }
 
-    /// Whether a publish at `qos` would be accepted now (a free in-flight slot for QoS 1/2).
-    pub fn can_publish(&self, qos: QoS) -> bool {
-        self.inner.can_publish(qos.to_minimq())
+    /// Whether [`Connection::publish`] of `payload_len` bytes to `topic` at `qos` would be
+    /// answered now rather than with [`MqttError::Busy`]: a free in-flight slot (for QoS 1/2,
+    /// within the broker's Receive Maximum) and room in the transmit buffer beside the
+    /// operations awaiting acknowledgement. It errs on the side of `false` (it counts each held
+    /// packet's fixed header at its largest), never promising what `publish` refuses. A
+    /// message that can never fit the buffer is answered `true`: `publish` then says why.
+    pub fn can_publish(&self, topic: &str, payload_len: usize, qos: QoS) -> bool {
+        if !self.inner.can_publish(qos.to_minimq()) {
+            return false;
+        }
+        let body = publish_body(topic.len(), payload_len, qos);
+        let alone = add(self.sizes.connect_workspace, FIXED_HEADER_ROOM, body);
+        if alone > self.sizes.tx {
+            return true;
+        }
+        let held: usize = self
+            .held
+            .0
+            .iter()
+            .flatten()
+            .filter(|(op, _)| self.inner.is_pending(op))
+            .fold(0, |sum, (_, bytes)| sum.saturating_add(*bytes));
+        held.saturating_add(alone) <= self.sizes.tx
+    }
+
+    /// Notes that `op` holds room for a packet with this body until it is acknowledged.
+    fn hold(&mut self, op: minimq::Op, body: usize) {
+        let bytes = add(FIXED_HEADER_ROOM, body, 0);
+        let inner = &self.inner;
+        if let Some(slot) = self.held.0.iter_mut().find(|s| s.is_none_or(|(o, _)| !inner.is_pending(&o))) {
+            *slot = Some((op, bytes));
+        }
     }
 
     /// Where the operation behind `token` stands.
@@ -180,7 +262,12 @@ impl<S: Transport> Connection<'_, '_, S> {
         let context =
             Context { invalid: "the QoS is above the broker's maximum QoS", ..self.control_context(body) };
         match self.inner.publish(publication).await {
-            Ok(op) => Ok(op.map(Token)),
+            Ok(op) => {
+                if let Some(op) = op {
+                    self.hold(op, body);
+                }
+                Ok(op.map(Token))
+            }
             Err(minimq::PubError::Session(e)) => Err(lift::<S>(e, context)),
             // The payload is copied into what is left of the transmit buffer.
             Err(minimq::PubError::Payload(())) => {
@@ -198,8 +285,11 @@ impl<S: Transport> Connection<'_, '_, S> {
         topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
         let options = minimq::SubscriptionOptions::default().maximum_qos(qos.to_minimq());
         let filters = [minimq::TopicFilter::new(filter).options(options)];
-        let context = self.control_context(add(filter.len(), 2 + 1 + 2 + 1, 0));
-        self.inner.subscribe(&filters, &[]).await.map(Token).map_err(|e| lift::<S>(e, context))
+        let body = add(filter.len(), 2 + 1 + 2 + 1, 0);
+        let context = self.control_context(body);
+        let op = self.inner.subscribe(&filters, &[]).await.map_err(|e| lift::<S>(e, context))?;
+        self.hold(op, body);
+        Ok(Token(op))
     }
 
     /// Unsubscribes from `filter`.
@@ -208,8 +298,11 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// As [`Connection::subscribe`].
     pub async fn unsubscribe(&mut self, filter: &str) -> Result<Token, Error<S::PortError>> {
         topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
-        let context = self.control_context(add(filter.len(), 2 + 1 + 2, 0));
-        self.inner.unsubscribe(&[filter], &[]).await.map(Token).map_err(|e| lift::<S>(e, context))
+        let body = add(filter.len(), 2 + 1 + 2, 0);
+        let context = self.control_context(body);
+        let op = self.inner.unsubscribe(&[filter], &[]).await.map_err(|e| lift::<S>(e, context))?;
+        self.hold(op, body);
+        Ok(Token(op))
     }
 
     /// Waits until the connection makes progress: returns a message when one arrived, `None`
@@ -250,7 +343,7 @@ impl<S: Transport> Connection<'_, '_, S> {
     pub async fn disconnect(mut self) -> Result<(), Error<S::PortError>> {
         let context = self.control_context(0);
         let sent = self.inner.disconnect().await.map_err(|e| lift::<S>(e, context));
-        let mut stream = self.inner.into_inner();
+        let mut stream = self.inner.into_inner().inner;
         let closed = stream.close().await;
         sent.and(closed)
     }
@@ -263,6 +356,34 @@ impl<S: Transport> Connection<'_, '_, S> {
             connecting: false,
             ..Context::connect(self.sizes)
         }
+    }
+}
+
+/// The stream, keeping the first bytes the broker sends in the client's [`Head`].
+struct Recorded<'h, S> {
+    inner: S,
+    head: &'h Head,
+}
+
+impl<S: ErrorType> ErrorType for Recorded<'_, S> {
+    type Error = S::Error;
+}
+
+impl<S: Read> Read for Recorded<'_, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, S::Error> {
+        let n = self.inner.read(buf).await?;
+        self.head.record(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Recorded<'_, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
+        self.inner.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), S::Error> {
+        self.inner.flush().await
     }
 }
 
@@ -309,9 +430,8 @@ fn lift<S: Transport>(error: minimq::Error<S::Error>, context: Context) -> Error
             mqtt(MqttError::Refused { reason_code: code.into() })
         }
         M::Peer(P::Rejected(code)) => mqtt(MqttError::Rejected { reason_code: code.into() }),
-        M::Peer(_) if context.connecting => mqtt(MqttError::Protocol {
-            reason: "the broker answered CONNECT with something other than a CONNACK",
-        }),
+        // `Client::connect` names what is wrong from the bytes it kept.
+        M::Peer(_) if context.connecting => mqtt(MqttError::Protocol { reason: "a malformed CONNACK" }),
         M::Resource(R::BufferTooSmall) if context.connecting || context.quiescent => {
             Error::Resource(ResourceError::MqttTransmitBuffer { needed: context.needed, got: context.tx })
         }
@@ -429,10 +549,30 @@ mod tests {
         for _ in 0..8 {
             conn.publish("t", b"x", Q1, false).await.unwrap();
         }
-        assert!(!conn.can_publish(Q1));
+        assert!(!conn.can_publish("t", 1, Q1));
         assert!(matches!(conn.publish("t", b"x", Q1, false).await, Err(Error::Mqtt(MqttError::Busy))));
-        assert!(conn.can_publish(QoS::AtMostOnce) && conn.is_connected());
+        assert!(conn.can_publish("t", 1, QoS::AtMostOnce) && conn.is_connected());
         assert_eq!(conn.publish("t", b"x", QoS::AtMostOnce, false).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn can_publish_never_promises_what_publish_refuses() {
+        let config = config();
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 4096]);
+        let mut client = Client::new(&config, Buffers { rx: &mut rx, tx: &mut tx }).unwrap();
+        let silent = Behaviour { silent: true, ..ok() };
+        let mut conn = client.connect(FakeStream::new(Wire::default(), silent)).await.unwrap();
+        let payload = [7u8; 1024];
+        let mut in_flight = 0;
+        while conn.can_publish("t", payload.len(), Q1) {
+            assert!(conn.publish("t", &payload, Q1, false).await.unwrap().is_some());
+            in_flight += 1;
+            assert!(in_flight <= 8, "can_publish kept answering true");
+        }
+        // Three 1 KiB messages fill the 4 KiB buffer; the fourth is Busy, as promised.
+        assert_eq!(in_flight, 3);
+        assert_eq!(conn.publish("t", &payload, Q1, false).await, Err(Error::Mqtt(MqttError::Busy)));
+        assert!(conn.can_publish("t", 16, Q1), "a small message still fits");
     }
 
     #[tokio::test]

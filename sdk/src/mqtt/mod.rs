@@ -48,7 +48,7 @@
 //!
 //! | failure | the supervisor |
 //! |---|---|
-//! | the transport, TLS records or alerts, MQTT protocol errors, the broker closing the stream or sending DISCONNECT, no CONNACK within [`Policy::connect_timeout_ms`] | backs off and retries |
+//! | the transport, TLS records or alerts, MQTT protocol errors (a malformed CONNACK among them, named by [`crate::ConnackFault`]), the broker closing the stream or sending DISCONNECT, no CONNACK within [`Policy::connect_timeout_ms`], a write that makes no progress for [`Policy::write_timeout_ms`] | backs off and retries |
 //! | CONNACK 0x80 unspecified, 0x83 implementation specific, 0x88 server unavailable, 0x89 server busy, 0x97 quota exceeded, 0x9F connection rate exceeded | backs off and retries |
 //! | any other CONNACK refusal: 0x86 bad user name or password, 0x87 not authorised, 0x8A banned, 0x85 client id, 0x84 protocol, 0x8C auth method, 0x90/0x95/0x99/0x9A/0x9B will rejected, 0x9C/0x9D use another server | **stops** with [`Stopped::Refused`]; with [`RefusalPolicy::RetryAtCap`] it instead waits between half the cap and the cap ([`Backoff::at_cap_ms`]) before every attempt, so the broker is never hammered |
 //! | [`Error::Trust`](crate::Error::Trust) or [`Error::Time`](crate::Error::Time) | **stops** with [`Stopped::Untrusted`]; retries only if [`Policy::retry_untrusted`] is set |
@@ -64,10 +64,21 @@
 //!
 //! An attempt fails when opening the stream, the TLS handshake or CONNECT/CONNACK fails or
 //! takes longer than [`Policy::connect_timeout_ms`], and also when the connection ends before
-//! the broker sent anything after its CONNACK (a broker that accepts and then drops the client
-//! is backed off like one that refuses). A connection that did get further was healthy: when
-//! it ends, the count starts again and the first reconnect waits at most `base`, so a fleet
-//! does not return all at once after a broker restart.
+//! it did useful work: an acknowledgement of an outbox message (a refusal in a PUBACK or
+//! SUBACK included), a message from the broker, or [`Policy::healthy_after_ms`] connected. A
+//! CONNACK and PINGRESPs prove nothing, so a broker that accepts and then drops the client is
+//! backed off like one that refuses, and [`Policy::max_attempts`] is reached. A connection that
+//! was healthy resets the count when it ends: the first reconnect waits at most `base`.
+//!
+//! Every write on a live connection (publishing, acknowledging, PINGREQ, DISCONNECT) is bounded:
+//! when one makes no progress for [`Policy::write_timeout_ms`] (the broker stopped reading, its
+//! receive window stays shut) the connection fails with
+//! [`MqttError::WriteTimeout`](crate::MqttError::WriteTimeout) and is retried, so a stalled
+//! broker never holds the device, and [`Control::stop`] takes effect within that bound.
+//!
+//! A message whose QoS is above the broker's Maximum QoS, or that exceeds its Maximum Packet
+//! Size, is discarded with [`Event::Discarded`], never downgraded: a QoS 1 reading sent at QoS
+//! 0 would lose its at-least-once promise without anyone being told.
 //!
 //! While an attempt runs (at most [`Policy::connect_timeout_ms`]) the application is not
 //! polled; while connected or backing off it is ([`Application::wait`]).
@@ -102,6 +113,7 @@
 mod backoff;
 mod client;
 mod config;
+mod connack;
 mod outbox;
 mod policy;
 mod supervisor;

@@ -22,6 +22,16 @@ pub struct Policy {
     /// CONNACK. An attempt that takes longer fails with
     /// [`MqttError::ConnectTimeout`] and is retried.
     pub connect_timeout_ms: u32,
+    /// The longest a write to a live connection may make no progress (the broker stopped
+    /// reading, or its receive window stays closed) before the connection is dropped with
+    /// [`MqttError::WriteTimeout`] and retried. It also bounds how long [`super::Control::stop`]
+    /// can wait behind a stalled write, and the DISCONNECT sent when stopping.
+    pub write_timeout_ms: u32,
+    /// How long a connection must stay up to count as healthy when it did no useful work (no
+    /// acknowledgement, no message). Only a healthy connection resets the count of failed
+    /// attempts, so a broker that accepts and then drops every connection (after a CONNACK and
+    /// a PINGRESP, say) is backed off from like one that refuses outright.
+    pub healthy_after_ms: u32,
     /// What a CONNACK refusal that retrying cannot fix (bad credentials, banned, ...) does.
     pub on_refusal: RefusalPolicy,
     /// Retry after [`Error::Trust`] and [`Error::Time`] (a broker certificate that does not
@@ -31,13 +41,15 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// Backoff 500 ms to 5 min, unlimited attempts, 30 s per attempt, stop on refusal and on
-    /// trust failures.
+    /// Backoff 500 ms to 5 min, unlimited attempts, 30 s per attempt, 20 s per stalled write,
+    /// healthy after an acknowledgement or 10 s up, stop on refusal and on trust failures.
     fn default() -> Self {
         Self {
             backoff: Backoff::default(),
             max_attempts: None,
             connect_timeout_ms: 30_000,
+            write_timeout_ms: 20_000,
+            healthy_after_ms: 10_000,
             on_refusal: RefusalPolicy::Stop,
             retry_untrusted: false,
         }

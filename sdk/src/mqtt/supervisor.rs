@@ -245,7 +245,8 @@ struct Wanted {
 /// How serving one connection ended.
 enum Served<E> {
     Stopped,
-    /// `healthy`: the broker had sent more than the CONNACK before the failure.
+    /// `healthy`: the connection did useful work (an acknowledgement or a message) or stayed
+    /// up for [`Policy::healthy_after_ms`] before the failure.
     Failed {
         error: Error<E>,
         healthy: bool,
@@ -319,6 +320,11 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 Served::Failed { error, healthy } => (error, healthy),
             };
             app.on_event(Event::Failed { error: &error });
+            if self.work.stop {
+                // Asked to stop while a write stalled or the connection failed: no backoff first.
+                app.on_event(Event::Disconnected);
+                return Stopped::Requested;
+            }
             // A connection that worked for a while and then ended is not a failed attempt: the
             // count starts again, and the first retry waits at most the base.
             self.failures = if healthy { 0 } else { self.failures.saturating_add(1) };
@@ -359,18 +365,18 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
 
     /// One attempt: open the stream, CONNECT, then serve until failure or stop.
     async fn connect_and_serve<A: Application<C::Error>>(&mut self, app: &mut A) -> Served<C::Error> {
-        let received = Cell::new(0usize);
-        let timeout_ms = self.policy.connect_timeout_ms;
+        let watch = Watch::default();
+        let Policy { connect_timeout_ms, write_timeout_ms, healthy_after_ms, .. } = self.policy;
         let Self { client, config, dialer, sleeper, work, .. } = self;
         let attempt = async {
             let stream = dialer.dial(&config.broker).await?;
-            client.connect(Counting { inner: stream, received: &received }).await
+            client.connect(Watched { inner: stream, watch: &watch }).await
         };
-        let mut conn = match select(attempt, sleeper.sleep_ms(timeout_ms)).await {
+        let mut conn = match select(attempt, sleeper.sleep_ms(connect_timeout_ms)).await {
             Either::Left(Ok(conn)) => conn,
             Either::Left(Err(error)) => return Served::Failed { error, healthy: false },
             Either::Right(()) => {
-                let error = MqttError::ConnectTimeout { ms: timeout_ms }.into();
+                let error = MqttError::ConnectTimeout { ms: connect_timeout_ms }.into();
                 return Served::Failed { error, healthy: false };
             }
         };
@@ -383,37 +389,57 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             work.subscriptions.leaving.clear();
             work.subscriptions.wanted.iter_mut().for_each(|w| w.sent = false);
         }
-        let connack = received.get();
+        // Healthy once the connection did useful work (an acknowledgement, a message) or stayed
+        // up for `healthy_after_ms`: a CONNACK and a PINGRESP prove nothing. The timer lives
+        // across passes, so it is registered once per connection.
+        let mut proving = pin!(Some(sleeper.sleep_ms(healthy_after_ms)));
         let mut healthy = false;
+        let ms = write_timeout_ms;
         loop {
-            if let Err(error) = work.send_pending(&mut conn, app).await {
-                return Served::Failed { error, healthy };
+            match bounded(work.send_pending(&mut conn, app), &watch, &*sleeper, ms).await {
+                Ok(Ok(acknowledged)) => healthy |= acknowledged,
+                Ok(Err(error)) => return Served::Failed { error, healthy },
+                Err(stalled) => return Served::Failed { error: stalled.into(), healthy },
             }
             if work.stop {
                 // A failed goodbye changes nothing: the application asked to stop either way.
-                let _ = conn.disconnect().await;
+                let _ = bounded(conn.disconnect(), &watch, &*sleeper, ms).await;
                 return Served::Stopped;
             }
             let mut control = work.control();
-            let woke = select(conn.poll(), app.wait(&mut control)).await;
+            let proven = poll_fn(|cx| match proving.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    proving.set(None);
+                    Poll::Ready(())
+                }
+                _ => Poll::Pending,
+            });
+            let serve = select(select(conn.poll(), app.wait(&mut control)), proven);
+            let woke = bounded(serve, &watch, &*sleeper, ms).await;
             let outcome = match woke {
-                Either::Left(Ok(Some(message))) => {
+                Err(stalled) => Err(stalled.into()),
+                Ok(Either::Left(Either::Left(Ok(Some(message))))) => {
+                    healthy = true;
                     app.on_message(&message, &mut control);
                     Ok(())
                 }
-                Either::Left(Ok(None)) | Either::Right(()) => Ok(()),
-                Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code }))) => {
+                Ok(Either::Left(Either::Left(Ok(None)) | Either::Right(()))) => Ok(()),
+                Ok(Either::Right(())) => {
+                    healthy = true;
+                    Ok(())
+                }
+                Ok(Either::Left(Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code }))))) => {
+                    // An answer, if a refusal: the broker is serving this connection.
+                    healthy = true;
                     app.on_event(Event::Rejected { reason_code });
                     Ok(())
                 }
-                Either::Left(Err(error)) => Err(error),
+                Ok(Either::Left(Either::Left(Err(error)))) => Err(error),
             };
             if let Err(error) = outcome {
                 return Served::Failed { error, healthy };
             }
-            // Healthy: the broker sent more than the CONNACK and nothing failed.
-            healthy = healthy || received.get() > connack;
-            work.settle(&conn);
+            healthy |= work.settle(&conn);
         }
     }
 }
@@ -424,18 +450,19 @@ impl<'o> Work<'o> {
     }
 
     /// Sends what is waiting: subscription changes, then outbox messages in order, as far as
-    /// the in-flight window allows.
+    /// the in-flight window and the transmit buffer allow. Returns whether an outbox message
+    /// was acknowledged on the way.
     async fn send_pending<S: Transport, A: Application<S::PortError>>(
         &mut self,
         conn: &mut Connection<'_, '_, S>,
         app: &mut A,
-    ) -> Result<(), Error<S::PortError>> {
-        self.settle(conn);
+    ) -> Result<bool, Error<S::PortError>> {
+        let mut acknowledged = self.settle(conn);
         let subs = &mut self.subscriptions;
         while let Some(filter) = subs.leaving.last() {
             match conn.unsubscribe(filter).await {
                 Ok(_) => {}
-                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(acknowledged),
                 Err(e) if is_connection_failure(&e) => return Err(e),
                 Err(e) => app.on_event(Event::Discarded { topic: filter, error: &e }),
             }
@@ -449,7 +476,7 @@ impl<'o> Work<'o> {
             }
             match conn.subscribe(&w.filter, w.qos).await {
                 Ok(_) => w.sent = true,
-                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(acknowledged),
                 Err(e) if is_connection_failure(&e) => return Err(e),
                 Err(e) => {
                     app.on_event(Event::Discarded { topic: &w.filter, error: &e });
@@ -459,35 +486,40 @@ impl<'o> Work<'o> {
             }
         }
         while let Some(record) = self.outbox.next_unsent() {
-            if !conn.can_publish(record.qos) {
-                return Ok(());
+            if !conn.can_publish(record.topic, record.payload.len(), record.qos) {
+                return Ok(acknowledged);
             }
             match conn.publish(record.topic, record.payload, record.qos, record.retain).await {
                 Ok(token) => {
                     self.tokens.push_back(token);
                     self.outbox.mark_sent();
                 }
-                Err(Error::Mqtt(MqttError::Busy)) => return Ok(()),
+                Err(Error::Mqtt(MqttError::Busy)) => return Ok(acknowledged),
                 Err(e) if is_connection_failure(&e) => return Err(e),
                 Err(e) => {
                     app.on_event(Event::Discarded { topic: record.topic, error: &e });
                     self.outbox.remove_unsent();
                 }
             }
-            self.settle(conn);
+            acknowledged |= self.settle(conn);
         }
-        Ok(())
+        Ok(acknowledged)
     }
 
     /// Removes acknowledged messages (and written QoS 0 ones) from the front of the outbox.
-    fn settle<S: Transport>(&mut self, conn: &Connection<'_, '_, S>) {
+    /// Returns whether one of them was acknowledged by the broker.
+    fn settle<S: Transport>(&mut self, conn: &Connection<'_, '_, S>) -> bool {
+        let mut acknowledged = false;
         while let Some(front) = self.tokens.front() {
-            if front.is_some_and(|t| conn.status(&t) != OpStatus::Complete) {
-                return;
+            match front {
+                Some(t) if conn.status(t) != OpStatus::Complete => break,
+                Some(_) => acknowledged = true,
+                None => {}
             }
             self.tokens.pop_front();
             self.outbox.pop_front();
         }
+        acknowledged
     }
 }
 
@@ -497,36 +529,67 @@ fn is_connection_failure<E>(error: &Error<E>) -> bool {
     !matches!(error, Error::Resource(_) | Error::Mqtt(MqttError::InvalidRequest { .. }))
 }
 
-/// A transport that counts the bytes it reads, so the supervisor can tell whether the broker
-/// sent anything after the CONNACK.
-struct Counting<'n, S> {
-    inner: S,
-    received: &'n Cell<usize>,
+/// What the supervisor watches on a live connection's stream: whether a write is waiting, and
+/// how many finished, so a write that makes no progress can be bounded.
+#[derive(Debug, Default)]
+struct Watch {
+    writing: Cell<bool>,
+    progress: Cell<u32>,
 }
 
-impl<S: ErrorType> ErrorType for Counting<'_, S> {
+/// Marks a write as waiting for as long as it lives (a cancelled write included).
+struct Writing<'w>(&'w Watch);
+
+impl<'w> Writing<'w> {
+    fn start(watch: &'w Watch) -> Self {
+        watch.writing.set(true);
+        Self(watch)
+    }
+
+    fn done(self) {
+        self.0.progress.set(self.0.progress.get().wrapping_add(1));
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.writing.set(false);
+    }
+}
+
+/// The port's stream, reporting its writes to a [`Watch`].
+struct Watched<'w, S> {
+    inner: S,
+    watch: &'w Watch,
+}
+
+impl<S: ErrorType> ErrorType for Watched<'_, S> {
     type Error = S::Error;
 }
 
-impl<S: Read> Read for Counting<'_, S> {
+impl<S: Read> Read for Watched<'_, S> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, S::Error> {
-        let n = self.inner.read(buf).await?;
-        self.received.set(self.received.get().saturating_add(n));
-        Ok(n)
+        self.inner.read(buf).await
     }
 }
 
-impl<S: Write> Write for Counting<'_, S> {
+impl<S: Write> Write for Watched<'_, S> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
-        self.inner.write(buf).await
+        let writing = Writing::start(self.watch);
+        let n = self.inner.write(buf).await?;
+        writing.done();
+        Ok(n)
     }
 
     async fn flush(&mut self) -> Result<(), S::Error> {
-        self.inner.flush().await
+        let writing = Writing::start(self.watch);
+        self.inner.flush().await?;
+        writing.done();
+        Ok(())
     }
 }
 
-impl<S: Transport> Transport for Counting<'_, S> {
+impl<S: Transport> Transport for Watched<'_, S> {
     type PortError = S::PortError;
 
     fn lift(error: S::Error) -> Error<S::PortError> {
@@ -540,6 +603,39 @@ impl<S: Transport> Transport for Counting<'_, S> {
     fn tls_resumed(&self) -> bool {
         self.inner.tls_resumed()
     }
+}
+
+/// Runs `work`; fails with [`MqttError::WriteTimeout`] when a write inside it waits `ms` with
+/// no progress. The timer runs only while a write is waiting, and starts again whenever one
+/// finishes, so an idle connection sets none and a slow one that keeps moving is never cut.
+async fn bounded<F: Future, Z: Sleep>(
+    work: F,
+    watch: &Watch,
+    sleeper: &Z,
+    ms: u32,
+) -> Result<F::Output, MqttError> {
+    let mut work = pin!(work);
+    let mut timer = pin!(None);
+    let mut armed_at = 0u32;
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        if !watch.writing.get() {
+            timer.set(None);
+            return Poll::Pending;
+        }
+        let progress = watch.progress.get();
+        if timer.is_none() || armed_at != progress {
+            timer.set(Some(sleeper.sleep_ms(ms)));
+            armed_at = progress;
+        }
+        match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(MqttError::WriteTimeout { ms })),
+            _ => Poll::Pending,
+        }
+    })
+    .await
 }
 
 enum Either<A, B> {

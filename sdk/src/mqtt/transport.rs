@@ -159,6 +159,7 @@ pub trait Dial {
 #[allow(async_fn_in_trait)] // See `Transport`.
 pub trait Sleep {
     /// Completes after `ms` milliseconds. Must be cancel-safe: the supervisor drops it when the
-    /// application or the connection needs attention first.
-    async fn sleep_ms(&mut self, ms: u32);
+    /// application or the connection needs attention first. Several may run at once (the
+    /// supervisor bounds a write while it waits for a connection to prove itself healthy).
+    async fn sleep_ms(&self, ms: u32);
 }

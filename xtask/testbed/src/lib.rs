@@ -2,8 +2,8 @@
 //! broker serving it on one loopback listener per scenario ([`broker`]), and
 //! what the integration suites share: their runner and fixture ([`harness`]),
 //! anchormq's side of a test ([`client`]), a TAP link in a private network
-//! namespace ([`netns`]), misbehaving proxies ([`proxy`]) and TLS servers ([`hostile`]), hand-built MQTT
-//! packets ([`mqtt_probe`]), heap measurement ([`heap`]), temp dirs ([`temp`])
+//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), TLS servers ([`hostile`]) and MQTT brokers ([`scripted`]), hand-built MQTT
+//! packets ([`mqtt_probe`]), heap measurement ([`heap`]), polls and CPU time ([`cost`]), temp dirs ([`temp`])
 //! and the command-line tools the testbed's own tests use ([`tools`]).
 //!
 //! Linux only (reads `/proc`); needs `openssl` (RSA key generation) and
@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod cost;
 pub mod gnutls;
 pub mod harness;
 pub mod heap;
@@ -20,6 +21,7 @@ pub mod netns;
 pub mod odd;
 pub mod pki;
 pub mod proxy;
+pub mod scripted;
 pub mod temp;
 pub mod tools;
 

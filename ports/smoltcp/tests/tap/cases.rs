@@ -392,7 +392,7 @@ impl Application<NetError> for Telemetry {
 struct TokioSleep;
 
 impl Sleep for TokioSleep {
-    async fn sleep_ms(&mut self, ms: u32) {
+    async fn sleep_ms(&self, ms: u32) {
         sleep(Duration::from_millis(ms.into())).await;
     }
 }

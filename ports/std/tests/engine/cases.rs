@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anchormq::mqtt::{Buffers, Client, Config};
 use anchormq::tls::{
-    AnyStream, Authenticated, EmbeddedConfig, Engine, MaxFragmentLength, Psk, handshake_any,
+    AnyStream, Authenticated, EmbeddedConfig, Engine, EngineConfig, MaxFragmentLength, Psk, handshake_any,
 };
 use anchormq::{ConfigError, Error, TlsError, TrustError};
 use anchormq_std::Socket;
+use anchormq_std::mqtt::{AnyDialer, TokioSleep};
 use anchormq_testbed::broker::{Listener, PSK_IDENTITY, PSK_KEY};
 use embedded_io_async::{Read, Write};
 use tokio::time::timeout;
@@ -42,10 +43,27 @@ anchormq_testbed::cases!(
     server_key_update_is_a_clean_error,
     unauthenticated_records_are_the_peers_errors,
     mqtt_client_runs_on_the_embedded_stream,
+    idle_supervisor_sleeps_between_pings,
     handshake_cost,
 );
 
 // ---- cases ----
+
+async fn idle_supervisor_sleeps_between_pings(env: &Env) -> CaseResult {
+    // As in the `mqtt` suite, through the embedded-tls engine's stream and its timers.
+    let dialer = AnyDialer::new(EngineConfig::Embedded(cert_config(env, None)), "localhost")
+        .map_err(|e| e.to_string())?;
+    let port = env.broker.port(Listener::Tls13);
+    let cost = anchormq_testbed::client::idle_cost(dialer, TokioSleep, port, 4).await?;
+    println!(
+        "    embedded-tls engine: {:.1} wake-ups and {} ms CPU per idle second",
+        cost.polls_per_sec(),
+        cost.cpu_ms / cost.secs
+    );
+    check!(cost.polls_per_sec() <= 10.0, "{} polls in {} s idle", cost.polls, cost.secs);
+    check!(cost.cpu_ms <= 100 * cost.secs, "{} ms CPU in {} s idle", cost.cpu_ms, cost.secs);
+    Ok(())
+}
 
 async fn psk_config_is_checked_before_connecting(_env: &Env) -> CaseResult {
     let e = Psk::new("", PSK_KEY).unwrap_err();

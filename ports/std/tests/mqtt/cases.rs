@@ -31,6 +31,7 @@ anchormq_testbed::cases!(
     subscription_receives_what_mosquitto_pub_sent,
     will_is_published_when_the_client_dies,
     idle_connection_pings_and_survives,
+    idle_supervisor_sleeps_between_pings,
     right_password_is_accepted,
     wrong_password_stops_without_retrying,
     wrong_password_retried_at_cap_is_never_a_storm,
@@ -202,6 +203,22 @@ async fn idle_connection_pings_and_survives(env: &mut Env) -> CaseResult {
     let lines = witness.lines(10).await?;
     check!(lines == [exact_line("idle/after", 1, false, b"still here")], "mosquitto_sub printed {lines:?}");
     println!("    {pings} PINGREQ while idle; the publish after it arrived");
+    Ok(())
+}
+
+async fn idle_supervisor_sleeps_between_pings(env: &mut Env) -> CaseResult {
+    // One PINGREQ a second: each costs a write, the PINGRESP a read, and the keepalive timer a
+    // wake-up. A loop that re-registered its timers on every pass would be polled thousands of
+    // times a second.
+    let cost =
+        anchormq_testbed::client::idle_cost(env.dialer(), TokioSleep, env.port(Listener::Tls13), 4).await?;
+    println!(
+        "    rustls engine: {:.1} wake-ups and {} ms CPU per idle second",
+        cost.polls_per_sec(),
+        cost.cpu_ms / cost.secs
+    );
+    check!(cost.polls_per_sec() <= 10.0, "{} polls in {} s idle", cost.polls, cost.secs);
+    check!(cost.cpu_ms <= 100 * cost.secs, "{} ms CPU in {} s idle", cost.cpu_ms, cost.secs);
     Ok(())
 }
 

@@ -312,7 +312,7 @@ impl Dial for FakeDialer {
 pub struct FakeSleep(pub Rc<RefCell<Vec<u32>>>);
 
 impl Sleep for FakeSleep {
-    async fn sleep_ms(&mut self, ms: u32) {
+    async fn sleep_ms(&self, ms: u32) {
         self.0.borrow_mut().push(ms);
         let mut yielded = false;
         poll_fn(|cx| {
