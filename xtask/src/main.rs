@@ -48,6 +48,13 @@ enum Cmd {
     /// Measure against a local broker: handshake bytes and heap, MQTT QoS 1 throughput next to
     /// mosquitto_pub, and reconnect attempts during a broker outage.
     Bench,
+    /// Simulate a fleet of N devices (default 200) through a broker restart and a 10 s outage:
+    /// peak connection attempts per second and the time until 50, 90 and 100 % are back.
+    Fleet {
+        /// How many supervisors.
+        #[arg(default_value_t = 200)]
+        devices: u32,
+    },
     /// Run the x509-limbo suite through anchormq's verifier.
     Limbo {
         /// The suite (`limbo.json` or `limbo.json.xz`); webpki-exceptions.json must sit beside it.
@@ -78,6 +85,7 @@ fn main() -> ExitCode {
         Cmd::Test => test::cmd_test(&root),
         Cmd::Demo => demo::run(&root),
         Cmd::Bench => bench::cmd_bench(&root),
+        Cmd::Fleet { devices } => bench::cmd_fleet(&root, devices),
         Cmd::Limbo { data } => limbo::cmd_limbo(&root.join(data)),
         Cmd::Bundle { command } => bundle::run(&root, command),
         Cmd::Size => size::run(&root),

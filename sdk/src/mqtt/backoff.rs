@@ -46,6 +46,13 @@ impl Backoff {
         uniform(entropy, ceiling).unwrap_or(ceiling)
     }
 
+    /// A wait uniform in `[0, window_ms]`: the first reconnect after a healthy connection ended,
+    /// spread so that a fleet that lost its broker at once does not return at once. When
+    /// `entropy` fails it is the whole window.
+    pub fn spread_ms<R: Entropy + ?Sized>(&self, window_ms: u32, entropy: &R) -> u32 {
+        uniform(entropy, window_ms).unwrap_or(window_ms)
+    }
+
     /// The wait between attempts that only time may fix (a refusal under
     /// [`super::RefusalPolicy::RetryAtCap`]): uniform in `[cap/2, cap]`, never short.
     pub fn at_cap_ms<R: Entropy + ?Sized>(&self, entropy: &R) -> u32 {

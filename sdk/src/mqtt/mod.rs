@@ -68,7 +68,9 @@
 //! SUBACK included), a message from the broker, or [`Policy::healthy_after_ms`] connected. A
 //! CONNACK and PINGRESPs prove nothing, so a broker that accepts and then drops the client is
 //! backed off like one that refuses, and [`Policy::max_attempts`] is reached. A connection that
-//! was healthy resets the count when it ends: the first reconnect waits at most `base`.
+//! was healthy resets the count when it ends, and the first reconnect waits a uniformly random
+//! time within [`Policy::reconnect_window_ms`] (5 s by default), so a fleet that lost its broker
+//! at once comes back spread over that window rather than in one burst.
 //!
 //! Every write on a live connection (publishing, acknowledging, PINGREQ, DISCONNECT) is bounded:
 //! when one makes no progress for [`Policy::write_timeout_ms`] (the broker stopped reading, its

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 use core::future::{Future, poll_fn};
-use core::pin::pin;
+use core::pin::{Pin, pin};
 use core::task::Poll;
 
 use embedded_io_async::{ErrorType, Read, Write};
@@ -326,7 +326,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 return Stopped::Requested;
             }
             // A connection that worked for a while and then ended is not a failed attempt: the
-            // count starts again, and the first retry waits at most the base.
+            // count starts again, and the first retry is spread over the reconnect window.
             self.failures = if healthy { 0 } else { self.failures.saturating_add(1) };
             let backoff = self.policy.backoff;
             let stopped = match self.policy.classify(&error) {
@@ -338,6 +338,10 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 }
                 Verdict::RetryAtCap => {
                     delay = Some(backoff.at_cap_ms(&self.entropy));
+                    continue;
+                }
+                Verdict::Retry if healthy => {
+                    delay = Some(backoff.spread_ms(self.policy.reconnect_window_ms, &self.entropy));
                     continue;
                 }
                 Verdict::Retry => {
@@ -356,7 +360,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
         let mut sleep = pin!(sleeper.sleep_ms(ms));
         while !work.stop {
             let mut control = work.control();
-            let woke = select(sleep.as_mut(), app.wait(&mut control)).await;
+            let woke = select(sleep.as_mut(), pin!(app.wait(&mut control))).await;
             if let Either::Left(()) = woke {
                 return;
             }
@@ -372,7 +376,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             let stream = dialer.dial(&config.broker).await?;
             client.connect(Watched { inner: stream, watch: &watch }).await
         };
-        let mut conn = match select(attempt, sleeper.sleep_ms(connect_timeout_ms)).await {
+        let mut conn = match select(pin!(attempt), pin!(sleeper.sleep_ms(connect_timeout_ms))).await {
             Either::Left(Ok(conn)) => conn,
             Either::Left(Err(error)) => return Served::Failed { error, healthy: false },
             Either::Right(()) => {
@@ -396,14 +400,14 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
         let mut healthy = false;
         let ms = write_timeout_ms;
         loop {
-            match bounded(work.send_pending(&mut conn, app), &watch, &*sleeper, ms).await {
+            match bounded(pin!(work.send_pending(&mut conn, app)), &watch, &*sleeper, ms).await {
                 Ok(Ok(acknowledged)) => healthy |= acknowledged,
                 Ok(Err(error)) => return Served::Failed { error, healthy },
                 Err(stalled) => return Served::Failed { error: stalled.into(), healthy },
             }
             if work.stop {
                 // A failed goodbye changes nothing: the application asked to stop either way.
-                let _ = bounded(conn.disconnect(), &watch, &*sleeper, ms).await;
+                let _ = bounded(pin!(conn.disconnect()), &watch, &*sleeper, ms).await;
                 return Served::Stopped;
             }
             let mut control = work.control();
@@ -414,27 +418,32 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 }
                 _ => Poll::Pending,
             });
-            let serve = select(select(conn.poll(), app.wait(&mut control)), proven);
-            let woke = bounded(serve, &watch, &*sleeper, ms).await;
+            let woke = {
+                // Pinned here and passed by reference, so no future is stored twice.
+                let (poll, wait, proven) = (pin!(conn.poll()), pin!(app.wait(&mut control)), pin!(proven));
+                let idle = pin!(select(wait, proven));
+                let serve = pin!(select(poll, idle));
+                bounded(serve, &watch, &*sleeper, ms).await
+            };
             let outcome = match woke {
                 Err(stalled) => Err(stalled.into()),
-                Ok(Either::Left(Either::Left(Ok(Some(message))))) => {
+                Ok(Either::Left(Ok(Some(message)))) => {
                     healthy = true;
                     app.on_message(&message, &mut control);
                     Ok(())
                 }
-                Ok(Either::Left(Either::Left(Ok(None)) | Either::Right(()))) => Ok(()),
-                Ok(Either::Right(())) => {
+                Ok(Either::Left(Ok(None)) | Either::Right(Either::Left(()))) => Ok(()),
+                Ok(Either::Right(Either::Right(()))) => {
                     healthy = true;
                     Ok(())
                 }
-                Ok(Either::Left(Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code }))))) => {
+                Ok(Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code })))) => {
                     // An answer, if a refusal: the broker is serving this connection.
                     healthy = true;
                     app.on_event(Event::Rejected { reason_code });
                     Ok(())
                 }
-                Ok(Either::Left(Either::Left(Err(error)))) => Err(error),
+                Ok(Either::Left(Err(error))) => Err(error),
             };
             if let Err(error) = outcome {
                 return Served::Failed { error, healthy };
@@ -609,12 +618,11 @@ impl<S: Transport> Transport for Watched<'_, S> {
 /// no progress. The timer runs only while a write is waiting, and starts again whenever one
 /// finishes, so an idle connection sets none and a slow one that keeps moving is never cut.
 async fn bounded<F: Future, Z: Sleep>(
-    work: F,
+    mut work: Pin<&mut F>,
     watch: &Watch,
     sleeper: &Z,
     ms: u32,
 ) -> Result<F::Output, MqttError> {
-    let mut work = pin!(work);
     let mut timer = pin!(None);
     let mut armed_at = 0u32;
     poll_fn(|cx| {
@@ -643,10 +651,12 @@ enum Either<A, B> {
     Right(B),
 }
 
-/// Runs both futures until one finishes; the other is dropped. `a` is polled first.
-async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
+/// Runs both futures until one finishes; the other is dropped. `a` is polled first. The
+/// caller pins them: a future moved into an async fn would be stored in its state twice.
+async fn select<A: Future, B: Future>(
+    mut a: Pin<&mut A>,
+    mut b: Pin<&mut B>,
+) -> Either<A::Output, B::Output> {
     poll_fn(|cx| {
         if let Poll::Ready(out) = a.as_mut().poll(cx) {
             return Poll::Ready(Either::Left(out));

@@ -25,7 +25,12 @@ struct Run {
 }
 
 fn policy() -> Policy {
-    Policy { backoff: Backoff::new(100, 800), connect_timeout_ms: 30_000, ..Policy::default() }
+    Policy {
+        backoff: Backoff::new(100, 800),
+        connect_timeout_ms: 30_000,
+        reconnect_window_ms: 300,
+        ..Policy::default()
+    }
 }
 
 /// Runs a supervisor with `script`, `queued` messages and `filters` set before `run`.
@@ -101,14 +106,14 @@ async fn lost_session_means_subscribe_again_and_resend_in_order() {
     ];
     assert_eq!(r.seen, expected);
     // The first connection was healthy (SUBACK, PUBACKs), so the count starts again at 1 and
-    // the wait is at most the base.
+    // the wait is drawn over the reconnect window (its ceiling, with this entropy).
     assert_eq!(
         events(&r),
         [
             "connecting 1",
             "connected sp=false",
             "failed Mqtt(Disconnected)",
-            "backoff 100",
+            "backoff 300",
             "connecting 1",
             "connected sp=false",
             "disconnected"
@@ -202,9 +207,9 @@ async fn backoff_doubles_up_to_the_cap_then_resets_after_a_healthy_connection() 
     script.push(Attempt::Broker(ok()));
     let r = run(script, policy(), drain_app(), &five()[..2], &[], 1024).await;
     assert!(matches!(r.stopped, Stopped::Requested));
-    // Five failed attempts, a healthy connection that ends (at most the base), then the count
-    // starts again.
-    assert_eq!(r.sleeps, [100, 200, 400, 800, 800, 100, 100]);
+    // Five failed attempts, a healthy connection that ends (a wait within the reconnect
+    // window), then the count starts again from the base.
+    assert_eq!(r.sleeps, [100, 200, 400, 800, 800, 300, 100]);
     let connecting: Vec<&str> = events(&r).into_iter().filter(|e| e.starts_with("connecting")).collect();
     let expected = ["1", "2", "3", "4", "5", "6", "1", "2"].map(|n| alloc::format!("connecting {n}"));
     assert_eq!(connecting, expected);
