@@ -24,6 +24,7 @@ use anchormq::verify::Anchors;
 use anchormq_std::mqtt::{RustlsDialer, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
+use anchormq_testbed::cost::thread_cpu_ms;
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -44,6 +45,7 @@ fn main() -> Result<(), Failure> {
     };
 
     throughput(&runtime, &broker, &tls, &pki.trust_anchors)?;
+    against_rumqttc(&runtime, &broker, &tls, &pki.trust_anchors)?;
 
     println!(
         "\nA {OUTAGE:?} broker outage under the default policy (backoff 500 ms doubling to 5 min, full jitter):"
@@ -82,7 +84,7 @@ fn throughput(
     let (mut mosquitto, mut mosquitto_one, mut mosquitto_tenfold) = (vec![], vec![], vec![]);
     for run in 0..RUNS {
         let id = format!("bench-client-{run}");
-        let (total, publish) = runtime.block_on(client_run(tls()?, port, &id, &payload))?;
+        let (total, publish, _) = runtime.block_on(client_run(tls()?, port, &id, &payload, MESSAGES))?;
         client.push(total);
         publishing.push(publish);
         let id = format!("bench-sup-{run}");
@@ -124,6 +126,83 @@ fn throughput(
     Ok(())
 }
 
+/// Part 1b: 10 000 QoS 1 messages, anchormq's `Client` next to rumqttc (the `bench-peer`
+/// program `cargo xtask bench` builds and names in `ANCHORMQ_BENCH_PEER`), both on a
+/// current-thread runtime against the same broker: messages per second from CONNACK to the last
+/// PUBACK, and client CPU per message over the whole run (connect included).
+fn against_rumqttc(
+    runtime: &tokio::runtime::Runtime,
+    broker: &Broker,
+    tls: Tls<'_>,
+    ca: &Path,
+) -> Result<(), Failure> {
+    const N: usize = 10_000;
+    let Some(peer) = std::env::var_os("ANCHORMQ_BENCH_PEER") else {
+        println!(
+            "\nrumqttc comparison not run: ANCHORMQ_BENCH_PEER is unset (cargo xtask bench builds and sets it)"
+        );
+        return Ok(());
+    };
+    let port = broker.port(Listener::Tls13);
+    let payload = [b'x'; PAYLOAD];
+    println!(
+        "\nQoS 1, {N} messages of {PAYLOAD} bytes, TLS 1.3, median of {RUNS} runs (CPU from /proc, 10 ms ticks):"
+    );
+    let mut rows: Vec<(String, u16, Vec<(Duration, u64)>)> = vec![
+        ("anchormq Client (rustls engine, RustCrypto)".into(), 8, vec![]),
+        ("rumqttc 0.25 v5 (rustls, ring)".into(), 8, vec![]),
+        ("rumqttc 0.25 v5 (rustls, ring)".into(), 20, vec![]),
+    ];
+    for run in 0..RUNS {
+        let (_, publish, cpu) =
+            runtime.block_on(client_run(tls()?, port, &format!("bench-vs-{run}"), &payload, N))?;
+        rows[0].2.push((publish, cpu));
+        for row in rows.iter_mut().skip(1) {
+            let inflight = row.1.to_string();
+            let out = Command::new(&peer)
+                .args(["--port", &port.to_string(), "--messages", &N.to_string(), "--inflight", &inflight])
+                .args(["--id", &format!("bench-rumqttc-{inflight}-{run}")])
+                .arg("--ca")
+                .arg(ca)
+                .output()?;
+            let line = String::from_utf8_lossy(&out.stdout);
+            let field = |name: &str| -> Option<u64> {
+                line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            };
+            let (Some(publish_ms), Some(cpu_ms)) = (field("publish_ms"), field("cpu_ms")) else {
+                return Err(format!(
+                    "bench-peer failed ({}): {line}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            };
+            row.2.push((Duration::from_millis(publish_ms), cpu_ms));
+        }
+    }
+    println!("| client | in flight | messages/s | µs CPU per message |");
+    println!("|---|---|---|---|");
+    let mut figures = Vec::new();
+    for (name, inflight, runs) in &rows {
+        let publish = median(runs.iter().map(|r| r.0).collect());
+        let mut cpus: Vec<u64> = runs.iter().map(|r| r.1).collect();
+        cpus.sort_unstable();
+        let cpu = cpus.get(cpus.len() / 2).copied().unwrap_or(0);
+        let rate = N as f64 / publish.as_secs_f64();
+        let per = cpu as f64 * 1_000.0 / N as f64;
+        println!("| {name} | {inflight} | {rate:.0} | {per:.1} |");
+        figures.push((rate, per));
+    }
+    if let [(a_rate, a_cpu), (r_rate, r_cpu), ..] = figures[..] {
+        println!(
+            "ratio anchormq / rumqttc at 8 in flight: throughput {:.2}, CPU per message {:.2}",
+            a_rate / r_rate,
+            a_cpu / r_cpu
+        );
+    }
+    Ok(())
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -136,7 +215,9 @@ async fn client_run(
     port: u16,
     id: &str,
     payload: &[u8],
-) -> Result<(Duration, Duration), Failure> {
+    messages: usize,
+) -> Result<(Duration, Duration, u64), Failure> {
+    let cpu = thread_cpu_ms();
     let config = Config::new("127.0.0.1", port, id);
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let started = Instant::now();
@@ -146,8 +227,8 @@ async fn client_run(
     let mut conn = client.connect(stream).await?;
     let connected = Instant::now();
     let (mut sent, mut pending) = (0, std::collections::VecDeque::new());
-    while sent < MESSAGES || !pending.is_empty() {
-        while sent < MESSAGES && conn.can_publish("bench/client", payload.len(), QoS::AtLeastOnce) {
+    while sent < messages || !pending.is_empty() {
+        while sent < messages && conn.can_publish("bench/client", payload.len(), QoS::AtLeastOnce) {
             pending.extend(conn.publish("bench/client", payload, QoS::AtLeastOnce, false).await?);
             sent += 1;
         }
@@ -157,8 +238,9 @@ async fn client_run(
         }
     }
     let done = Instant::now();
+    let cpu = thread_cpu_ms() - cpu;
     conn.disconnect().await?;
-    Ok((done - started, done - connected))
+    Ok((done - started, done - connected, cpu))
 }
 
 /// Queues every message in an outbox and lets the supervisor drain it.

@@ -1,0 +1,83 @@
+//! rumqttc publishing `--messages` QoS 1 messages of `--size` bytes over TLS 1.3 to
+//! `127.0.0.1:--port` (verified against `--ca`), at most `--inflight` unacknowledged, on a
+//! current-thread tokio runtime. Prints one line:
+//! `messages=N connect_ms=C publish_ms=P cpu_ms=U inflight=W` where `publish_ms` runs from the
+//! CONNACK to the last PUBACK and `cpu_ms` is the process's CPU time over the whole run.
+
+use std::time::{Duration, Instant};
+
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::{TlsConfiguration, Transport};
+
+fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args();
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+/// This process's CPU time (user and system, all threads), in milliseconds.
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = arg("--port").ok_or("--port")?.parse()?;
+    let ca = std::fs::read(arg("--ca").ok_or("--ca")?)?;
+    let messages: usize = arg("--messages").unwrap_or_else(|| "10000".into()).parse()?;
+    let size: usize = arg("--size").unwrap_or_else(|| "64".into()).parse()?;
+    let inflight: u16 = arg("--inflight").unwrap_or_else(|| "8".into()).parse()?;
+    let id = arg("--id").unwrap_or_else(|| "bench-rumqttc".into());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cpu = cpu_ms();
+    let started = Instant::now();
+    let (connected, done) = runtime.block_on(async move {
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_keep_alive(Duration::from_secs(60));
+        options.set_outgoing_inflight_upper_limit(inflight);
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth: None,
+        }));
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let payload = vec![b'x'; size];
+        let publish = async {
+            for _ in 0..messages {
+                client.publish("bench/rumqttc", QoS::AtLeastOnce, false, payload.clone()).await?;
+            }
+            Ok::<_, Box<dyn std::error::Error>>(())
+        };
+        let drive = async {
+            let (mut acked, mut connected) = (0, None);
+            while acked < messages {
+                match eventloop.poll().await? {
+                    Event::Incoming(Packet::ConnAck(_)) => connected = Some(Instant::now()),
+                    Event::Incoming(Packet::PubAck(_)) => acked += 1,
+                    _ => {}
+                }
+            }
+            Ok::<_, Box<dyn std::error::Error>>((connected.unwrap_or(started), Instant::now()))
+        };
+        let (published, driven) = tokio::join!(publish, drive);
+        published?;
+        driven
+    })?;
+    println!(
+        "messages={messages} connect_ms={} publish_ms={} cpu_ms={} inflight={inflight}",
+        (connected - started).as_millis(),
+        (done - connected).as_millis(),
+        cpu_ms() - cpu
+    );
+    Ok(())
+}
