@@ -126,6 +126,10 @@ fn throughput(
     Ok(())
 }
 
+/// One client of the comparison: its name, its in-flight window, and each run's publishing
+/// time and CPU milliseconds.
+type Row = (String, u16, Vec<(Duration, u64)>);
+
 /// Part 1b: 10 000 QoS 1 messages, anchormq's `Client` next to rumqttc (the `bench-peer`
 /// program `cargo xtask bench` builds and names in `ANCHORMQ_BENCH_PEER`), both on a
 /// current-thread runtime against the same broker: messages per second from CONNACK to the last
@@ -148,7 +152,7 @@ fn against_rumqttc(
     println!(
         "\nQoS 1, {N} messages of {PAYLOAD} bytes, TLS 1.3, median of {RUNS} runs (CPU from /proc, 10 ms ticks):"
     );
-    let mut rows: Vec<(String, u16, Vec<(Duration, u64)>)> = vec![
+    let mut rows: Vec<Row> = vec![
         ("anchormq Client (rustls engine, RustCrypto)".into(), 8, vec![]),
         ("rumqttc 0.25 v5 (rustls, ring)".into(), 8, vec![]),
         ("rumqttc 0.25 v5 (rustls, ring)".into(), 20, vec![]),

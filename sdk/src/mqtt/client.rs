@@ -11,11 +11,13 @@
 //! public API.
 
 use core::fmt;
+use core::pin::pin;
 
 use embedded_io_async::{ErrorType, Read, Write};
 
 use super::config::{Buffers, Config, FIXED_HEADER_ROOM, add};
 use super::connack::{self, Head, Sent};
+use super::steady::steady;
 use super::topic;
 use super::transport::Transport;
 use super::{Message, QoS};
@@ -113,7 +115,7 @@ impl<'buf> Client<'buf> {
         let sent = Sent { client_id: sizes.client_id, clean_start: self.clean_start };
         let Self { session, head, held, clean_start, .. } = self;
         head.clear();
-        match session.connect(Recorded { inner: stream, head }).await {
+        match steady(pin!(session.connect(Recorded { inner: stream, head }))).await {
             Ok(inner) => {
                 // minimq asks to resume from now on, whatever this connection does.
                 *clean_start = false;
@@ -261,7 +263,8 @@ impl<S: Transport> Connection<'_, '_, S> {
         }
         let context =
             Context { invalid: "the QoS is above the broker's maximum QoS", ..self.control_context(body) };
-        match self.inner.publish(publication).await {
+        let published = steady(pin!(self.inner.publish(publication))).await;
+        match published {
             Ok(op) => {
                 if let Some(op) = op {
                     self.hold(op, body);
@@ -287,7 +290,8 @@ impl<S: Transport> Connection<'_, '_, S> {
         let filters = [minimq::TopicFilter::new(filter).options(options)];
         let body = add(filter.len(), 2 + 1 + 2 + 1, 0);
         let context = self.control_context(body);
-        let op = self.inner.subscribe(&filters, &[]).await.map_err(|e| lift::<S>(e, context))?;
+        let op =
+            steady(pin!(self.inner.subscribe(&filters, &[]))).await.map_err(|e| lift::<S>(e, context))?;
         self.hold(op, body);
         Ok(Token(op))
     }
@@ -300,7 +304,8 @@ impl<S: Transport> Connection<'_, '_, S> {
         topic::check_filter(filter).map_err(|reason| MqttError::InvalidRequest { reason })?;
         let body = add(filter.len(), 2 + 1 + 2, 0);
         let context = self.control_context(body);
-        let op = self.inner.unsubscribe(&[filter], &[]).await.map_err(|e| lift::<S>(e, context))?;
+        let op =
+            steady(pin!(self.inner.unsubscribe(&[filter], &[]))).await.map_err(|e| lift::<S>(e, context))?;
         self.hold(op, body);
         Ok(Token(op))
     }
@@ -315,7 +320,7 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// topic among them), and the stream's errors.
     pub async fn poll(&mut self) -> Result<Option<Message<'_>>, Error<S::PortError>> {
         let context = self.control_context(0);
-        match self.inner.poll().await {
+        match steady(pin!(self.inner.poll())).await {
             Ok(Some(m)) => message_from(&m).map(Some),
             Ok(None) => Ok(None),
             Err(e) => Err(lift::<S>(e, context)),
@@ -328,7 +333,7 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// As [`Connection::poll`].
     pub async fn recv(&mut self) -> Result<Message<'_>, Error<S::PortError>> {
         let context = self.control_context(0);
-        match self.inner.recv().await {
+        match steady(pin!(self.inner.recv())).await {
             Ok(m) => message_from(&m),
             Err(e) => Err(lift::<S>(e, context)),
         }
@@ -342,7 +347,7 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// The first failure of the two steps; the stream is closed (or dropped) either way.
     pub async fn disconnect(mut self) -> Result<(), Error<S::PortError>> {
         let context = self.control_context(0);
-        let sent = self.inner.disconnect().await.map_err(|e| lift::<S>(e, context));
+        let sent = steady(pin!(self.inner.disconnect())).await.map_err(|e| lift::<S>(e, context));
         let mut stream = self.inner.into_inner().inner;
         let closed = stream.close().await;
         sent.and(closed)

@@ -118,6 +118,7 @@ mod config;
 mod connack;
 mod outbox;
 mod policy;
+mod steady;
 mod supervisor;
 mod topic;
 mod transport;

@@ -23,6 +23,7 @@ use super::client::{Client, Connection, OpStatus, Token};
 use super::config::{Buffers, Config};
 use super::outbox::{Admission, Outbox, OutboxError};
 use super::policy::{Policy, Verdict};
+use super::steady::steady;
 use super::topic;
 use super::transport::{Dial, Sleep, Transport};
 use super::{Message, QoS};
@@ -298,7 +299,14 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// Connects, serves, and reconnects until the application stops it or the policy gives up.
     /// Calling it again after it returned starts over (the stop request and the count of
     /// failed attempts are cleared; the session, the outbox and the subscriptions are kept).
+    ///
+    /// Every future inside is polled with one waker per task (`steady`), so each timer it sets
+    /// is registered once per deadline whatever the executor's wakers do.
     pub async fn run<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
+        steady(pin!(self.supervise(app))).await
+    }
+
+    async fn supervise<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
         self.work.stop = false;
         self.failures = 0;
         let mut delay = None;

@@ -78,25 +78,42 @@ impl IdleCost {
     }
 }
 
-/// Connects a supervisor through `dialer` to `127.0.0.1:port` with a 2 s keepalive (a PINGREQ
-/// every second) and nothing to send, and measures `secs` of it idle.
+/// How quiet the connection [`idle_cost`] measures is.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet {
+    /// The MQTT keepalive, in seconds.
+    pub keepalive_secs: u16,
+    /// A QoS 1 reading this often, or nothing to send at all.
+    pub reading_every: Option<Duration>,
+}
+
+impl Quiet {
+    /// Nothing to send and a 2 s keepalive: a PINGREQ every second.
+    pub const PINGS: Quiet = Quiet { keepalive_secs: 2, reading_every: None };
+    /// A QoS 1 reading every 500 ms and a 60 s keepalive, as a sensor publishes.
+    pub const READINGS: Quiet = Quiet { keepalive_secs: 60, reading_every: Some(Duration::from_millis(500)) };
+}
+
+/// Connects a supervisor through `dialer` to `127.0.0.1:port` as `quiet` says and measures
+/// `secs` of it.
 ///
 /// # Errors
-/// When it does not connect within 10 s, or stops while idle.
+/// When it does not connect within 10 s, or stops while measured.
 pub async fn idle_cost<D: Dial<Error = std::io::Error>, Z: Sleep>(
     dialer: D,
     sleeper: Z,
     port: u16,
     secs: u64,
+    quiet: Quiet,
 ) -> Result<IdleCost, String> {
-    let config = Config::new("127.0.0.1", port, "anchormq-idle-cost").keepalive_secs(2);
+    let config = Config::new("127.0.0.1", port, "anchormq-idle-cost").keepalive_secs(quiet.keepalive_secs);
     let (mut rx, mut tx, mut storage) = (vec![0u8; 1024], vec![0u8; 2048], vec![0u8; 1024]);
     let outbox = Outbox::new(&mut storage, 4, Overflow::DropOldest);
     let buffers = Buffers { rx: &mut rx, tx: &mut tx };
     let mut sup = Supervisor::new(&config, buffers, outbox, dialer, sleeper, Same, Policy::default())
         .map_err(|e| e.to_string())?;
     let connected = Rc::new(Cell::new(false));
-    let mut app = Idle { connected: connected.clone() };
+    let mut app = Idle { connected: connected.clone(), every: quiet.reading_every };
     let (mut run, polls) = Polls::new(sup.run(&mut app));
     let started = Instant::now();
     while !connected.get() {
@@ -116,6 +133,35 @@ pub async fn idle_cost<D: Dial<Error = std::io::Error>, Z: Sleep>(
     Ok(IdleCost { secs, polls: polls.get() - p0, cpu_ms: thread_cpu_ms() - c0 })
 }
 
+/// [`idle_cost`] on a thread of its own under [`crate::cost::block_on_unsteady`] (wakers that
+/// change on every poll), with a multi-thread tokio runtime entered to drive sockets and timers.
+///
+/// # Errors
+/// As [`idle_cost`].
+pub fn idle_cost_unsteady<D, Z>(
+    dialer: D,
+    sleeper: Z,
+    port: u16,
+    secs: u64,
+    quiet: Quiet,
+) -> Result<IdleCost, String>
+where
+    D: Dial<Error = std::io::Error> + Send + 'static,
+    Z: Sleep + Send + 'static,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        let _entered = runtime.enter();
+        crate::cost::block_on_unsteady(idle_cost(dialer, sleeper, port, secs, quiet))
+    })
+    .join()
+    .map_err(|_| "the measuring thread panicked".to_string())?
+}
+
 /// Jitter that is always the same (nothing here backs off).
 struct Same;
 
@@ -126,9 +172,10 @@ impl Entropy for Same {
     }
 }
 
-/// An application with nothing to send that notes the CONNACK.
+/// An application that notes the CONNACK and publishes a reading every so often, if at all.
 struct Idle {
     connected: Rc<Cell<bool>>,
+    every: Option<Duration>,
 }
 
 impl Application<std::io::Error> for Idle {
@@ -140,7 +187,9 @@ impl Application<std::io::Error> for Idle {
 
     fn on_message(&mut self, _message: &Message<'_>, _control: &mut Control<'_, '_>) {}
 
-    async fn wait(&mut self, _control: &mut Control<'_, '_>) {
-        std::future::pending::<()>().await;
+    async fn wait(&mut self, control: &mut Control<'_, '_>) {
+        let Some(every) = self.every else { return std::future::pending::<()>().await };
+        tokio::time::sleep(every).await;
+        let _ = control.publish("idle-cost/reading", b"21.5", QoS::AtLeastOnce, false);
     }
 }

@@ -1,7 +1,8 @@
 //! What a future costs while a case runs: how often it was polled (each poll is a wake-up of
 //! the task) and the CPU time of the thread running it.
 //!
-//! Owns: [`Polls`] (a future wrapper counting polls) and [`thread_cpu_ms`].
+//! Owns: [`Polls`] (a future wrapper counting polls), [`thread_cpu_ms`], and
+//! [`block_on_unsteady`], an executor whose wakers change on every poll as some do.
 //!
 //! Never: measures anything but the calling thread (a current-thread runtime runs the whole
 //! case on it).
@@ -10,6 +11,8 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 /// Wraps a future and counts its polls in a shared cell.
@@ -48,4 +51,79 @@ pub fn thread_cpu_ms() -> u64 {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     let ticks = ticks(11) + ticks(12);
     ticks * 10
+}
+
+/// Runs `future` to completion on this thread, lending it on every poll a waker that fails
+/// `Waker::will_wake` against every clone made of it: same data pointer, but the lent waker's
+/// vtable is not its clones' (two that do the same). tokio's `block_on` behaves this way in a
+/// release build (its lent waker and its clones carry different vtable addresses), which a debug
+/// build does not show; this makes it deterministic.
+/// The future may use tokio's sockets and timers when a multi-thread runtime is entered, since
+/// that runtime's workers drive them.
+pub fn block_on_unsteady<F: Future>(future: F) -> F::Output {
+    let unparker = Arc::new(Unparker { thread: std::thread::current(), woken: AtomicBool::new(true) });
+    let mut future = std::pin::pin!(future);
+    loop {
+        let lent = std::mem::ManuallyDrop::new(waker::lend(&unparker));
+        if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(&lent)) {
+            return out;
+        }
+        while !unparker.woken.swap(false, Ordering::AcqRel) {
+            std::thread::park();
+        }
+    }
+}
+
+/// What a wake does: note it and unpark the executor's thread.
+#[derive(Debug)]
+struct Unparker {
+    thread: std::thread::Thread,
+    woken: AtomicBool,
+}
+
+/// Two waker vtables that do the same, over an `Arc<Unparker>`: `LENT` for the waker lent to a
+/// poll, `CLONED` for every clone.
+#[allow(unsafe_code)]
+mod waker {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    use super::Unparker;
+
+    static LENT: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+    static CLONED: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+
+    /// A waker borrowing `unparker`'s reference: never dropped (the caller wraps it in
+    /// `ManuallyDrop`), so it takes no count.
+    pub(super) fn lend(unparker: &Arc<Unparker>) -> Waker {
+        // SAFETY: the data is a live `Arc<Unparker>` (the caller holds it for longer than the
+        // lent waker), and every vtable function treats it as one.
+        unsafe { Waker::from_raw(RawWaker::new(Arc::as_ptr(unparker).cast(), &LENT)) }
+    }
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` came from `Arc::as_ptr` of a live `Arc<Unparker>`.
+        unsafe { Arc::increment_strong_count(data.cast::<Unparker>()) };
+        RawWaker::new(data, &CLONED)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: an owned waker holds one count, given back here.
+        let unparker = unsafe { Arc::from_raw(data.cast::<Unparker>()) };
+        unparker.woken.store(true, Ordering::Release);
+        unparker.thread.unpark();
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: the waker is alive, so is its `Arc`.
+        let unparker = unsafe { &*data.cast::<Unparker>() };
+        unparker.woken.store(true, Ordering::Release);
+        unparker.thread.unpark();
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: an owned waker holds one count, given back here.
+        unsafe { Arc::decrement_strong_count(data.cast::<Unparker>()) };
+    }
 }

@@ -15,7 +15,7 @@ use embedded_io_async::{Read, Write};
 use tokio::time::timeout;
 
 use anchormq_std::HostBuffers;
-use anchormq_testbed::client::publish_acked;
+use anchormq_testbed::client::{Quiet, publish_acked};
 use anchormq_testbed::heap::HeapMark;
 use anchormq_testbed::hostile::{Answer, Hostile};
 use anchormq_testbed::proxy::{self, Mode};
@@ -54,7 +54,7 @@ async fn idle_supervisor_sleeps_between_pings(env: &Env) -> CaseResult {
     let dialer = AnyDialer::new(EngineConfig::Embedded(cert_config(env, None)), "localhost")
         .map_err(|e| e.to_string())?;
     let port = env.broker.port(Listener::Tls13);
-    let cost = anchormq_testbed::client::idle_cost(dialer, TokioSleep, port, 4).await?;
+    let cost = anchormq_testbed::client::idle_cost(dialer, TokioSleep, port, 4, Quiet::PINGS).await?;
     println!(
         "    embedded-tls engine: {:.1} wake-ups and {} ms CPU per idle second",
         cost.polls_per_sec(),
