@@ -2,4 +2,6 @@
 //! The body is `anchormq_fuzz_fixture::targets::tls_embedded`, which the fixture's tests replay.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|input: &[u8]| anchormq_fuzz_fixture::targets::tls_embedded(input));
+libfuzzer_sys::fuzz_target!(|input: &[u8]| {
+    anchormq_fuzz_fixture::targets::tls_embedded(input);
+});
