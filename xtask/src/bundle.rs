@@ -29,6 +29,7 @@ use x509_cert::der::{Decode, Encode, Tag};
 use crate::Result;
 use certs::{Cert, KeyKind, Selector};
 
+pub use certs::pem_certificates;
 pub use manifest::check_manifest;
 
 /// Debian's (and Ubuntu's) bundle of the system's trusted CAs.

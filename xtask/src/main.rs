@@ -5,6 +5,7 @@ mod broker;
 mod bundle;
 mod cmd;
 mod demo;
+mod fuzz;
 mod limbo;
 mod modules;
 mod size;
@@ -69,6 +70,16 @@ enum Cmd {
     /// Build the ESP32-C3 firmware (certificate and PSK profiles, opt-level "z", fat LTO) and
     /// report flash and static RAM by crate, and the RAM per session (target/size-report.md).
     Size,
+    /// Run the sdk's fuzz targets (sdk/fuzz, cargo-fuzz on nightly) from freshly generated seeds,
+    /// failing on a crash with the input that caused it.
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = fuzz::DEFAULT_SECONDS)]
+        seconds: u64,
+        /// Only this target (trust_bundle, verify_chain, tls_rustls, tls_embedded, mqtt_receive).
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Check that no modules of the SDK or its ports import each other in a cycle (parses the
     /// sources with syn; builds nothing).
     Modules,
@@ -90,6 +101,7 @@ fn main() -> ExitCode {
         Cmd::Bundle { command } => bundle::run(&root, command),
         Cmd::Size => size::run(&root),
         Cmd::Modules => modules::run(&root),
+        Cmd::Fuzz { seconds, target } => fuzz::cmd_fuzz(&root, seconds, target.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

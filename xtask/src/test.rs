@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{cargo, run};
-use crate::{Result, bundle, limbo, modules, size};
+use crate::{Result, bundle, fuzz, limbo, modules, size};
 
 /// The no_std targets: the SDK builds for the first; the ESP32-C3 (no compare-and-swap) is the second.
 const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
@@ -123,6 +123,12 @@ const STEPS: &[Step] = &[
                 RISCV_TARGETS[1],
             ],
         ]),
+    },
+    Step {
+        // Every fuzz target briefly from fresh seeds, after the regression inputs; installs
+        // cargo-fuzz (and nightly) when CI lacks them.
+        name: "fuzz smoke",
+        action: Action::Check(fuzz::smoke),
     },
     Step {
         name: "ESP32-C3 firmware (the port's unit tests and TAP suite on the host; riscv32imc builds, every profile)",

@@ -141,7 +141,7 @@ pub fn read_store(path: &Path) -> Result<(Vec<Cert>, Vec<String>)> {
 }
 
 /// The DER of every `CERTIFICATE` block in PEM text; other blocks (keys, CRLs) are skipped.
-fn pem_certificates(text: &[u8]) -> Result<Vec<Vec<u8>>> {
+pub fn pem_certificates(text: &[u8]) -> Result<Vec<Vec<u8>>> {
     const BEGIN: &[u8] = b"-----BEGIN ";
     const END: &[u8] = b"-----END ";
     let mut out = Vec::new();
