@@ -236,7 +236,25 @@ fn mqtt(seeds: &mut Seeds) -> Result {
     add("pingresp", packet(0xd0, &[]), seeds)?;
     add("auth", packet(0xf0, &[0x18, 0]), seeds)?;
     add("disconnect", packet(0xe0, &[0x8e, 0]), seeds)?;
-    seeds.add_script("everything", &all)
+    seeds.add_script("everything", &all)?;
+    // CONNACKs of the input's own (the target reads them first when the last byte is 0x20):
+    // one with every property a broker sends, one claiming a session after the clean start.
+    let mut props = vec![0x11, 0, 0, 0, 60, 0x21, 0, 8, 0x24, 1, 0x25, 1, 0x27, 0, 0, 4, 0, 0x22, 0, 4];
+    props.extend([0x13, 0, 30, 0x28, 1, 0x29, 0, 0x2a, 1]);
+    props.extend(property_string(0x1f, "welcome"));
+    props.extend([0x26].iter().chain(&string("k")).chain(&string("v")));
+    props.extend(property_string(0x1c, "other.example"));
+    for (name, flags, props) in
+        [("connack-properties", 0, &props[..]), ("connack-session-present", 1, &[][..])]
+    {
+        let mut body = vec![flags, 0, u8::try_from(props.len()).unwrap_or(0)];
+        body.extend_from_slice(props);
+        let mut bytes = packet(0x20, &body);
+        bytes.extend(packet(0x40, &[0, 1]));
+        bytes.push(0x20);
+        seeds.add_script(name, &bytes)?;
+    }
+    Ok(())
 }
 
 /// A packet: the first byte, the remaining length (variable byte integer), the body.
