@@ -77,9 +77,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    provider_rows(&runtime, &broker, &pki)?;
     embedded_rows(&runtime, &broker, &pki)?;
     drop(broker);
     let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// Client CPU per full handshake (ECDSA P-256 chain, TLS 1.3, no resumption) with the sdk's
+/// RustCrypto provider and with rustls's ring provider (`anchormq_std::ring_provider`), same
+/// broker, same run: the thread's CPU time over 200 handshakes.
+fn provider_rows(
+    runtime: &tokio::runtime::Runtime,
+    broker: &Broker,
+    pki: &anchormq_testbed::Pki,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const RUNS: u64 = 200;
+    let anchors = Anchors::from_certificates(&anchormq_std::read_pem_certificates(&pki.trust_anchors)?)?;
+    let builder = || {
+        TlsConfig::builder(&OS_ENTROPY)
+            .anchors(anchors.clone())
+            .time_source(Arc::new(SystemClock))
+            .no_resumption()
+    };
+    let configs = [
+        ("anchormq's provider (RustCrypto, the device code)", builder().build()?),
+        (
+            "rustls's ring provider (anchormq_std::ring_provider)",
+            builder().crypto_provider(anchormq_std::ring_provider()).build()?,
+        ),
+    ];
+    println!("\nFull handshakes, ECDSA P-256 chain (root, intermediate, leaf), {RUNS} each, client CPU:");
+    println!("| crypto | CPU per handshake |");
+    println!("|---|---|");
+    let mut per = Vec::new();
+    for (name, config) in &configs {
+        let port = broker.port(Listener::Tls13);
+        let cpu = anchormq_testbed::cost::thread_cpu_ms();
+        for _ in 0..RUNS {
+            let mut buffers = HostBuffers::new();
+            runtime.block_on(async {
+                let mut tls =
+                    anchormq_std::dial_tls(config, "127.0.0.1", port, "localhost", buffers.lend()).await?;
+                tls.close().await
+            })?;
+        }
+        let ms = (anchormq_testbed::cost::thread_cpu_ms() - cpu) as f64 / RUNS as f64;
+        println!("| {name} | {ms:.2} ms |");
+        per.push(ms);
+    }
+    if let [sdk, ring] = per[..] {
+        println!("ratio RustCrypto / ring: {:.1}", sdk / ring.max(0.01));
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! anchormq on hosts: tokio TCP sockets, the system clock and OS randomness.
 //!
-//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`dial_tls`] convenience, and
-//! the MQTT layer's port ([`mqtt`]: dialers for the supervisor, its sleep).
+//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`dial_tls`] convenience,
+//! [`ring_provider`] (rustls's ring crypto, for hosts), and the MQTT layer's port ([`mqtt`]:
+//! dialers for the supervisor, its sleep).
 //! Never: weakens anything the SDK decides; it only supplies what a host has.
 //!
 //! Linking this crate also links embassy-time's `std` driver, the clock minimq's keepalive
@@ -110,6 +111,14 @@ pub async fn dial_tls<'b>(
 ) -> Result<TlsStream<'b, Socket>, anchormq::Error<io::Error>> {
     let transport = tcp_connect(host, port).await.map_err(anchormq::Error::Transport)?;
     anchormq::tls::handshake(config, server_name, transport, buffers).await
+}
+
+/// rustls's ring crypto provider, for [`anchormq::tls::TlsConfigBuilder::crypto_provider`]: key
+/// exchange, records and every signature check (the chain's included) in ring's assembly
+/// instead of the RustCrypto code the sdk links for devices. `cargo xtask bench` measures both.
+/// anchormq keeps only its TLS 1.3 suites and TLS 1.2's ECDHE AEAD ones.
+pub fn ring_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Reads PEM certificates from a file (every `CERTIFICATE` block).

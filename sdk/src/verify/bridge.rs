@@ -13,7 +13,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use pki_types::{CertificateDer, UnixTime};
+use pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 
 use super::x509::Cert;
 use super::{Anchors, name, rules};
@@ -26,7 +26,9 @@ use crate::time::TimeBasis;
 ///
 /// # Errors
 /// The [`TrustError`] webpki's refusal maps to ([`refusal`]).
+#[allow(clippy::too_many_arguments)] // One call site; each argument is one thing the check needs.
 pub(super) fn validate<'p>(
+    algs: &[&dyn SignatureVerificationAlgorithm],
     ee: &'p webpki::EndEntityCert<'_>,
     anchors: &'p Anchors,
     intermediates: &'p [CertificateDer<'p>],
@@ -35,7 +37,6 @@ pub(super) fn validate<'p>(
     leaf: &Cert<'_>,
     parsed: &[Cert<'_>],
 ) -> Result<webpki::VerifiedPath<'p>, TrustError> {
-    let algs = crate::crypto::ALGORITHMS;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = anchors.crls.iter().collect();
     let revocation = || {
         webpki::RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {

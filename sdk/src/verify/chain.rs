@@ -14,7 +14,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use pki_types::{CertificateDer, ServerName, UnixTime};
+use pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorithm, UnixTime};
 
 use super::x509::Cert;
 use super::{Anchors, VerifiedPeer, bridge, invalid, name, rules};
@@ -36,6 +36,22 @@ pub fn verify_server_chain(
     server_name: &ServerName<'_>,
     time: ValidityTime,
 ) -> Result<VerifiedPeer, TrustError> {
+    verify_server_chain_with(crate::crypto::ALGORITHMS, anchors, end_entity, intermediates, server_name, time)
+}
+
+/// [`verify_server_chain`] with the certificate signatures checked by `algorithms` (a host's
+/// rustls provider's, say) instead of anchormq's own. Every other check is the same.
+///
+/// # Errors
+/// As [`verify_server_chain`].
+pub fn verify_server_chain_with(
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    anchors: &Anchors,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    time: ValidityTime,
+) -> Result<VerifiedPeer, TrustError> {
     let leaf = Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
     let parsed: Vec<Cert<'_>> = intermediates
         .iter()
@@ -50,7 +66,7 @@ pub fn verify_server_chain(
         ValidityTime::At { time, basis } => (time, basis),
         ValidityTime::Skip => (latest_not_before(&leaf, &parsed), TimeBasis::Timeless),
     };
-    let path = bridge::validate(&ee, anchors, intermediates, at, basis, &leaf, &parsed)?;
+    let path = bridge::validate(algorithms, &ee, anchors, intermediates, at, basis, &leaf, &parsed)?;
     ee.verify_is_valid_for_subject_name(server_name)
         .map_err(|e| bridge::refusal(e, anchors, &leaf, &parsed, basis))?;
     rules::check(&leaf, rules::Role::Leaf)?;

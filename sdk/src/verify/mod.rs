@@ -31,7 +31,7 @@ mod rules;
 pub(crate) mod x509;
 
 pub use anchors::Anchors;
-pub use chain::verify_server_chain;
+pub use chain::{verify_server_chain, verify_server_chain_with};
 pub use explain::{CertificateFacts, Check, Explanation, explain};
 
 use crate::error::TrustError;

@@ -20,6 +20,7 @@ anchormq_testbed::cases!(
     tls13_ecdsa_chain_carries_mqtt,
     tls13_rsa_chain_carries_mqtt,
     ip_address_is_a_server_name,
+    ring_provider_runs_the_same_checks,
     wrong_host_names_expected_and_presented,
     wrong_ip_is_refused,
     unknown_ca_names_the_issuer,
@@ -167,6 +168,39 @@ async fn tls13_rsa_chain_carries_mqtt(env: &Env) -> CaseResult {
         .map_err(|e| e.to_string())?;
     check!(tls.info().peer.anchor_subject().contains("RSA"), "anchor {}", tls.info().peer.anchor_subject());
     connack_ok(&mut tls, "wire-rsa").await
+}
+
+async fn ring_provider_runs_the_same_checks(env: &Env) -> CaseResult {
+    // rustls's ring provider (hosts): chains and CertificateVerify checked by ring, everything
+    // else by anchormq, so the same brokers connect and the same ones are refused, in the same words.
+    let ring = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .crypto_provider(anchormq_std::ring_provider())
+        .no_resumption()
+        .build()
+        .map_err(|e| e.to_string())?;
+    for (listener, id) in [(Listener::Tls13, "wire-ring-ecdsa"), (Listener::Tls13Rsa, "wire-ring-rsa")] {
+        let mut buffers = HostBuffers::new();
+        let mut tls =
+            open(env, &ring, listener, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+        check!(tls.info().peer.server_name() == "localhost", "peer {}", tls.info().peer);
+        connack_ok(&mut tls, id).await?;
+        tls.close().await.map_err(|e| e.to_string())?;
+    }
+    for (listener, name) in [
+        (Listener::WrongHost, "localhost"),
+        (Listener::UnknownCa, "localhost"),
+        (Listener::Expired, "localhost"),
+    ] {
+        let with_ring = refused(env, &ring, listener, name).await?;
+        let with_sdk = refused(env, &system(env), listener, name).await?;
+        check!(
+            with_ring.to_string() == with_sdk.to_string(),
+            "{listener:?}: ring says {with_ring}, the sdk's provider {with_sdk}"
+        );
+    }
+    Ok(())
 }
 
 async fn ip_address_is_a_server_name(env: &Env) -> CaseResult {

@@ -6,9 +6,10 @@ use core::fmt;
 
 use pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::client::{ResolvesClientCert, Resumption, Tls12Resumption};
+use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls::time_provider::TimeProvider;
-use rustls::{ClientConfig, SignatureScheme};
+use rustls::{CipherSuite, ClientConfig, SignatureScheme, SupportedCipherSuite};
 
 use super::resumption::SessionCache;
 use super::verifier::{ServerVerifier, Trust};
@@ -46,6 +47,7 @@ pub struct TlsConfigBuilder {
     client: Option<Identity>,
     max_fragment: Option<usize>,
     keep_chains: bool,
+    provider: Option<Arc<CryptoProvider>>,
 }
 
 /// How this client proves who it is.
@@ -74,6 +76,7 @@ impl TlsConfig {
             client: None,
             max_fragment: None,
             keep_chains: false,
+            provider: None,
         }
     }
 
@@ -174,6 +177,18 @@ impl TlsConfigBuilder {
         self
     }
 
+    /// Use a host's rustls crypto provider (ring's or aws-lc-rs's, whose P-256 is several times
+    /// faster than the RustCrypto code a device links) for key exchange, record protection and
+    /// every signature check: the server's chain and its CertificateVerify. Every other check is
+    /// anchormq's, as always. Only its TLS 1.3 suites and its TLS 1.2 suites with ECDHE and an
+    /// AEAD are used; a provider with none is refused at [`TlsConfigBuilder::build`]. The
+    /// provider's own random source is used for the handshake. Without this, anchormq's provider
+    /// (the no_std default) runs.
+    pub fn crypto_provider(mut self, provider: Arc<CryptoProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
     /// Steps that weaken security.
     pub fn dangerous(self) -> DangerousConfig {
         DangerousConfig { builder: self }
@@ -193,7 +208,10 @@ impl TlsConfigBuilder {
             (Some(_), Some(_)) => return Err(ConfigError::ConflictingTrust),
         };
         let raw_server = matches!(trust, Trust::KeyPins { raw: true, .. });
-        let provider = Arc::new(crate::crypto::provider(self.entropy));
+        let provider = match self.provider {
+            Some(host) => Arc::new(forward_secret_only(&host)?),
+            None => Arc::new(crate::crypto::provider(self.entropy)),
+        };
         let clock = Arc::new(PolicyClock {
             clock: self.clock.clone(),
             policy: self.policy,
@@ -201,8 +219,13 @@ impl TlsConfigBuilder {
         });
         // Raw public keys exist in TLS 1.3 only (rustls negotiates them nowhere else).
         let versions = if raw_server { TLS13_ONLY } else { VERSIONS };
-        let verifier =
-            Arc::new(ServerVerifier::new(trust.clone(), self.clock.clone(), self.policy, self.keep_chains));
+        let verifier = Arc::new(ServerVerifier::new(
+            trust.clone(),
+            self.clock.clone(),
+            self.policy,
+            self.keep_chains,
+            provider.signature_verification_algorithms,
+        ));
         let wants_client = ClientConfig::builder_with_details(provider, clock)
             .with_protocol_versions(versions)
             .map_err(|_| ConfigError::Engine {
@@ -249,6 +272,28 @@ impl TlsConfigBuilder {
             sessions: self.sessions,
         })
     }
+}
+
+/// `host` with only the suites anchormq allows: TLS 1.3's, and TLS 1.2's with ECDHE and an AEAD.
+fn forward_secret_only(host: &CryptoProvider) -> Result<CryptoProvider, ConfigError> {
+    const TLS12_ALLOWED: [CipherSuite; 6] = [
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    let mut provider = host.clone();
+    provider.cipher_suites.retain(|suite| match suite {
+        SupportedCipherSuite::Tls13(_) => true,
+        #[allow(unreachable_patterns)] // Without the `tls12` feature there is no other variant.
+        other => TLS12_ALLOWED.contains(&other.suite()),
+    });
+    if provider.cipher_suites.is_empty() {
+        return Err(ConfigError::Engine { reason: "the crypto provider offers no suite anchormq allows" });
+    }
+    Ok(provider)
 }
 
 impl DangerousConfig {

@@ -12,11 +12,12 @@ use core::fmt;
 
 use pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
 use crate::error::{TimeError, TrustError};
 use crate::time::{TimePolicy, TimeSource, ValidityTime};
-use crate::verify::{Anchors, Check, Explanation, VerifiedPeer, explain, pinned, verify_server_chain};
+use crate::verify::{Anchors, Check, Explanation, VerifiedPeer, explain, pinned, verify_server_chain_with};
 
 /// A verification outcome recorded for the connection that asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub(crate) struct ServerVerifier {
     outcomes: spin::Mutex<Vec<(ServerName<'static>, Outcome)>>,
     /// The chains servers presented, kept only when diagnostics ask for them.
     chains: Option<spin::Mutex<Vec<KeptChain>>>,
+    /// What checks certificate and handshake signatures: the provider's.
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ServerVerifier {
@@ -60,9 +63,10 @@ impl ServerVerifier {
         clock: Arc<dyn TimeSource>,
         policy: TimePolicy,
         keep_chains: bool,
+        algorithms: WebPkiSupportedAlgorithms,
     ) -> Self {
         let chains = keep_chains.then(|| spin::Mutex::new(Vec::new()));
-        Self { trust, clock, policy, outcomes: spin::Mutex::new(Vec::new()), chains }
+        Self { trust, clock, policy, outcomes: spin::Mutex::new(Vec::new()), chains, algorithms }
     }
 
     fn raw_keys(&self) -> bool {
@@ -158,7 +162,14 @@ impl ServerCertVerifier for ServerVerifier {
                         ));
                     }
                 };
-                verify_server_chain(anchors, end_entity, intermediates, server_name, time)
+                verify_server_chain_with(
+                    self.algorithms.all,
+                    anchors,
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    time,
+                )
             }
             // A pinned key is the identity: no dates are consulted, so no clock is needed.
             Trust::KeyPins { pins, raw } => pinned::verify(pins, end_entity, *raw, server_name),
@@ -191,7 +202,7 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &crate::crypto::SIGNATURE_ALGORITHMS)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -206,10 +217,10 @@ impl ServerCertVerifier for ServerVerifier {
                 message,
                 &spki,
                 dss,
-                &crate::crypto::SIGNATURE_ALGORITHMS,
+                &self.algorithms,
             );
         }
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &crate::crypto::SIGNATURE_ALGORITHMS)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn requires_raw_public_keys(&self) -> bool {
@@ -217,6 +228,6 @@ impl ServerCertVerifier for ServerVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crate::crypto::SIGNATURE_ALGORITHMS.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
