@@ -346,11 +346,22 @@ impl<S: Transport> Connection<'_, '_, S> {
     /// # Errors
     /// The first failure of the two steps; the stream is closed (or dropped) either way.
     pub async fn disconnect(mut self) -> Result<(), Error<S::PortError>> {
-        let context = self.control_context(0);
-        let sent = steady(pin!(self.inner.disconnect())).await.map_err(|e| lift::<S>(e, context));
-        let mut stream = self.inner.into_inner().inner;
+        let sent = self.send_disconnect().await;
+        let mut stream = self.into_stream();
         let closed = stream.close().await;
         sent.and(closed)
+    }
+
+    /// The first half of [`Connection::disconnect`]: DISCONNECT, the stream left open. The
+    /// supervisor splits the two so that no future holds the connection twice.
+    pub(crate) async fn send_disconnect(&mut self) -> Result<(), Error<S::PortError>> {
+        let context = self.control_context(0);
+        steady(pin!(self.inner.disconnect())).await.map_err(|e| lift::<S>(e, context))
+    }
+
+    /// The stream, for [`Transport::close`] after [`Connection::send_disconnect`].
+    pub(crate) fn into_stream(self) -> S {
+        self.inner.into_inner().inner
     }
 
     fn control_context(&self, body: usize) -> Context {

@@ -415,7 +415,10 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             }
             if work.stop {
                 // A failed goodbye changes nothing: the application asked to stop either way.
-                let _ = bounded(pin!(conn.disconnect()), &watch, &*sleeper, ms).await;
+                // In two steps, so that no future holds the connection twice.
+                let _ = bounded(pin!(conn.send_disconnect()), &watch, &*sleeper, ms).await;
+                let mut stream = conn.into_stream();
+                let _ = bounded(pin!(stream.close()), &watch, &*sleeper, ms).await;
                 return Served::Stopped;
             }
             let mut control = work.control();

@@ -64,6 +64,7 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use core::cell::RefCell;
 use core::fmt;
+use core::pin::pin;
 
 use embedded_io_async::{ErrorType, Read, Write};
 use embedded_tls::alert::AlertDescription;
@@ -226,11 +227,16 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
     pub async fn close(&mut self) -> Result<(), Error<T::Error>> {
         self.shell.check()?;
         self.shell.closed = true;
-        if let Some(conn) = self.conn.take() {
+        if self.conn.is_some() {
             self.drain().await?;
-            if let Err((_, e)) = conn.close().await {
-                return Err(self.engine_error(e, false));
-            }
+        }
+        // embedded-tls closes by value: the connection moves straight into its pinned future,
+        // never held twice across an await.
+        let mut closing = pin!(self.conn.take().map(|conn| conn.close()));
+        if let Some(closing) = closing.as_mut().as_pin_mut()
+            && let Err((_, e)) = closing.await
+        {
+            return Err(self.engine_error(e, false));
         }
         self.drain().await?;
         let mut shared = self.shared.borrow_mut();
