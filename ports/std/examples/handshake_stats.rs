@@ -113,7 +113,7 @@ fn provider_rows(
     let mut per = Vec::new();
     for (name, config) in &configs {
         let port = broker.port(Listener::Tls13);
-        let cpu = anchormq_testbed::cost::thread_cpu_ms();
+        let cpu = anchormq_testbed::cost::thread_cpu_us();
         for _ in 0..RUNS {
             let mut buffers = HostBuffers::new();
             runtime.block_on(async {
@@ -122,7 +122,7 @@ fn provider_rows(
                 tls.close().await
             })?;
         }
-        let ms = (anchormq_testbed::cost::thread_cpu_ms() - cpu) as f64 / RUNS as f64;
+        let ms = (anchormq_testbed::cost::thread_cpu_us() - cpu) as f64 / 1_000.0 / RUNS as f64;
         println!("| {name} | {ms:.2} ms |");
         per.push(ms);
     }

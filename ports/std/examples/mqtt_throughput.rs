@@ -24,7 +24,7 @@ use anchormq::verify::Anchors;
 use anchormq_std::mqtt::{RustlsDialer, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use anchormq_testbed::broker::{Broker, Listener};
-use anchormq_testbed::cost::thread_cpu_ms;
+use anchormq_testbed::cost::process_cpu_us;
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -150,7 +150,7 @@ fn against_rumqttc(
     let port = broker.port(Listener::Tls13);
     let payload = [b'x'; PAYLOAD];
     println!(
-        "\nQoS 1, {N} messages of {PAYLOAD} bytes, TLS 1.3, median of {RUNS} runs (CPU from /proc, 10 ms ticks):"
+        "\nQoS 1, {N} messages of {PAYLOAD} bytes, TLS 1.3, median of {RUNS} runs (CPU time from /proc/*/schedstat):"
     );
     let mut rows: Vec<Row> = vec![
         ("anchormq Client (rustls engine, RustCrypto)".into(), 8, vec![]),
@@ -173,7 +173,7 @@ fn against_rumqttc(
             let field = |name: &str| -> Option<u64> {
                 line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
             };
-            let (Some(publish_ms), Some(cpu_ms)) = (field("publish_ms"), field("cpu_ms")) else {
+            let (Some(publish_ms), Some(cpu_us)) = (field("publish_ms"), field("cpu_us")) else {
                 return Err(format!(
                     "bench-peer failed ({}): {line}{}",
                     out.status,
@@ -181,7 +181,7 @@ fn against_rumqttc(
                 )
                 .into());
             };
-            row.2.push((Duration::from_millis(publish_ms), cpu_ms));
+            row.2.push((Duration::from_millis(publish_ms), cpu_us));
         }
     }
     println!("| client | in flight | messages/s | µs CPU per message |");
@@ -193,7 +193,7 @@ fn against_rumqttc(
         cpus.sort_unstable();
         let cpu = cpus.get(cpus.len() / 2).copied().unwrap_or(0);
         let rate = N as f64 / publish.as_secs_f64();
-        let per = cpu as f64 * 1_000.0 / N as f64;
+        let per = cpu as f64 / N as f64;
         println!("| {name} | {inflight} | {rate:.0} | {per:.1} |");
         figures.push((rate, per));
     }
@@ -221,7 +221,7 @@ async fn client_run(
     payload: &[u8],
     messages: usize,
 ) -> Result<(Duration, Duration, u64), Failure> {
-    let cpu = thread_cpu_ms();
+    let cpu = process_cpu_us();
     let config = Config::new("127.0.0.1", port, id);
     let (mut rx, mut tx) = (vec![0u8; 1_024], vec![0u8; 4_096]);
     let started = Instant::now();
@@ -242,7 +242,7 @@ async fn client_run(
         }
     }
     let done = Instant::now();
-    let cpu = thread_cpu_ms() - cpu;
+    let cpu = process_cpu_us() - cpu;
     conn.disconnect().await?;
     Ok((done - started, done - connected, cpu))
 }

@@ -1,8 +1,9 @@
 //! rumqttc publishing `--messages` QoS 1 messages of `--size` bytes over TLS 1.3 to
 //! `127.0.0.1:--port` (verified against `--ca`), at most `--inflight` unacknowledged, on a
 //! current-thread tokio runtime. Prints one line:
-//! `messages=N connect_ms=C publish_ms=P cpu_ms=U inflight=W` where `publish_ms` runs from the
-//! CONNACK to the last PUBACK and `cpu_ms` is the process's CPU time over the whole run.
+//! `messages=N connect_ms=C publish_ms=P cpu_us=U inflight=W` where `publish_ms` runs from the
+//! CONNACK to the last PUBACK and `cpu_us` is the CPU time of the process's threads over the
+//! whole run.
 
 use std::time::{Duration, Instant};
 
@@ -21,13 +22,15 @@ fn arg(name: &str) -> Option<String> {
     None
 }
 
-/// This process's CPU time (user and system, all threads), in milliseconds.
-fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
+/// The time this process's live threads spent on a CPU, in microseconds (`schedstat`: ns).
+fn cpu_us() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .sum();
+    ns / 1_000
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let id = arg("--id").unwrap_or_else(|| "bench-rumqttc".into());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let cpu = cpu_ms();
+    let cpu = cpu_us();
     let started = Instant::now();
     let (connected, done) = runtime.block_on(async move {
         let mut options = MqttOptions::new(id, "127.0.0.1", port);
@@ -74,10 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         driven
     })?;
     println!(
-        "messages={messages} connect_ms={} publish_ms={} cpu_ms={} inflight={inflight}",
+        "messages={messages} connect_ms={} publish_ms={} cpu_us={} inflight={inflight}",
         (connected - started).as_millis(),
         (done - connected).as_millis(),
-        cpu_ms() - cpu
+        cpu_us() - cpu
     );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! What a future costs while a case runs: how often it was polled (each poll is a wake-up of
 //! the task) and the CPU time of the thread running it.
 //!
-//! Owns: [`Polls`] (a future wrapper counting polls), [`thread_cpu_ms`], and
+//! Owns: [`Polls`] (a future wrapper counting polls), [`thread_cpu_ms`], [`thread_cpu_us`],
+//! [`process_cpu_us`], and
 //! [`block_on_unsteady`], an executor whose wakers change on every poll as some do.
 //!
 //! Never: measures anything but the calling thread (a current-thread runtime runs the whole
@@ -37,6 +38,26 @@ impl<F: Future> Future for Polls<F> {
         self.count.set(self.count.get() + 1);
         self.inner.as_mut().poll(cx)
     }
+}
+
+/// The calling thread's time on a CPU so far, in microseconds, from `/proc/thread-self/schedstat`
+/// (nanoseconds, so fine enough for per-message figures where [`thread_cpu_ms`]'s ticks are not).
+pub fn thread_cpu_us() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0) / 1_000
+}
+
+/// The time this process's live threads spent on a CPU so far, in microseconds (the sum of
+/// their `schedstat`): a benchmark's client including helper threads such as embassy-time's
+/// alarm thread.
+pub fn process_cpu_us() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .sum();
+    ns / 1_000
 }
 
 /// The calling thread's CPU time (user and system) so far, in milliseconds, from
