@@ -76,6 +76,23 @@ impl IdleCost {
     pub fn polls_per_sec(&self) -> f64 {
         self.polls as f64 / self.secs as f64
     }
+
+    /// Prints the figures for `what`, and fails when there were more than `max_polls_per_sec`
+    /// wake-ups a second, or more than 100 ms of CPU a second.
+    ///
+    /// # Errors
+    /// Either bound exceeded, with the figures.
+    pub fn within(&self, what: &str, max_polls_per_sec: f64) -> Result<(), String> {
+        let cpu_per_sec = self.cpu_ms / self.secs.max(1);
+        println!("    {what}: {:.1} wake-ups and {cpu_per_sec} ms CPU per second", self.polls_per_sec());
+        if self.polls_per_sec() > max_polls_per_sec || cpu_per_sec > 100 {
+            return Err(format!(
+                "{what}: {} polls and {} ms CPU in {} s",
+                self.polls, self.cpu_ms, self.secs
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How quiet the connection [`idle_cost`] measures is.
