@@ -10,6 +10,7 @@
 //! receiving, and a received message must reach the caller), or passes minimq types through its
 //! public API.
 
+use core::cell::Cell;
 use core::fmt;
 use core::pin::pin;
 
@@ -36,6 +37,8 @@ pub struct Client<'buf> {
     /// The first bytes the broker sent on the current connection, to name what was wrong
     /// with a CONNACK minimq refused.
     head: Head,
+    /// Whether a write on the current stream is waiting, for the supervisor to bound it.
+    watch: Watch,
 }
 
 impl fmt::Debug for Client<'_> {
@@ -91,7 +94,8 @@ impl<'buf> Client<'buf> {
             client_id: !config.client_id().is_empty(),
         };
         let session = minimq::Session::new(config.to_minimq(buffers)?);
-        Ok(Self { session, sizes, clean_start: true, held: Held::default(), head: Head::new() })
+        let (held, head, watch) = (Held::default(), Head::new(), Watch::default());
+        Ok(Self { session, sizes, clean_start: true, held, head, watch })
     }
 
     /// Sends CONNECT over `stream` and waits for the CONNACK. The stream must be freshly opened
@@ -113,9 +117,9 @@ impl<'buf> Client<'buf> {
         let tls_resumed = stream.tls_resumed();
         let sizes = self.sizes;
         let sent = Sent { client_id: sizes.client_id, clean_start: self.clean_start };
-        let Self { session, head, held, clean_start, .. } = self;
+        let Self { session, head, held, clean_start, watch, .. } = self;
         head.clear();
-        match steady(pin!(session.connect(Recorded { inner: stream, head }))).await {
+        match steady(pin!(session.connect(Recorded { inner: stream, head, watch }))).await {
             Ok(inner) => {
                 // minimq asks to resume from now on, whatever this connection does.
                 *clean_start = false;
@@ -131,7 +135,7 @@ impl<'buf> Client<'buf> {
                 if let Some(fault) = fault {
                     return Err(MqttError::BadConnack { fault }.into());
                 }
-                Ok(Connection { inner, session_present, tls_resumed, sizes, held })
+                Ok(Connection { inner, session_present, tls_resumed, sizes, held, watch })
             }
             Err(e) => Err(match lift::<S>(e, Context::connect(sizes)) {
                 Error::Mqtt(MqttError::Protocol { .. }) => {
@@ -160,6 +164,7 @@ pub struct Connection<'c, 'buf, S: Transport> {
     tls_resumed: bool,
     sizes: Sizes,
     held: &'c mut Held,
+    watch: &'c Watch,
 }
 
 impl<S: Transport> fmt::Debug for Connection<'_, '_, S> {
@@ -172,7 +177,7 @@ impl<S: Transport> fmt::Debug for Connection<'_, '_, S> {
     }
 }
 
-impl<S: Transport> Connection<'_, '_, S> {
+impl<'c, S: Transport> Connection<'c, '_, S> {
     /// Whether the broker resumed an earlier session (CONNACK session present): subscriptions
     /// and unacknowledged messages survived, and minimq replays its in-flight messages.
     pub fn session_present(&self) -> bool {
@@ -359,9 +364,16 @@ impl<S: Transport> Connection<'_, '_, S> {
         steady(pin!(self.inner.disconnect())).await.map_err(|e| lift::<S>(e, context))
     }
 
-    /// The stream, for [`Transport::close`] after [`Connection::send_disconnect`].
-    pub(crate) fn into_stream(self) -> S {
-        self.inner.into_inner().inner
+    /// The stream, to close after [`Connection::send_disconnect`].
+    pub(crate) fn into_stream(self) -> Recorded<'c, S> {
+        self.inner.into_inner()
+    }
+
+    /// Whether a write on this connection's stream is waiting, and how many finished: what
+    /// the supervisor bounds. Not tied to a borrow of the connection, so it can be read while
+    /// an operation runs.
+    pub(crate) fn watch(&self) -> &'c Watch {
+        self.watch
     }
 
     fn control_context(&self, body: usize) -> Context {
@@ -375,10 +387,62 @@ impl<S: Transport> Connection<'_, '_, S> {
     }
 }
 
-/// The stream, keeping the first bytes the broker sends in the client's [`Head`].
-struct Recorded<'h, S> {
+/// Whether a write is waiting on the current stream, and how many finished, so that the
+/// supervisor can bound a write that makes no progress.
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    writing: Cell<bool>,
+    progress: Cell<u32>,
+}
+
+impl Watch {
+    /// A write, flush or close is waiting for the stream.
+    pub(crate) fn writing(&self) -> bool {
+        self.writing.get()
+    }
+
+    /// How many writes, flushes and closes finished (wrapping).
+    pub(crate) fn progress(&self) -> u32 {
+        self.progress.get()
+    }
+}
+
+/// Marks a write as waiting for as long as it lives (a cancelled write included).
+struct Writing<'w>(&'w Watch);
+
+impl<'w> Writing<'w> {
+    fn start(watch: &'w Watch) -> Self {
+        watch.writing.set(true);
+        Self(watch)
+    }
+
+    fn done(self) {
+        self.0.progress.set(self.0.progress.get().wrapping_add(1));
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.writing.set(false);
+    }
+}
+
+/// The stream as the session sees it: it keeps the first bytes the broker sends in the
+/// client's [`Head`] and reports every write to the client's [`Watch`].
+pub(crate) struct Recorded<'h, S> {
     inner: S,
     head: &'h Head,
+    watch: &'h Watch,
+}
+
+impl<S: Transport> Recorded<'_, S> {
+    /// [`Transport::close`], reported to the [`Watch`] like a write (close_notify is one).
+    pub(crate) async fn close(&mut self) -> Result<(), Error<S::PortError>> {
+        let writing = Writing::start(self.watch);
+        self.inner.close().await?;
+        writing.done();
+        Ok(())
+    }
 }
 
 impl<S: ErrorType> ErrorType for Recorded<'_, S> {
@@ -395,11 +459,17 @@ impl<S: Read> Read for Recorded<'_, S> {
 
 impl<S: Write> Write for Recorded<'_, S> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
-        self.inner.write(buf).await
+        let writing = Writing::start(self.watch);
+        let n = self.inner.write(buf).await?;
+        writing.done();
+        Ok(n)
     }
 
     async fn flush(&mut self) -> Result<(), S::Error> {
-        self.inner.flush().await
+        let writing = Writing::start(self.watch);
+        self.inner.flush().await?;
+        writing.done();
+        Ok(())
     }
 }
 

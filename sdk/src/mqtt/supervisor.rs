@@ -11,15 +11,12 @@
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::cell::Cell;
 use core::fmt;
 use core::future::{Future, poll_fn};
 use core::pin::{Pin, pin};
 use core::task::Poll;
 
-use embedded_io_async::{ErrorType, Read, Write};
-
-use super::client::{Client, Connection, OpStatus, Token};
+use super::client::{Client, Connection, OpStatus, Token, Watch};
 use super::config::{Buffers, Config};
 use super::outbox::{Admission, Outbox, OutboxError};
 use super::policy::{Policy, Verdict};
@@ -377,12 +374,11 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
 
     /// One attempt: open the stream, CONNECT, then serve until failure or stop.
     async fn connect_and_serve<A: Application<C::Error>>(&mut self, app: &mut A) -> Served<C::Error> {
-        let watch = Watch::default();
-        let Policy { connect_timeout_ms, write_timeout_ms, healthy_after_ms, .. } = self.policy;
+        let Policy { connect_timeout_ms, write_timeout_ms: ms, healthy_after_ms, .. } = self.policy;
         let Self { client, config, dialer, sleeper, work, .. } = self;
         let attempt = async {
             let stream = dialer.dial(&config.broker).await?;
-            client.connect(Watched { inner: stream, watch: &watch }).await
+            client.connect(stream).await
         };
         let mut conn = match select(pin!(attempt), pin!(sleeper.sleep_ms(connect_timeout_ms))).await {
             Either::Left(Ok(conn)) => conn,
@@ -406,9 +402,9 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
         // across passes, so it is registered once per connection.
         let mut proving = pin!(Some(sleeper.sleep_ms(healthy_after_ms)));
         let mut healthy = false;
-        let ms = write_timeout_ms;
+        let watch = conn.watch();
         loop {
-            match bounded(pin!(work.send_pending(&mut conn, app)), &watch, &*sleeper, ms).await {
+            match bounded(pin!(work.send_pending(&mut conn, app)), watch, &*sleeper, ms).await {
                 Ok(Ok(acknowledged)) => healthy |= acknowledged,
                 Ok(Err(error)) => return Served::Failed { error, healthy },
                 Err(stalled) => return Served::Failed { error: stalled.into(), healthy },
@@ -416,9 +412,9 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             if work.stop {
                 // A failed goodbye changes nothing: the application asked to stop either way.
                 // In two steps, so that no future holds the connection twice.
-                let _ = bounded(pin!(conn.send_disconnect()), &watch, &*sleeper, ms).await;
+                let _ = bounded(pin!(conn.send_disconnect()), watch, &*sleeper, ms).await;
                 let mut stream = conn.into_stream();
-                let _ = bounded(pin!(stream.close()), &watch, &*sleeper, ms).await;
+                let _ = bounded(pin!(stream.close()), watch, &*sleeper, ms).await;
                 return Served::Stopped;
             }
             let mut control = work.control();
@@ -434,7 +430,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 let (poll, wait, proven) = (pin!(conn.poll()), pin!(app.wait(&mut control)), pin!(proven));
                 let idle = pin!(select(wait, proven));
                 let serve = pin!(select(poll, idle));
-                bounded(serve, &watch, &*sleeper, ms).await
+                bounded(serve, watch, &*sleeper, ms).await
             };
             let outcome = match woke {
                 Err(stalled) => Err(stalled.into()),
@@ -549,82 +545,6 @@ fn is_connection_failure<E>(error: &Error<E>) -> bool {
     !matches!(error, Error::Resource(_) | Error::Mqtt(MqttError::InvalidRequest { .. }))
 }
 
-/// What the supervisor watches on a live connection's stream: whether a write is waiting, and
-/// how many finished, so a write that makes no progress can be bounded.
-#[derive(Debug, Default)]
-struct Watch {
-    writing: Cell<bool>,
-    progress: Cell<u32>,
-}
-
-/// Marks a write as waiting for as long as it lives (a cancelled write included).
-struct Writing<'w>(&'w Watch);
-
-impl<'w> Writing<'w> {
-    fn start(watch: &'w Watch) -> Self {
-        watch.writing.set(true);
-        Self(watch)
-    }
-
-    fn done(self) {
-        self.0.progress.set(self.0.progress.get().wrapping_add(1));
-    }
-}
-
-impl Drop for Writing<'_> {
-    fn drop(&mut self) {
-        self.0.writing.set(false);
-    }
-}
-
-/// The port's stream, reporting its writes to a [`Watch`].
-struct Watched<'w, S> {
-    inner: S,
-    watch: &'w Watch,
-}
-
-impl<S: ErrorType> ErrorType for Watched<'_, S> {
-    type Error = S::Error;
-}
-
-impl<S: Read> Read for Watched<'_, S> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, S::Error> {
-        self.inner.read(buf).await
-    }
-}
-
-impl<S: Write> Write for Watched<'_, S> {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
-        let writing = Writing::start(self.watch);
-        let n = self.inner.write(buf).await?;
-        writing.done();
-        Ok(n)
-    }
-
-    async fn flush(&mut self) -> Result<(), S::Error> {
-        let writing = Writing::start(self.watch);
-        self.inner.flush().await?;
-        writing.done();
-        Ok(())
-    }
-}
-
-impl<S: Transport> Transport for Watched<'_, S> {
-    type PortError = S::PortError;
-
-    fn lift(error: S::Error) -> Error<S::PortError> {
-        S::lift(error)
-    }
-
-    async fn close(&mut self) -> Result<(), Error<S::PortError>> {
-        self.inner.close().await
-    }
-
-    fn tls_resumed(&self) -> bool {
-        self.inner.tls_resumed()
-    }
-}
-
 /// Runs `work`; fails with [`MqttError::WriteTimeout`] when a write inside it waits `ms` with
 /// no progress. The timer runs only while a write is waiting, and starts again whenever one
 /// finishes, so an idle connection sets none and a slow one that keeps moving is never cut.
@@ -640,11 +560,11 @@ async fn bounded<F: Future, Z: Sleep>(
         if let Poll::Ready(out) = work.as_mut().poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        if !watch.writing.get() {
+        if !watch.writing() {
             timer.set(None);
             return Poll::Pending;
         }
-        let progress = watch.progress.get();
+        let progress = watch.progress();
         if timer.is_none() || armed_at != progress {
             timer.set(Some(sleeper.sleep_ms(ms)));
             armed_at = progress;
