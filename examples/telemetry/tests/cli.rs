@@ -14,8 +14,13 @@ fn telemetry(
     roots: &std::path::Path,
     extra: &[&str],
 ) -> std::process::Output {
+    telemetry_at(broker.port(listener), roots, extra)
+}
+
+/// `telemetry` against `127.0.0.1:port` as `localhost`, trusting `roots`, one attempt.
+fn telemetry_at(port: u16, roots: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_telemetry"))
-        .args(["--broker", &format!("127.0.0.1:{}", broker.port(listener)), "--server-name", "localhost"])
+        .args(["--broker", &format!("127.0.0.1:{port}"), "--server-name", "localhost"])
         .arg("--ca")
         .arg(roots)
         .args(["--interval-ms", "50", "--max-attempts", "1"])
@@ -110,13 +115,7 @@ fn readings_the_broker_will_not_take_are_losses() {
     // A real TLS server (openssl s_server) whose CONNACK says Maximum QoS 0 (property 0x24).
     let script = vec![Step::Send(connack(0, 0, &[0x24, 0])), Step::Serve(std::time::Duration::from_secs(20))];
     let broker = Scripted::tls(&pki.server, script).expect("openssl s_server");
-    let out = Command::new(env!("CARGO_BIN_EXE_telemetry"))
-        .args(["--broker", &format!("127.0.0.1:{}", broker.port()), "--server-name", "localhost"])
-        .arg("--ca")
-        .arg(&pki.trust_anchors)
-        .args(["--count", "3", "--qos", "1", "--interval-ms", "50", "--max-attempts", "1"])
-        .output()
-        .expect("running telemetry");
+    let out = telemetry_at(broker.port(), &pki.trust_anchors, &["--count", "3", "--qos", "1"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "it exited 0 although nothing was delivered:\n{stdout}");
     assert!(stdout.contains("0 acknowledged") && stdout.contains("3 not taken by the broker"), "{stdout}");

@@ -17,7 +17,7 @@ use core::pin::pin;
 use embedded_io_async::{ErrorType, Read, Write};
 
 use super::config::{Buffers, Config, FIXED_HEADER_ROOM, add};
-use super::connack::{self, Head, Sent};
+use super::connack::{Head, Sent};
 use super::steady::steady;
 use super::topic;
 use super::transport::Transport;
@@ -128,10 +128,9 @@ impl<'buf> Client<'buf> {
                 // and believes a session claimed after a clean start, which would skip
                 // subscribing and resending: both are refused here. Dropping `inner` closes
                 // the stream.
-                let (bytes, len) = head.bytes();
                 let claimed = session_present && sent.clean_start;
-                let fault = connack::examine(bytes.get(..len).unwrap_or_default(), sent)
-                    .or(claimed.then_some(ConnackFault::SessionPresentAfterCleanStart));
+                let fault =
+                    head.fault(sent).or(claimed.then_some(ConnackFault::SessionPresentAfterCleanStart));
                 if let Some(fault) = fault {
                     return Err(MqttError::BadConnack { fault }.into());
                 }
@@ -139,10 +138,8 @@ impl<'buf> Client<'buf> {
             }
             Err(e) => Err(match lift::<S>(e, Context::connect(sizes)) {
                 Error::Mqtt(MqttError::Protocol { .. }) => {
-                    let (bytes, len) = head.bytes();
-                    let examined = bytes.get(..len).unwrap_or_default();
-                    let fault = connack::examine(examined, sent)
-                        .unwrap_or(ConnackFault::Unexplained { examined: len });
+                    let fault =
+                        head.fault(sent).unwrap_or(ConnackFault::Unexplained { examined: head.len() });
                     MqttError::BadConnack { fault }.into()
                 }
                 other => other,

@@ -54,6 +54,17 @@ impl Head {
     pub(crate) fn bytes(&self) -> ([u8; HEAD_LEN], usize) {
         (self.bytes.get(), self.len.get())
     }
+
+    /// How many bytes were kept.
+    pub(crate) fn len(&self) -> usize {
+        self.len.get()
+    }
+
+    /// [`examine`] over what was kept.
+    pub(crate) fn fault(&self, sent: Sent) -> Option<ConnackFault> {
+        let (bytes, len) = self.bytes();
+        examine(bytes.get(..len).unwrap_or_default(), sent)
+    }
 }
 
 /// What the client sent in its CONNECT that decides which CONNACK properties are allowed.
