@@ -237,10 +237,23 @@ pub enum TlsError {
         alert: String,
     },
     /// The peer offered no protocol version anchormq accepts (TLS 1.3, or TLS 1.2 with the
-    /// `tls12` feature).
+    /// `tls12` feature), or sent the alert `protocol_version`. A refusal retrying cannot fix
+    /// (see [`TlsError::is_refusal`]).
     NoCommonVersion,
-    /// The peer chose no cipher suite or key exchange group anchormq accepts.
+    /// The peer chose no cipher suite or key exchange group anchormq accepts, or ended the
+    /// handshake with `handshake_failure` or `insufficient_security` (or, on the embedded
+    /// engine, answered with a HelloRetryRequest for a group it does not offer). A refusal.
     NoCommonParameters,
+    /// The broker requires a client certificate and this device presented none (the alert
+    /// `certificate_required`). A refusal.
+    ClientCertificateRequired,
+    /// The broker refused this device's client certificate: the alert it sent
+    /// (`bad_certificate`, `unknown_ca`, `certificate_expired`, `certificate_revoked`,
+    /// `unsupported_certificate`, `certificate_unknown` or `access_denied`). A refusal.
+    ClientCertificateRefused {
+        /// The alert's name.
+        alert: String,
+    },
     /// The peer broke the TLS protocol.
     Protocol {
         /// What it did.
@@ -281,6 +294,17 @@ pub enum TlsError {
         /// The alert the broker sent, if any (otherwise it answered with keys not derived from
         /// this PSK).
         alert: Option<String>,
+    },
+    /// This client's key could not sign its CertificateVerify (mutual TLS): the [`Signer`]
+    /// failed (a secure element reported an error) or produced a signature the engine cannot
+    /// send. Nothing carrying a bad signature was sent.
+    ///
+    /// [`Signer`]: crate::crypto::Signer
+    ClientKeyFailed {
+        /// The scheme it was asked for.
+        scheme: crate::crypto::SignatureScheme,
+        /// What the signer reported.
+        error: crate::crypto::SignError,
     },
     /// Any other engine failure.
     Engine {
@@ -735,16 +759,63 @@ fn write_list(f: &mut fmt::Formatter<'_>, items: &[String]) -> fmt::Result {
     Ok(())
 }
 
+impl TlsError {
+    /// Whether this is the broker refusing this device at the TLS layer for a reason retrying
+    /// cannot fix (no common version or parameters, a client certificate missing or refused, a
+    /// pre-shared key refused): the supervisor stops on it, after
+    /// [`crate::mqtt::Policy::tls_refusals_to_stop`] attempts in a row, unless its policy says
+    /// to retry. Resets, timeouts, damaged records and `internal_error` are not refusals.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::NoCommonVersion
+                | Self::NoCommonParameters
+                | Self::ClientCertificateRequired
+                | Self::ClientCertificateRefused { .. }
+                | Self::PskRefused { .. }
+        )
+    }
+
+    /// The error for a fatal alert the broker sent, by its RFC 8446 name: the refusals get their
+    /// own variants, every other alert is [`TlsError::AlertReceived`].
+    pub(crate) fn from_alert(alert: String) -> Self {
+        match alert.as_str() {
+            "protocol_version" => Self::NoCommonVersion,
+            "handshake_failure" | "insufficient_security" => Self::NoCommonParameters,
+            "certificate_required" => Self::ClientCertificateRequired,
+            "bad_certificate" | "unknown_ca" | "certificate_expired" | "certificate_revoked"
+            | "unsupported_certificate" | "certificate_unknown" | "access_denied" => {
+                Self::ClientCertificateRefused { alert }
+            }
+            _ => Self::AlertReceived { alert },
+        }
+    }
+}
+
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AlertReceived { alert } => write!(f, "the broker sent the fatal alert {alert}"),
             Self::NoCommonVersion => f.write_str(
-                "the broker offers no TLS version anchormq accepts (TLS 1.3, or TLS 1.2 with the tls12 feature)",
+                "the broker offers no TLS version anchormq accepts (TLS 1.3, or TLS 1.2 with the tls12 feature; nothing older): enable TLS 1.3 on the broker (Mosquitto: tls_version tlsv1.3), or, for a TLS 1.2 broker, build with the tls12 feature and the rustls engine",
             ),
             Self::NoCommonParameters => f.write_str(
-                "the broker offers no cipher suite or key exchange anchormq accepts (AEAD with ECDHE only)",
+                "the broker shares no cipher suite or key exchange group with this device (anchormq offers AEAD suites with ECDHE only: AES-GCM or ChaCha20-Poly1305, X25519 or P-256; embedded-tls only TLS_AES_128_GCM_SHA256 with P-256): enable one of them on the broker (under TLS 1.2 a broker that requires a client certificate may say handshake_failure too)",
             ),
+            Self::ClientCertificateRequired => f.write_str(
+                "the broker requires a client certificate and this device presented none (alert certificate_required): configure the device's certificate and key (SecurityProfile::Certificates with client, TlsConfigBuilder::client_identity or EmbeddedConfigBuilder::client_certificate)",
+            ),
+            Self::ClientCertificateRefused { alert } => {
+                write!(f, "the broker refused this device's client certificate (alert {alert}): ")?;
+                f.write_str(match alert.as_str() {
+                    "unknown_ca" => "the broker does not trust its issuer: add the issuing CA to the broker's cafile, or issue the device a certificate from a CA the broker trusts",
+                    "certificate_expired" => "it has expired or is not yet valid at the broker's time: renew the device's certificate",
+                    "certificate_revoked" => "it was revoked: issue the device a new certificate",
+                    "unsupported_certificate" => "the broker cannot use its key type or usage: issue one with a key and extended key usage (clientAuth) the broker accepts",
+                    "access_denied" => "the broker's policy refuses this identity: allow it on the broker",
+                    _ => "check that it is the device's current certificate, issued for client authentication by a CA the broker trusts",
+                })
+            }
             Self::Protocol { reason } => write!(f, "the broker broke the TLS protocol: {reason}"),
             Self::BadRecordMac => f.write_str("a record failed authentication: the data was corrupted or tampered with"),
             Self::TruncatedRecord => f.write_str("the connection ended in the middle of a TLS record"),
@@ -769,6 +840,10 @@ impl fmt::Display for TlsError {
                 }
                 f.write_str(": check that the identity and key match the broker's psk_file")
             }
+            Self::ClientKeyFailed { scheme, error } => write!(
+                f,
+                "this device's key could not sign the handshake with {scheme} ({error}), so the handshake was ended: check the signer (secure element, key slot) and that it supports {scheme}"
+            ),
             Self::Engine { reason } => write!(f, "the TLS engine failed: {reason}"),
         }
     }

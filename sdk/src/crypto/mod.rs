@@ -1,5 +1,6 @@
 //! anchormq's own rustls `CryptoProvider`, built on RustCrypto crates, plus the
-//! port-facing [`Entropy`] trait, the client-key [`Signer`] handle and [`sha256`], the one
+//! port-facing [`Entropy`] trait, the client-key [`Signer`] handle (both engines; a software key
+//! in [`SoftwareSigner`]) and [`sha256`], the one
 //! digest every other module (fingerprints, pins, bundle checksums) takes from here.
 //!
 //! Owns every cryptographic primitive anchormq hands to rustls: cipher suites
@@ -29,6 +30,9 @@ mod hmac;
 mod kx;
 #[cfg(feature = "rustls")]
 mod sign;
+mod signer;
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+mod software;
 #[cfg(feature = "tls12")]
 mod tls12;
 #[cfg(feature = "rustls")]
@@ -39,7 +43,12 @@ mod verify;
 mod tests;
 
 #[cfg(feature = "rustls")]
-pub use sign::{KeyError, SignError, Signer, SoftwareSigner, signing_key};
+pub use sign::signing_key;
+#[cfg(feature = "rustls")]
+pub(crate) use sign::sign_error_of;
+pub use signer::{KeyError, SignError, SignatureScheme, Signer};
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub use software::SoftwareSigner;
 #[cfg(feature = "rustls")]
 pub use verify::SIGNATURE_ALGORITHMS;
 pub use verify::{ALGORITHMS, Accepted, tls13_algorithm};

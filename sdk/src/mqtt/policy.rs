@@ -7,6 +7,7 @@
 //! configuration or buffer-size failure at all.
 
 use super::backoff::Backoff;
+use crate::crypto::SignError;
 use crate::Error;
 use crate::error::{MqttError, TlsError};
 
@@ -38,8 +39,18 @@ pub struct Policy {
     /// instead of all at once: with the default 5 s, 200 devices arrive at about 40 per second
     /// and are all back within 5 s of the broker (`cargo xtask fleet` measures it).
     pub reconnect_window_ms: u32,
-    /// What a CONNACK refusal that retrying cannot fix (bad credentials, banned, ...) does.
+    /// What a refusal that retrying cannot fix does: a CONNACK refusal (bad credentials,
+    /// banned, ...) or a TLS one ([`crate::error::TlsError::is_refusal`]: no common version,
+    /// cipher suite or group, a client certificate missing or refused, a PSK refused).
     pub on_refusal: RefusalPolicy,
+    /// How many attempts in a row must end in a TLS refusal before it counts as one (at least
+    /// 1; default 3, over the first backoff steps: about 2 s). A TLS refusal usually arrives
+    /// before the broker is authenticated (a plaintext alert, a ServerHello), so anyone on the
+    /// path can forge one: a single forged packet must not stop a device for good. A broker
+    /// that really refuses says so every time, and the device stops after these attempts with
+    /// the refusal's sentence. CONNACK refusals come from the authenticated broker and count at
+    /// once.
+    pub tls_refusals_to_stop: u32,
     /// Retry after [`Error::Trust`] and [`Error::Time`] (a broker certificate that does not
     /// verify, a clock the time policy refuses) instead of stopping. Only for devices whose
     /// clock or trust store is expected to be fixed while they wait (SNTP, a bundle update).
@@ -59,6 +70,7 @@ impl Default for Policy {
             healthy_after_ms: 10_000,
             reconnect_window_ms: 5_000,
             on_refusal: RefusalPolicy::Stop,
+            tls_refusals_to_stop: 3,
             retry_untrusted: false,
         }
     }
@@ -86,6 +98,9 @@ pub(crate) enum Verdict {
     RetryAtCap,
     /// The broker refused for good.
     StopRefused,
+    /// A TLS refusal: the broker's, or forged by someone on the path; the supervisor stops
+    /// once [`Policy::tls_refusals_to_stop`] attempts in a row ended in one.
+    TlsRefused,
     /// Trust or time failure.
     StopUntrusted,
     /// Configuration or buffers: nothing will change by waiting.
@@ -99,10 +114,16 @@ impl Policy {
             Error::Trust(_) | Error::Time(_) if self.retry_untrusted => Verdict::Retry,
             Error::Trust(_) | Error::Time(_) => Verdict::StopUntrusted,
             Error::Config(_) | Error::Resource(_) => Verdict::StopFatal,
-            // A broker that refuses our pre-shared key refuses it every time, like bad
+            // A key that cannot make the signature asked for never will; a signer that failed
+            // (a secure element's hiccup) may work on the next attempt.
+            Error::Tls(TlsError::ClientKeyFailed { error, .. }) if *error != SignError::Failed => {
+                Verdict::StopFatal
+            }
+            // A broker that refuses this device at the TLS layer (its pre-shared key, its client
+            // certificate, every version or suite it offers) refuses it every time, like bad
             // credentials: it is never hammered.
-            Error::Tls(TlsError::PskRefused { .. }) => match self.on_refusal {
-                RefusalPolicy::Stop => Verdict::StopRefused,
+            Error::Tls(e) if e.is_refusal() => match self.on_refusal {
+                RefusalPolicy::Stop => Verdict::TlsRefused,
                 RefusalPolicy::RetryAtCap => Verdict::RetryAtCap,
             },
             Error::Mqtt(MqttError::Refused { reason_code }) if refusal_is_final(*reason_code) => {
@@ -134,6 +155,7 @@ pub(crate) fn refusal_is_final(reason_code: u8) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::crypto::SignatureScheme;
     use crate::error::{ConfigError, ResourceError, TimeError, TlsError, TrustError};
 
     fn verdict(policy: &Policy, e: Error<()>) -> Verdict {
@@ -184,6 +206,9 @@ mod tests {
         assert_eq!(verdict(&p, Error::Resource(small)), Verdict::StopFatal);
         assert_eq!(verdict(&p, Error::Transport(())), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Tls(TlsError::BadRecordMac)), Verdict::Retry);
+        let key = |error| Error::Tls(TlsError::ClientKeyFailed { scheme: SignatureScheme::EcdsaP256Sha256, error });
+        assert_eq!(verdict(&p, key(SignError::Failed)), Verdict::Retry);
+        assert_eq!(verdict(&p, key(SignError::UnsupportedScheme)), Verdict::StopFatal);
         // Unauthenticated bytes can claim any record length: the peer's error, never a stop.
         let long = || Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: 1_041 });
         assert_eq!(verdict(&p, long()), Verdict::Retry);
@@ -195,6 +220,38 @@ mod tests {
             Error::Tls(TlsError::PskRefused { identity: "d".into(), alert: Some("handshake_failure".into()) })
         };
         assert_eq!(verdict(&p, psk()), Verdict::RetryAtCap);
-        assert_eq!(verdict(&Policy::default(), psk()), Verdict::StopRefused);
+        assert_eq!(verdict(&Policy::default(), psk()), Verdict::TlsRefused);
+    }
+
+    #[test]
+    fn tls_refusals_are_sorted_from_transient_tls_faults() {
+        let p = Policy::default();
+        let alert = |name: &str| Error::<()>::Tls(TlsError::from_alert(name.into()));
+        for refusal in [
+            "protocol_version",
+            "handshake_failure",
+            "insufficient_security",
+            "certificate_required",
+            "bad_certificate",
+            "unknown_ca",
+            "certificate_expired",
+            "certificate_revoked",
+            "unsupported_certificate",
+            "certificate_unknown",
+            "access_denied",
+        ] {
+            assert_eq!(verdict(&p, alert(refusal)), Verdict::TlsRefused, "{refusal}");
+            let retrying = Policy { on_refusal: RefusalPolicy::RetryAtCap, ..p };
+            assert_eq!(verdict(&retrying, alert(refusal)), Verdict::RetryAtCap, "{refusal}");
+        }
+        for transient in ["internal_error", "decode_error", "bad_record_mac", "unexpected_message"] {
+            assert_eq!(verdict(&p, alert(transient)), Verdict::Retry, "{transient}");
+        }
+        for local in [TlsError::NoCommonVersion, TlsError::NoCommonParameters] {
+            assert_eq!(verdict(&p, Error::Tls(local)), Verdict::TlsRefused);
+        }
+        for transient in [TlsError::TruncatedRecord, TlsError::ClosedDuringHandshake, TlsError::BadRecordMac] {
+            assert_eq!(verdict(&p, Error::Tls(transient)), Verdict::Retry);
+        }
     }
 }

@@ -83,9 +83,11 @@ pub enum Stopped<E> {
     /// The application called [`Control::stop`].
     Requested,
     /// The broker refused the connection for a reason retrying cannot fix
-    /// ([`super::RefusalPolicy::Stop`]).
+    /// ([`super::RefusalPolicy::Stop`]): in its CONNACK, or at the TLS layer on
+    /// [`Policy::tls_refusals_to_stop`] attempts in a row.
     Refused {
-        /// The [`MqttError::Refused`] with its reason code.
+        /// The [`MqttError::Refused`] with its reason code, or the [`crate::TlsError`] that is a
+        /// refusal ([`crate::TlsError::is_refusal`]); its `Display` names the cause and the fix.
         error: Error<E>,
     },
     /// The broker's certificate or the device's time was refused
@@ -201,6 +203,8 @@ pub struct Supervisor<'buf, 'o, C, Z, R> {
     config: &'buf Config,
     work: Work<'o>,
     failures: u32,
+    /// Attempts in a row that ended in a TLS refusal ([`Policy::tls_refusals_to_stop`]).
+    tls_refusals: u32,
     dialer: C,
     sleeper: Z,
     entropy: R,
@@ -276,6 +280,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 stop: false,
             },
             failures: 0,
+            tls_refusals: 0,
             dialer,
             sleeper,
             entropy,
@@ -306,6 +311,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     async fn supervise<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
         self.work.stop = false;
         self.failures = 0;
+        self.tls_refusals = 0;
         let mut delay = None;
         loop {
             if let Some(ms) = delay.take() {
@@ -334,8 +340,13 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             // count starts again, and the first retry is spread over the reconnect window.
             self.failures = if healthy { 0 } else { self.failures.saturating_add(1) };
             let backoff = self.policy.backoff;
-            let stopped = match self.policy.classify(&error) {
+            let verdict = self.policy.classify(&error);
+            self.tls_refusals = if verdict == Verdict::TlsRefused { self.tls_refusals.saturating_add(1) } else { 0 };
+            let stopped = match verdict {
                 Verdict::StopRefused => Stopped::Refused { error },
+                Verdict::TlsRefused if self.tls_refusals >= self.policy.tls_refusals_to_stop.max(1) => {
+                    Stopped::Refused { error }
+                }
                 Verdict::StopUntrusted => Stopped::Untrusted { error },
                 Verdict::StopFatal => Stopped::Fatal { error },
                 _ if !healthy && self.policy.max_attempts.is_some_and(|max| self.failures >= max) => {
@@ -349,7 +360,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                     delay = Some(backoff.spread_ms(self.policy.reconnect_window_ms, &self.entropy));
                     continue;
                 }
-                Verdict::Retry => {
+                Verdict::Retry | Verdict::TlsRefused => {
                     delay = Some(backoff.delay_ms(self.failures.saturating_sub(1), &self.entropy));
                     continue;
                 }

@@ -130,7 +130,8 @@ impl SecurityProfile {
     ///
     /// # Errors
     /// [`ConfigError::UnsupportedProfile`] when the engine cannot run the profile (rustls has no
-    /// external PSK; embedded-tls has no client certificates, pinned keys or raw public keys),
+    /// external PSK; embedded-tls has no pinned keys or raw public keys, and sends one client
+    /// certificate without intermediates),
     /// and whatever the engine's own builder refuses.
     pub fn build(self, engine: EngineChoice, env: Environment) -> Result<EngineConfig, ConfigError> {
         match engine {
@@ -139,14 +140,18 @@ impl SecurityProfile {
             EngineChoice::EmbeddedTls { max_fragment } => {
                 let builder = match self {
                     #[cfg(feature = "embedded-tls")]
-                    Self::Certificates { anchors, client: None } => {
-                        EmbeddedConfig::certificates(env.entropy, anchors)
+                    Self::Certificates { anchors, client } => {
+                        let builder = EmbeddedConfig::certificates(env.entropy, anchors)
                             .time_source(env.clock)
-                            .time_policy(env.policy)
+                            .time_policy(env.policy);
+                        match client {
+                            Some((chain, signer)) => builder.client_certificate(chain, signer),
+                            None => builder,
+                        }
                     }
                     Self::Psk(psk) => EmbeddedConfig::psk(env.entropy, psk),
                     #[cfg(not(feature = "embedded-tls"))]
-                    Self::Certificates { client: None, .. } => {
+                    Self::Certificates { .. } => {
                         return Err(ConfigError::UnsupportedProfile {
                             profile: self.name(),
                             engine: "embedded-tls",
@@ -158,7 +163,7 @@ impl SecurityProfile {
                         return Err(ConfigError::UnsupportedProfile {
                             profile: self.name(),
                             engine: "embedded-tls",
-                            reason: "that engine runs certificate (server-only) and PSK profiles",
+                            reason: "that engine runs certificate (and mutual TLS) and PSK profiles",
                         });
                     }
                 };

@@ -21,6 +21,12 @@ use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource};
 #[cfg(feature = "embedded-tls")]
 use crate::verify::Anchors;
+#[cfg(feature = "embedded-tls")]
+use super::client::ClientCertificate;
+#[cfg(feature = "embedded-tls")]
+use crate::crypto::Signer;
+#[cfg(feature = "embedded-tls")]
+use pki_types::CertificateDer;
 
 /// The largest plaintext fragment the server may send (RFC 6066 §4): a smaller one lets a device
 /// receive through a smaller buffer.
@@ -54,7 +60,14 @@ pub struct EmbeddedConfig {
 #[derive(Debug)]
 pub struct EmbeddedConfigBuilder {
     config: EmbeddedConfig,
+    /// A client certificate asked for, checked in [`EmbeddedConfigBuilder::build`].
+    #[cfg(feature = "embedded-tls")]
+    client: Option<ClientAsked>,
 }
+
+#[cfg(feature = "embedded-tls")]
+#[derive(Debug)]
+struct ClientAsked(Vec<CertificateDer<'static>>, alloc::boxed::Box<dyn Signer>);
 
 pub(super) enum Profile {
     #[cfg(feature = "embedded-tls")]
@@ -62,6 +75,8 @@ pub(super) enum Profile {
         anchors: Anchors,
         clock: &'static dyn TimeSource,
         policy: TimePolicy,
+        /// This client's certificate (mutual TLS), if any.
+        client: Option<ClientCertificate>,
     },
     Psk(Psk),
 }
@@ -137,10 +152,11 @@ impl fmt::Debug for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             #[cfg(feature = "embedded-tls")]
-            Self::Certificates { anchors, policy, .. } => f
+            Self::Certificates { anchors, policy, client, .. } => f
                 .debug_struct("Certificates")
                 .field("anchors", &anchors.as_slice().len())
                 .field("policy", policy)
+                .field("client", client)
                 .finish(),
             Self::Psk(psk) => f.debug_tuple("Psk").field(psk).finish(),
         }
@@ -162,13 +178,18 @@ impl EmbeddedConfig {
     /// [`EmbeddedConfigBuilder::time_source`]). Needs the `embedded-tls` feature.
     #[cfg(feature = "embedded-tls")]
     pub fn certificates(entropy: &'static dyn Entropy, anchors: Anchors) -> EmbeddedConfigBuilder {
-        let profile = Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime };
-        EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None } }
+        let profile =
+            Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime, client: None };
+        EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None }, client: None }
     }
 
     /// A PSK profile: the broker proves it knows `psk`; no certificate is involved.
     pub fn psk(entropy: &'static dyn Entropy, psk: Psk) -> EmbeddedConfigBuilder {
-        EmbeddedConfigBuilder { config: Self { entropy, profile: Profile::Psk(psk), fragment: None } }
+        EmbeddedConfigBuilder {
+            config: Self { entropy, profile: Profile::Psk(psk), fragment: None },
+            #[cfg(feature = "embedded-tls")]
+            client: None,
+        }
     }
 
     /// The receive buffer [`super::handshake`] needs: `cancel_safe` doubles it (see the module docs).
@@ -180,6 +201,15 @@ impl EmbeddedConfig {
     /// The largest record body the server may send: fragment, content type, AES-GCM tag.
     pub(super) fn record_body(&self) -> usize {
         self.fragment.map_or(16_384, MaxFragmentLength::bytes).saturating_add(17)
+    }
+
+    /// Whether a client certificate is configured (certificate profile).
+    pub(super) fn has_client_certificate(&self) -> bool {
+        match &self.profile {
+            #[cfg(feature = "embedded-tls")]
+            Profile::Certificates { client, .. } => client.is_some(),
+            Profile::Psk(_) => false,
+        }
     }
 
     pub(super) fn psk_identity(&self) -> Option<&[u8]> {
@@ -210,19 +240,43 @@ impl EmbeddedConfigBuilder {
         self
     }
 
+    /// Presents this client's certificate when the broker asks for one (mutual TLS, certificate
+    /// profile): `chain` must be the leaf alone (embedded-tls sends no intermediates: the broker
+    /// must know the issuing CA), and `signer` must offer ECDSA P-256 (P-384 with `sig-p384`) or
+    /// Ed25519. A hardware key implements [`Signer`]; a key in RAM is a
+    /// [`crate::crypto::SoftwareSigner`]. Pass `&'static` signers on devices, `Arc`s on hosts.
+    /// See the `client` module docs in [`crate::tls::embedded`] for what embedded-tls does and
+    /// does not check.
+    #[cfg(feature = "embedded-tls")]
+    pub fn client_certificate(mut self, chain: Vec<CertificateDer<'static>>, signer: impl Signer + 'static) -> Self {
+        self.client = Some(ClientAsked(chain, alloc::boxed::Box::new(signer)));
+        self
+    }
+
     /// Asks the server for records of at most `length` plaintext bytes.
     pub fn max_fragment_length(mut self, length: MaxFragmentLength) -> Self {
         self.config.fragment = Some(length);
         self
     }
 
-    /// Builds the configuration. Everything was checked when its parts were made ([`Psk::new`],
-    /// [`Anchors`]); kept fallible so later checks do not change the signature.
+    /// Builds the configuration.
     ///
     /// # Errors
-    /// None today.
+    /// [`ConfigError::ClientIdentity`] for a client certificate embedded-tls cannot present (a
+    /// chain with intermediates, an RSA signer) or one given to a PSK profile.
     pub fn build(self) -> Result<EmbeddedConfig, ConfigError> {
-        Ok(self.config)
+        #[cfg_attr(not(feature = "embedded-tls"), allow(unused_mut))]
+        let mut config = self.config;
+        #[cfg(feature = "embedded-tls")]
+        if let Some(ClientAsked(chain, signer)) = self.client {
+            let Profile::Certificates { client, .. } = &mut config.profile else {
+                return Err(ConfigError::ClientIdentity {
+                    reason: "a client certificate needs the certificate profile; a PSK profile authenticates with the key",
+                });
+            };
+            *client = Some(ClientCertificate::new(chain, signer)?);
+        }
+        Ok(config)
     }
 }
 

@@ -56,6 +56,8 @@
 //! buffer (at least [`MIN_TX_BUFFER`]) is halved: records are built in one half and sent from the
 //! other, so a cancelled write never leaves a half-sent record.
 
+#[cfg(feature = "embedded-tls")]
+mod client;
 mod config;
 mod verifier;
 mod wire;
@@ -74,7 +76,7 @@ use pki_types::ServerName;
 use self::config::Profile;
 pub use self::config::{EmbeddedConfig, EmbeddedConfigBuilder, MaxFragmentLength, Psk};
 use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
-use self::wire::{Restart, Shared, Wire};
+use self::wire::{Gate, Restart, Shared, Wire};
 use crate::error::{Error, ResourceError, TlsError};
 use crate::tls::shell::{self, Established, Shell};
 use crate::tls::{Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
@@ -92,6 +94,20 @@ pub struct EmbeddedInfo {
     pub handshake: Traffic,
     /// Whether reads survive cancellation at every point (see the module docs).
     pub cancel_safe_reads: bool,
+    /// Whether the broker asked for a client certificate, and whether one was sent.
+    pub client_certificate: ClientCertificateUse,
+}
+
+/// What happened to this client's certificate in a handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCertificateUse {
+    /// The broker did not ask for one.
+    NotRequested,
+    /// The broker asked, and the configured certificate was sent and signed for.
+    Sent,
+    /// The broker asked and none is configured: an empty Certificate was sent, and the broker
+    /// decides whether to go on (most refuse with `certificate_required`).
+    RequestedButNone,
 }
 
 /// A TLS stream over embedded-tls: `embedded_io_async::Read + Write`.
@@ -103,6 +119,8 @@ pub struct EmbeddedStream<'b, T: Read + Write + 'b> {
     tx_len: usize,
     /// A read of the engine is in progress; still set on entry, it was cancelled.
     reading: bool,
+    /// Application data has been received.
+    received: bool,
     shell: Shell,
 }
 
@@ -143,7 +161,8 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     // fragment by itself: its buffer bounds the plaintext of every record it sends.
     let fragment_cap = config.fragment.map_or(usize::MAX, |f| f.bytes().saturating_add(128));
     let (engine_tx, out) = tx.split_at_mut((tx_len / 2).min(fragment_cap));
-    let shared = Rc::new(RefCell::new(Shared::new(io, stage, out, body)));
+    let gate = Gate::default();
+    let shared = Rc::new(RefCell::new(Shared::new(io, stage, out, body, gate.clone())));
     let mut conn = TlsConnection::new(Wire { shared: shared.clone() }, engine_rx, engine_tx);
     conn.set_flush_policy(FlushPolicy::Relaxed);
 
@@ -154,22 +173,23 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     if let Some(fragment) = config.fragment {
         settings = settings.with_max_fragment_length(fragment.engine());
     }
-    let expect = match &config.profile {
+    let (expect, client) = match &config.profile {
         #[cfg(feature = "embedded-tls")]
-        Profile::Certificates { anchors, clock, policy } => {
-            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy }
-        }
+        Profile::Certificates { anchors, clock, policy, client } => (
+            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy },
+            client.as_ref(),
+        ),
         Profile::Psk(psk) => {
             settings = settings.with_psk(psk.key(), &[psk.identity()]);
-            Expect::Psk
+            (Expect::Psk, None)
         }
     };
     let rng = EntropyRng::new(config.entropy).map_err(|_| TlsError::NoRandomness)?;
-    let mut provider = Provider { rng, verifier: Verifier::new(expect) };
+    let mut provider = Provider::new(rng, Verifier::new(expect), client, gate);
     let opened = conn.open(TlsContext::new(&settings, &mut provider)).await;
     let handshake = shared.borrow().traffic;
     if let Err(e) = opened {
-        let refusal = provider.verifier.refusal.take();
+        let refusal = provider.refusal();
         return Err(handshake_error(e, refusal, &mut shared.borrow_mut(), config, (rx_len, tx_len)));
     }
     // Under a certificate profile the proof exists only if the chain and the signature over the
@@ -184,12 +204,18 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         (Profile::Psk(psk), _) => Authenticated::Psk(PskPeer::new(psk.identity())),
     };
     let cancel_safe_reads = shared.borrow().cancel_safe();
+    let client_certificate = match (provider.certificate_requested, config.has_client_certificate()) {
+        (false, _) => ClientCertificateUse::NotRequested,
+        (true, true) => ClientCertificateUse::Sent,
+        (true, false) => ClientCertificateUse::RequestedButNone,
+    };
     let info = EmbeddedInfo {
         peer,
         cipher_suite: "TLS13_AES_128_GCM_SHA256",
         max_fragment_length: config.fragment,
         handshake,
         cancel_safe_reads,
+        client_certificate,
     };
     Ok(EmbeddedStream {
         conn: Some(conn),
@@ -198,6 +224,7 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         rx_len,
         tx_len,
         reading: false,
+        received: false,
         shell: Shell::default(),
     })
 }
@@ -290,6 +317,22 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
                             .to_string(),
                 }
                 .into(),
+                // After the handshake embedded-tls reports every alert but close_notify as an
+                // internal error and keeps its name. One arriving before any data, after the
+                // broker asked for a client certificate, is the broker's verdict on it (RFC 8446
+                // §4.4.2.4: it checks the certificate once it has read our Finished).
+                EngineError::InternalError if reading && !self.received => match self.info.client_certificate {
+                    ClientCertificateUse::RequestedButNone => TlsError::ClientCertificateRequired.into(),
+                    ClientCertificateUse::Sent => TlsError::ClientCertificateRefused {
+                        alert: "unnamed (embedded-tls does not report which alert)".to_string(),
+                    }
+                    .into(),
+                    ClientCertificateUse::NotRequested => TlsError::Engine {
+                        reason: "the broker sent an alert or a record embedded-tls cannot handle after the handshake"
+                            .to_string(),
+                    }
+                    .into(),
+                },
                 EngineError::InternalError => TlsError::Engine {
                     reason:
                         "the broker sent an alert or a record embedded-tls cannot handle after the handshake"
@@ -341,7 +384,7 @@ fn handshake_error<T: Read + Write>(
             ),
             Some(identity),
         ) => TlsError::PskRefused { identity: identity_text(identity), alert: Some(alert_name(alert)) }.into(),
-        (EngineError::HandshakeAborted(_, alert), _) => TlsError::AlertReceived { alert: alert_name(alert) }.into(),
+        (EngineError::HandshakeAborted(_, alert), _) => TlsError::from_alert(alert_name(alert)).into(),
         // The client mixes its PSK into every handshake key: records the server protected with
         // other keys do not decrypt, which means the server did not use this PSK.
         (EngineError::CryptoError, Some(identity)) => {
@@ -422,7 +465,10 @@ impl<T: Read + Write> Read for EmbeddedStream<'_, T> {
         let result = conn.read(buf).await;
         self.reading = false;
         match result {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.received |= n > 0;
+                Ok(n)
+            }
             Err(EngineError::ConnectionClosed) => {
                 self.shell.peer_closed = true;
                 Ok(0)

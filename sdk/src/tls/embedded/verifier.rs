@@ -14,7 +14,6 @@
 //! Implements: RFC 8446 §4.4.2 (Certificate), §4.4.3 (CertificateVerify: the signed content is
 //! 64 spaces, the context string, a zero byte and the transcript hash up to Certificate).
 
-#[cfg(feature = "embedded-tls")]
 use alloc::vec::Vec;
 
 #[cfg(feature = "embedded-tls")]
@@ -31,6 +30,9 @@ use pki_types::{CertificateDer, ServerName};
 use sha2::Digest;
 use zeroize::Zeroizing;
 
+use super::wire::Gate;
+#[cfg(feature = "embedded-tls")]
+use super::client::ClientCertificate;
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::{TimeError, TlsError, TrustError};
 #[cfg(feature = "embedded-tls")]
@@ -89,8 +91,17 @@ pub(super) struct Verifier<'c> {
 
 /// The crypto provider handed to embedded-tls.
 pub(super) struct Provider<'c> {
-    pub(super) rng: EntropyRng,
+    rng: EntropyRng,
     pub(super) verifier: Verifier<'c>,
+    /// This client's certificate, under a certificate profile that has one.
+    #[cfg(feature = "embedded-tls")]
+    client: Option<&'c ClientCertificate>,
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
+    gate: Gate,
+    /// Why this client could not sign its CertificateVerify, if it could not.
+    sign_failure: Option<TlsError>,
+    /// The broker asked for a client certificate (embedded-tls asks for one only then).
+    pub(super) certificate_requested: bool,
 }
 
 /// [`Entropy`] as the `CryptoRngCore` embedded-tls draws its ClientHello random and ephemeral
@@ -275,10 +286,34 @@ impl Verifier<'_> {
     }
 }
 
+impl<'c> Provider<'c> {
+    pub(super) fn new(
+        rng: EntropyRng,
+        verifier: Verifier<'c>,
+        #[cfg(feature = "embedded-tls")] client: Option<&'c ClientCertificate>,
+        #[cfg(not(feature = "embedded-tls"))] _client: Option<core::convert::Infallible>,
+        gate: Gate,
+    ) -> Self {
+        Self {
+            rng,
+            verifier,
+            #[cfg(feature = "embedded-tls")]
+            client,
+            gate,
+            sign_failure: None,
+            certificate_requested: false,
+        }
+    }
+
+    /// Why the handshake was refused on this side: the verifier's verdict, or the signer's.
+    pub(super) fn refusal(&mut self) -> Option<Refusal> {
+        self.verifier.refusal.take().or_else(|| self.sign_failure.take().map(Refusal::Tls))
+    }
+}
+
 impl CryptoProvider for Provider<'_> {
     type CipherSuite = Suite;
-    // This engine never signs (no client certificates); embedded-tls still needs a type here.
-    type Signature = [u8; 0];
+    type Signature = Vec<u8>;
 
     fn rng(&mut self) -> impl CryptoRngCore {
         &mut self.rng
@@ -287,6 +322,23 @@ impl CryptoProvider for Provider<'_> {
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Suite>, EngineError> {
         // Always ours, for every profile: embedded-tls skips verification when this fails.
         Ok(&mut self.verifier)
+    }
+
+    // Without a client certificate the defaults apply: an empty Certificate when the broker
+    // asks (it decides whether to go on), and no signer.
+    #[cfg(feature = "embedded-tls")]
+    fn client_cert(&mut self) -> Option<embedded_tls::Certificate<impl AsRef<[u8]>>> {
+        self.certificate_requested = true;
+        self.client.map(|client| embedded_tls::Certificate::X509(client.der()))
+    }
+
+    #[cfg(feature = "embedded-tls")]
+    fn signer(
+        &mut self,
+    ) -> Result<(impl signature::SignerMut<Vec<u8>>, embedded_tls::SignatureScheme), EngineError> {
+        // embedded-tls asks only after sending the certificate `client_cert` gave.
+        let client = self.client.ok_or(EngineError::InvalidPrivateKey)?;
+        Ok((client.signing(&self.gate, &mut self.sign_failure), client.engine_scheme()))
     }
 }
 

@@ -25,7 +25,7 @@
 //! Implements: RFC 8446 §5.1 record framing (header only).
 
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use embedded_io::{ErrorKind, ErrorType};
 use embedded_io_async::{Read, Write};
@@ -68,6 +68,25 @@ pub(super) struct Shared<'b, T: ErrorType> {
     /// failed, and this says why.
     fault: Option<RecordFault>,
     pub(super) traffic: Traffic,
+    gate: Gate,
+}
+
+/// Closed when this client could not sign its CertificateVerify (`client.rs`): from then on the
+/// adapter sends nothing, so a record with a missing signature never leaves the device.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Gate(Rc<Cell<bool>>);
+
+impl Gate {
+    /// Whether it was closed.
+    pub(super) fn closed(&self) -> bool {
+        self.0.get()
+    }
+
+    /// Stops every later write.
+    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
+    pub(super) fn close(&self) {
+        self.0.set(true);
+    }
 }
 
 /// The adapter's own error; the real one is in [`Shared::error`].
@@ -145,7 +164,7 @@ impl embedded_io::Error for WireError {
 
 impl<'b, T: Read + Write> Shared<'b, T> {
     /// `record_limit` is the largest record body the connection receives.
-    pub(super) fn new(io: T, stage: &'b mut [u8], out: &'b mut [u8], record_limit: usize) -> Self {
+    pub(super) fn new(io: T, stage: &'b mut [u8], out: &'b mut [u8], record_limit: usize, gate: Gate) -> Self {
         Self {
             io,
             stage,
@@ -162,6 +181,7 @@ impl<'b, T: Read + Write> Shared<'b, T> {
             record_limit,
             fault: None,
             traffic: Traffic::default(),
+            gate,
         }
     }
 
@@ -346,6 +366,9 @@ impl<'b, T: Read + Write> Shared<'b, T> {
     /// Takes a record from the engine: staged whole, so that no sequence number is spent on a
     /// record that is only partly sent.
     async fn accept(&mut self, buf: &[u8]) -> Result<usize, WireError> {
+        if self.gate.closed() {
+            return Err(WireError(ErrorKind::PermissionDenied));
+        }
         let room = self.out.len().saturating_sub(self.out_len);
         if room < buf.len() {
             // Only when a record is larger than the staging area, which the buffer split rules

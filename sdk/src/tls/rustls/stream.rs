@@ -517,7 +517,7 @@ fn map_rustls<T>(e: &rustls::Error) -> Error<T> {
     use rustls::{CertificateError as C, Error as R, PeerIncompatible as P};
     match e {
         R::AlertReceived(AlertDescription::ProtocolVersion) => TlsError::NoCommonVersion.into(),
-        R::AlertReceived(alert) => TlsError::AlertReceived { alert: alert_name(*alert) }.into(),
+        R::AlertReceived(alert) => TlsError::from_alert(alert_name(*alert)).into(),
         R::DecryptError => TlsError::BadRecordMac.into(),
         R::FailedToGetCurrentTime => TimeError::NoTrustedTime.into(),
         R::FailedToGetRandomBytes => TlsError::NoRandomness.into(),
@@ -534,6 +534,10 @@ fn map_rustls<T>(e: &rustls::Error) -> Error<T> {
         R::InvalidCertificate(C::UnsupportedSignatureAlgorithmContext { .. }) => {
             TrustError::UnsupportedAlgorithm.into()
         }
+        R::General(message) => match crate::crypto::sign_error_of(message) {
+            Some((scheme, error)) => TlsError::ClientKeyFailed { scheme, error }.into(),
+            None => engine_error(e),
+        },
         R::PeerMisbehaved(_)
         | R::InvalidMessage(_)
         | R::InappropriateMessage { .. }
