@@ -783,10 +783,13 @@ impl TlsError {
             "protocol_version" => Self::NoCommonVersion,
             "handshake_failure" | "insufficient_security" => Self::NoCommonParameters,
             "certificate_required" => Self::ClientCertificateRequired,
-            "bad_certificate" | "unknown_ca" | "certificate_expired" | "certificate_revoked"
-            | "unsupported_certificate" | "certificate_unknown" | "access_denied" => {
-                Self::ClientCertificateRefused { alert }
-            }
+            "bad_certificate"
+            | "unknown_ca"
+            | "certificate_expired"
+            | "certificate_revoked"
+            | "unsupported_certificate"
+            | "certificate_unknown"
+            | "access_denied" => Self::ClientCertificateRefused { alert },
             _ => Self::AlertReceived { alert },
         }
     }

@@ -43,9 +43,9 @@ mod verify;
 mod tests;
 
 #[cfg(feature = "rustls")]
-pub use sign::signing_key;
-#[cfg(feature = "rustls")]
 pub(crate) use sign::sign_error_of;
+#[cfg(feature = "rustls")]
+pub use sign::signing_key;
 pub use signer::{KeyError, SignError, SignatureScheme, Signer};
 #[cfg(any(feature = "rustls", feature = "embedded-tls"))]
 pub use software::SoftwareSigner;

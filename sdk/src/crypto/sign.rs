@@ -23,11 +23,13 @@ pub(crate) fn to_rustls(scheme: SignatureScheme) -> RustlsScheme {
 /// The algorithm rustls asks a key for, from the schemes it signs with.
 fn algorithm_of(scheme: Option<&SignatureScheme>) -> SignatureAlgorithm {
     match scheme {
-        Some(SignatureScheme::EcdsaP256Sha256 | SignatureScheme::EcdsaP384Sha384) => SignatureAlgorithm::ECDSA,
-        Some(SignatureScheme::Ed25519) => SignatureAlgorithm::ED25519,
-        Some(SignatureScheme::RsaPssSha256 | SignatureScheme::RsaPssSha384 | SignatureScheme::RsaPssSha512) => {
-            SignatureAlgorithm::RSA
+        Some(SignatureScheme::EcdsaP256Sha256 | SignatureScheme::EcdsaP384Sha384) => {
+            SignatureAlgorithm::ECDSA
         }
+        Some(SignatureScheme::Ed25519) => SignatureAlgorithm::ED25519,
+        Some(
+            SignatureScheme::RsaPssSha256 | SignatureScheme::RsaPssSha384 | SignatureScheme::RsaPssSha512,
+        ) => SignatureAlgorithm::RSA,
         None => SignatureAlgorithm::Unknown(0),
     }
 }
@@ -67,9 +69,10 @@ pub(crate) fn sign_error_of(message: &str) -> Option<(SignatureScheme, SignError
         SignatureScheme::RsaPssSha384,
         SignatureScheme::RsaPssSha512,
     ];
-    SCHEMES.into_iter().flat_map(|s| [(s, SignError::Failed), (s, SignError::UnsupportedScheme)]).find(|(s, e)| {
-        sign_failure(*s, *e) == message
-    })
+    SCHEMES
+        .into_iter()
+        .flat_map(|s| [(s, SignError::Failed), (s, SignError::UnsupportedScheme)])
+        .find(|(s, e)| sign_failure(*s, *e) == message)
 }
 
 /// A signer with the scheme rustls negotiated.
@@ -188,7 +191,8 @@ mod tests {
             assert_eq!(bound.scheme(), to_rustls(scheme));
             let msg = b"TLS 1.3, client CertificateVerify";
             let sig = bound.sign(msg).unwrap();
-            let alg = SIGNATURE_ALGORITHMS.mapping.iter().find(|(s, _)| *s == to_rustls(scheme)).unwrap().1[0];
+            let alg =
+                SIGNATURE_ALGORITHMS.mapping.iter().find(|(s, _)| *s == to_rustls(scheme)).unwrap().1[0];
             assert!(alg.verify_signature(&public, msg, &sig).is_ok());
             signed += 1;
         }
@@ -199,11 +203,9 @@ mod tests {
     fn wrong_scheme_is_refused() {
         let case = &cases()[0];
         let signer = load(case).unwrap();
-        for scheme in [
-            SignatureScheme::EcdsaP384Sha384,
-            SignatureScheme::Ed25519,
-            SignatureScheme::RsaPssSha256,
-        ] {
+        for scheme in
+            [SignatureScheme::EcdsaP384Sha384, SignatureScheme::Ed25519, SignatureScheme::RsaPssSha256]
+        {
             assert_eq!(signer.sign(scheme, b"m"), Err(SignError::UnsupportedScheme));
         }
         let key = signing_key(Arc::new(signer));

@@ -129,10 +129,9 @@ impl fmt::Display for SignError {
         match self {
             Self::UnsupportedScheme => f.write_str("the key cannot produce the requested signature scheme"),
             Self::Failed => f.write_str("the signing operation failed"),
-            Self::TooLong { len, limit } => write!(
-                f,
-                "the signature has {len} bytes, more than the {limit} the TLS engine can send"
-            ),
+            Self::TooLong { len, limit } => {
+                write!(f, "the signature has {len} bytes, more than the {limit} the TLS engine can send")
+            }
         }
     }
 }

@@ -7,8 +7,8 @@
 //! configuration or buffer-size failure at all.
 
 use super::backoff::Backoff;
-use crate::crypto::SignError;
 use crate::Error;
+use crate::crypto::SignError;
 use crate::error::{MqttError, TlsError};
 
 /// How the [`super::Supervisor`] stays connected.
@@ -206,7 +206,8 @@ mod tests {
         assert_eq!(verdict(&p, Error::Resource(small)), Verdict::StopFatal);
         assert_eq!(verdict(&p, Error::Transport(())), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Tls(TlsError::BadRecordMac)), Verdict::Retry);
-        let key = |error| Error::Tls(TlsError::ClientKeyFailed { scheme: SignatureScheme::EcdsaP256Sha256, error });
+        let key =
+            |error| Error::Tls(TlsError::ClientKeyFailed { scheme: SignatureScheme::EcdsaP256Sha256, error });
         assert_eq!(verdict(&p, key(SignError::Failed)), Verdict::Retry);
         assert_eq!(verdict(&p, key(SignError::UnsupportedScheme)), Verdict::StopFatal);
         // Unauthenticated bytes can claim any record length: the peer's error, never a stop.
@@ -250,7 +251,8 @@ mod tests {
         for local in [TlsError::NoCommonVersion, TlsError::NoCommonParameters] {
             assert_eq!(verdict(&p, Error::Tls(local)), Verdict::TlsRefused);
         }
-        for transient in [TlsError::TruncatedRecord, TlsError::ClosedDuringHandshake, TlsError::BadRecordMac] {
+        for transient in [TlsError::TruncatedRecord, TlsError::ClosedDuringHandshake, TlsError::BadRecordMac]
+        {
             assert_eq!(verdict(&p, Error::Tls(transient)), Verdict::Retry);
         }
     }

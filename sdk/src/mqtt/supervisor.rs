@@ -341,7 +341,8 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             self.failures = if healthy { 0 } else { self.failures.saturating_add(1) };
             let backoff = self.policy.backoff;
             let verdict = self.policy.classify(&error);
-            self.tls_refusals = if verdict == Verdict::TlsRefused { self.tls_refusals.saturating_add(1) } else { 0 };
+            self.tls_refusals =
+                if verdict == Verdict::TlsRefused { self.tls_refusals.saturating_add(1) } else { 0 };
             let stopped = match verdict {
                 Verdict::StopRefused => Stopped::Refused { error },
                 Verdict::TlsRefused if self.tls_refusals >= self.policy.tls_refusals_to_stop.max(1) => {

@@ -38,8 +38,8 @@ pub use self::rustls::{
 pub use any::{AnyStream, Engine, handshake_any};
 #[cfg(feature = "embedded-tls-psk")]
 pub use embedded::{
-    ClientCertificateUse, EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream, MaxFragmentLength,
-    Psk,
+    ClientCertificateUse, EmbeddedConfig, EmbeddedConfigBuilder, EmbeddedInfo, EmbeddedStream,
+    MaxFragmentLength, Psk,
 };
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub use peer::{Authenticated, PskPeer};

@@ -7,7 +7,8 @@
 //!
 //! * `main` (`mosquitto.conf`, `mosquitto.log`): every listener but the two
 //!   below; TLS listeners there use `tls_version tlsv1.3`.
-//! * `tls12` (`mosquitto-tls12.conf`, `mosquitto-tls12.log`): [`Listener::Tls12`],
+//! * `tls12` (`mosquitto-tls12.conf`, `mosquitto-tls12.log`): [`Listener::Tls12`] and
+//!   [`Listener::Tls12Cbc`],
 //!   run with `OPENSSL_CONF` pinning TLS 1.2 as both minimum and maximum.
 //! * `tls11` (`mosquitto-tls11.conf`, `mosquitto-tls11.log`): [`Listener::Tls11`],
 //!   pinned to TLS 1.1 and OpenSSL security level 0 (OpenSSL 3 refuses
@@ -65,6 +66,10 @@ pub enum Listener {
     Tls12,
     /// TLS 1.1 only, ECDSA chain: every TLS 1.2/1.3 client is refused.
     Tls11,
+    /// TLS 1.2 only, ECDSA chain, CBC suites only (`ECDHE-ECDSA-AES128-SHA`,
+    /// `ECDHE-ECDSA-AES256-SHA`): a client that offers only AEAD suites is refused. In the
+    /// `tls12` process.
+    Tls12Cbc,
     /// TLS 1.3, ECDSA chain, client certificate required (signed by the
     /// test intermediate); the certificate's CN becomes the MQTT username.
     MutualTls,
@@ -90,13 +95,14 @@ pub enum Listener {
 
 impl Listener {
     /// Every listener, in a stable order.
-    pub const ALL: [Listener; 15] = [
+    pub const ALL: [Listener; 16] = [
         Listener::Plain,
         Listener::Tls13,
         Listener::Tls13Rsa,
         Listener::Tls13Direct,
         Listener::Tls12,
         Listener::Tls11,
+        Listener::Tls12Cbc,
         Listener::MutualTls,
         Listener::Expired,
         Listener::NotYetValid,
@@ -117,6 +123,7 @@ impl Listener {
             Listener::Tls13Direct => "tls13-direct",
             Listener::Tls12 => "tls12",
             Listener::Tls11 => "tls11",
+            Listener::Tls12Cbc => "tls12-cbc",
             Listener::MutualTls => "mutual-tls",
             Listener::Expired => "expired",
             Listener::NotYetValid => "not-yet-valid",
@@ -138,9 +145,12 @@ impl Listener {
     pub fn server_cert(self, pki: &Pki) -> Option<&CertFiles> {
         Some(match self {
             Listener::Plain | Listener::Psk => return None,
-            Listener::Tls13 | Listener::Tls12 | Listener::Tls11 | Listener::MutualTls | Listener::TlsAuth => {
-                &pki.server
-            }
+            Listener::Tls13
+            | Listener::Tls12
+            | Listener::Tls11
+            | Listener::Tls12Cbc
+            | Listener::MutualTls
+            | Listener::TlsAuth => &pki.server,
             Listener::Tls13Rsa => &pki.rsa_server,
             Listener::Tls13Direct => &pki.direct_server,
             Listener::Expired => &pki.expired,
@@ -154,7 +164,7 @@ impl Listener {
 
     fn process(self) -> Process {
         match self {
-            Listener::Tls12 => Process::Tls12,
+            Listener::Tls12 | Listener::Tls12Cbc => Process::Tls12,
             Listener::Tls11 => Process::Tls11,
             Listener::TlsAuth => Process::Auth,
             _ => Process::Main,
@@ -627,6 +637,9 @@ fn config_text(
         text.push_str(&format!("certfile {}\nkeyfile {}\n", abs(&cert.chain)?, abs(&cert.key)?));
         match listener {
             Listener::Tls12 => text.push_str("tls_version tlsv1.2\n"),
+            Listener::Tls12Cbc => {
+                text.push_str("tls_version tlsv1.2\nciphers ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA\n")
+            }
             // Security level 0 also on the listener: mosquitto sets its own
             // cipher list, which must not raise the level again.
             Listener::Tls11 => text.push_str("tls_version tlsv1.1\nciphers DEFAULT:@SECLEVEL=0\n"),

@@ -210,3 +210,73 @@ impl Application<std::io::Error> for Idle {
         let _ = control.publish("idle-cost/reading", b"21.5", QoS::AtLeastOnce, false);
     }
 }
+
+/// How a supervisor that the broker refused at the TLS layer ended: see [`refused_run`].
+#[derive(Debug)]
+pub struct RefusedRun {
+    /// Why it stopped, if it stopped within the window.
+    pub stopped: Option<anchormq::mqtt::Stopped<std::io::Error>>,
+    /// Connection attempts it made.
+    pub attempts: u32,
+    /// The backoff delays between them, in ms.
+    pub delays: Vec<u32>,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl RefusedRun {
+    /// The error it stopped on when it stopped as [`anchormq::mqtt::Stopped::Refused`].
+    pub fn refusal(&self) -> Option<&anchormq::Error<std::io::Error>> {
+        match &self.stopped {
+            Some(anchormq::mqtt::Stopped::Refused { error }) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a supervisor through `dialer` to `127.0.0.1:port` under `policy` for at most `window`,
+/// counting its attempts: for brokers that refuse the device.
+///
+/// # Errors
+/// When the supervisor cannot be built.
+pub async fn refused_run<D: Dial<Error = std::io::Error>, Z: Sleep>(
+    dialer: D,
+    sleeper: Z,
+    port: u16,
+    policy: Policy,
+    window: Duration,
+) -> Result<RefusedRun, String> {
+    let config = Config::new("127.0.0.1", port, "anchormq-refused");
+    let (mut rx, mut tx, mut storage) = (vec![0u8; 1024], vec![0u8; 2048], vec![0u8; 1024]);
+    let outbox = Outbox::new(&mut storage, 4, Overflow::DropOldest);
+    let buffers = Buffers { rx: &mut rx, tx: &mut tx };
+    let mut sup = Supervisor::new(&config, buffers, outbox, dialer, sleeper, Same, policy)
+        .map_err(|e| e.to_string())?;
+    let mut app = Attempts::default();
+    let started = Instant::now();
+    let stopped = tokio::time::timeout(window, sup.run(&mut app)).await.ok();
+    Ok(RefusedRun { stopped, attempts: app.attempts, delays: app.delays, elapsed: started.elapsed() })
+}
+
+/// Counts attempts and backoff delays; has nothing to send.
+#[derive(Default)]
+struct Attempts {
+    attempts: u32,
+    delays: Vec<u32>,
+}
+
+impl Application<std::io::Error> for Attempts {
+    fn on_event(&mut self, event: Event<'_, std::io::Error>) {
+        match event {
+            Event::Connecting { .. } => self.attempts += 1,
+            Event::BackingOff { delay_ms } => self.delays.push(delay_ms),
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, _message: &Message<'_>, _control: &mut Control<'_, '_>) {}
+
+    async fn wait(&mut self, _control: &mut Control<'_, '_>) {
+        std::future::pending::<()>().await
+    }
+}

@@ -59,6 +59,7 @@ fn listeners_serve_what_they_claim() {
         (Listener::Tls13Direct, "TLSv1.3", 0), // leaf issued by the root: verifies with no intermediate
         (Listener::Tls12, "TLSv1.2", 0),
         (Listener::Tls11, "TLSv1.1", 0),
+        (Listener::Tls12Cbc, "TLSv1.2", 0),
         (Listener::MutualTls, "TLSv1.3", 0),
         (Listener::Expired, "TLSv1.3", 10),      // certificate has expired
         (Listener::NotYetValid, "TLSv1.3", 9),   // certificate is not yet valid
@@ -104,6 +105,15 @@ fn listeners_serve_what_they_claim() {
     let p = s_client(broker.port(Listener::Tls13Direct), &pki.trust_anchors, &["-showcerts"]);
     assert_eq!(p.output.matches("BEGIN CERTIFICATE").count(), 1, "{}", p.output);
     assert_eq!(p.verify_code, Some(0), "{}", p.output);
+    // The CBC listener negotiates CBC only: a client offering only AEAD suites is refused.
+    let p = s_client(broker.port(Listener::Tls12Cbc), &pki.trust_anchors, &["-tls1_2"]);
+    assert!(p.output.contains("ECDHE-ECDSA-AES") && p.output.contains("-SHA"), "{}", p.output);
+    let p = s_client(
+        broker.port(Listener::Tls12Cbc),
+        &pki.trust_anchors,
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    );
+    assert_eq!(p.protocol, None, "an AEAD-only client got through: {}", p.output);
     // A client with default settings (TLS 1.2 + 1.3 offered) gets 1.2 from
     // the TLS 1.2 listener.
     let p = s_client(broker.port(Listener::Tls12), &pki.trust_anchors, &[]);

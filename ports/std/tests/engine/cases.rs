@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anchormq::mqtt::{Buffers, Client, Config};
 use anchormq::tls::{
-    AnyStream, Authenticated, EmbeddedConfig, Engine, EngineConfig, MaxFragmentLength, Psk, handshake_any,
+    AnyStream, Authenticated, ClientCertificateUse, EmbeddedConfig, Engine, EngineConfig, MaxFragmentLength,
+    Psk, handshake_any,
 };
 use anchormq::{ConfigError, Error, TlsError, TrustError};
 use anchormq_std::Socket;
@@ -44,10 +45,192 @@ anchormq_testbed::cases!(
     unauthenticated_records_are_the_peers_errors,
     mqtt_client_runs_on_the_embedded_stream,
     idle_supervisor_sleeps_between_pings,
+    mutual_tls_on_embedded_presents_the_client_certificate,
+    mutual_tls_on_embedded_without_a_certificate_is_refused,
+    mutual_tls_on_embedded_with_a_foreign_certificate_is_refused,
+    a_failing_signer_ends_the_embedded_handshake_cleanly,
+    tls_refusals_on_embedded_stop_with_the_fix,
     handshake_cost,
 );
 
 // ---- cases ----
+
+async fn mutual_tls_on_embedded_presents_the_client_certificate(env: &Env) -> CaseResult {
+    let config = mutual_config(env, &env.pki.client.cert, client_key(env)?, None)?;
+    let mut bufs = big();
+    let mut tls = open(env, Listener::MutualTls, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let AnyStream::Embedded(stream) = &tls else { return Err("not the embedded engine".into()) };
+    let used = stream.info().client_certificate;
+    check!(used == ClientCertificateUse::Sent, "client certificate {used:?}");
+    connack_ok(&mut tls, "engine-mtls").await?;
+    check!(
+        env.broker.log_for(Listener::MutualTls).contains("device-001"),
+        "the broker did not log the client certificate's identity device-001"
+    );
+    // The same configuration against a broker that asks for nothing sends nothing.
+    let mut bufs = big();
+    let tls = open(env, Listener::Tls13, Engine::Embedded(&config), "localhost", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    let AnyStream::Embedded(stream) = &tls else { return Err("not the embedded engine".into()) };
+    let used = stream.info().client_certificate;
+    check!(used == ClientCertificateUse::NotRequested, "client certificate {used:?}");
+    // A chain with its intermediate is refused before connecting: embedded-tls sends one.
+    let mut chain = anchormq_std::read_pem_certificates(&env.pki.client.cert).map_err(|e| e.to_string())?;
+    chain.extend(anchormq_std::read_pem_certificates(&env.pki.intermediate.cert).map_err(|e| e.to_string())?);
+    let two = EmbeddedConfig::certificates(&anchormq_std::OS_ENTROPY, anchors(env))
+        .client_certificate(chain, client_key(env)?)
+        .build();
+    check!(
+        matches!(&two, Err(ConfigError::ClientIdentity { reason }) if reason.contains("exactly one")),
+        "a two-certificate chain: {two:?}"
+    );
+    Ok(())
+}
+
+/// How the broker refuses a mutual-TLS handshake: at the end of the handshake, or on the first
+/// read after it (OpenSSL answers as soon as it has read the certificate; whether that reaches
+/// the client before its last handshake write depends on timing).
+async fn refused_after_handshake(
+    env: &Env,
+    config: &EmbeddedConfig,
+    id: &str,
+) -> Result<Error<std::io::Error>, String> {
+    let mut bufs = big();
+    let mut tls =
+        match open(env, Listener::MutualTls, Engine::Embedded(config), "localhost", bufs.lend()).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                println!("    refused during the handshake: {e}");
+                return Ok(e);
+            }
+        };
+    let _ = tls.write_all(&anchormq_testbed::mqtt_probe::connect(id)).await;
+    let _ = tls.flush().await;
+    let mut buf = [0u8; 16];
+    match tls.read(&mut buf).await {
+        Ok(n) => Err(format!("read {n} bytes from a broker that should have refused")),
+        Err(e) => {
+            println!("    refused as expected: {e}");
+            Ok(e)
+        }
+    }
+}
+
+async fn mutual_tls_on_embedded_without_a_certificate_is_refused(env: &Env) -> CaseResult {
+    let e = refused_after_handshake(env, &cert_config(env, None), "engine-nocert").await?;
+    check!(
+        matches!(e, Error::Tls(TlsError::ClientCertificateRequired)),
+        "expected ClientCertificateRequired, got {e:?}"
+    );
+    Ok(())
+}
+
+async fn mutual_tls_on_embedded_with_a_foreign_certificate_is_refused(env: &Env) -> CaseResult {
+    let (cert, key) =
+        anchormq_testbed::odd::foreign_client(&env.pki, &env.broker.work_dir().join("intruder-embedded"))?;
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| e.to_string())?;
+    let config = mutual_config(env, &cert, signer, None)?;
+    let e = refused_after_handshake(env, &config, "engine-intruder").await?;
+    check!(
+        matches!(e, Error::Tls(TlsError::ClientCertificateRefused { .. })),
+        "expected ClientCertificateRefused, got {e:?}"
+    );
+    check!(env.broker.count_in_log("engine-intruder") == 0, "the broker accepted the intruder's CONNECT");
+    Ok(())
+}
+
+/// A secure element that reports an error.
+#[derive(Debug)]
+struct BrokenElement;
+
+impl anchormq::crypto::Signer for BrokenElement {
+    fn schemes(&self) -> &[anchormq::crypto::SignatureScheme] {
+        &[anchormq::crypto::SignatureScheme::EcdsaP256Sha256]
+    }
+
+    fn sign(
+        &self,
+        _: anchormq::crypto::SignatureScheme,
+        _: &[u8],
+    ) -> Result<Vec<u8>, anchormq::crypto::SignError> {
+        Err(anchormq::crypto::SignError::Failed)
+    }
+}
+
+async fn a_failing_signer_ends_the_embedded_handshake_cleanly(env: &Env) -> CaseResult {
+    let config = mutual_config(env, &env.pki.client.cert, BrokenElement, None)?;
+    let mut bufs = big();
+    let e = open(env, Listener::MutualTls, Engine::Embedded(&config), "localhost", bufs.lend()).await.err();
+    check!(
+        matches!(
+            &e,
+            Some(Error::Tls(TlsError::ClientKeyFailed { error: anchormq::crypto::SignError::Failed, .. }))
+        ),
+        "expected ClientKeyFailed, got {e:?}"
+    );
+    let text = e.map(|e| e.to_string()).unwrap_or_default();
+    check!(text.contains("could not sign") && text.contains("ecdsa_secp256r1_sha256"), "sentence: {text}");
+    println!("    refused as expected: {text}");
+    Ok(())
+}
+
+/// Brokers that will not talk to an embedded-tls device: the supervisor stops after
+/// `tls_refusals_to_stop` attempts with the sentence naming the fix.
+async fn tls_refusals_on_embedded_stop_with_the_fix(env: &Env) -> CaseResult {
+    let (intruder, intruder_key) = anchormq_testbed::odd::foreign_client(
+        &env.pki,
+        &env.broker.work_dir().join("intruder-sup-embedded"),
+    )?;
+    let intruder_signer =
+        anchormq::crypto::SoftwareSigner::from_pkcs8_der(&intruder_key).map_err(|e| e.to_string())?;
+    let cases = [
+        ("TLS 1.1 only", Listener::Tls11, cert_config(env, None), "no TLS version"),
+        ("TLS 1.2 with CBC suites only", Listener::Tls12Cbc, cert_config(env, None), "no TLS version"),
+        (
+            "mutual TLS, no client certificate",
+            Listener::MutualTls,
+            cert_config(env, None),
+            "configure the device's certificate",
+        ),
+        (
+            "mutual TLS, a certificate from another CA",
+            Listener::MutualTls,
+            mutual_config(env, &intruder, intruder_signer, None)?,
+            "refused this device's client certificate",
+        ),
+    ];
+    for (label, listener, config, fix) in cases {
+        let dialer =
+            AnyDialer::new(EngineConfig::Embedded(config), "localhost").map_err(|e| e.to_string())?;
+        let policy = anchormq::mqtt::Policy {
+            backoff: anchormq::mqtt::Backoff::new(100, 1_000),
+            ..Default::default()
+        };
+        let run = anchormq_testbed::client::refused_run(
+            dialer,
+            TokioSleep,
+            env.broker.port(listener),
+            policy,
+            Duration::from_secs(10),
+        )
+        .await?;
+        let Some(error) = run.refusal() else {
+            return Err(format!(
+                "{label}: expected Stopped::Refused within 10 s, got {:?} after {} attempts",
+                run.stopped, run.attempts
+            ));
+        };
+        let sentence = error.to_string();
+        check!(matches!(error, Error::Tls(e) if e.is_refusal()), "{label}: not a TLS refusal: {error:?}");
+        check!(sentence.contains(fix), "{label}: the sentence does not say {fix:?}: {sentence}");
+        check!(run.attempts == 3, "{label}: {} attempts, delays {:?}", run.attempts, run.delays);
+        println!("    {label}: {} attempts in {:?}: {sentence}", run.attempts, run.elapsed);
+    }
+    Ok(())
+}
 
 async fn idle_supervisor_sleeps_between_pings(env: &Env) -> CaseResult {
     // As in the `mqtt` suite, through the embedded-tls engine's stream and its timers.

@@ -39,6 +39,32 @@ pub fn cert_config(env: &Env, fragment: Option<MaxFragmentLength>) -> EmbeddedCo
     b.build().expect("config")
 }
 
+/// The certificate profile with `chain` (a PEM file holding the leaf) and its PKCS#8 `key` as
+/// this client's certificate, or with `signer` instead of the key.
+pub fn mutual_config(
+    env: &Env,
+    chain: &std::path::Path,
+    signer: impl anchormq::crypto::Signer + 'static,
+    fragment: Option<MaxFragmentLength>,
+) -> Result<EmbeddedConfig, String> {
+    let clock: &'static dyn TimeSource = &CLOCK;
+    let chain = anchormq_std::read_pem_certificates(chain).map_err(|e| e.to_string())?;
+    let mut b = EmbeddedConfig::certificates(&OS_ENTROPY, anchors(env))
+        .time_source(clock)
+        .time_policy(TimePolicy::RequireTime)
+        .client_certificate(chain, signer);
+    if let Some(f) = fragment {
+        b = b.max_fragment_length(f);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The test PKI's client key (`device-001`).
+pub fn client_key(env: &Env) -> Result<anchormq::crypto::SoftwareSigner, String> {
+    let key = std::fs::read(&env.pki.client.key_der).map_err(|e| e.to_string())?;
+    anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| e.to_string())
+}
+
 pub fn rustls_config(env: &Env) -> TlsConfig {
     TlsConfig::builder(&OS_ENTROPY)
         .anchors(anchors(env))

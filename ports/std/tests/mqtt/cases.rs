@@ -37,6 +37,8 @@ anchormq_testbed::cases!(
     right_password_is_accepted,
     wrong_password_stops_without_retrying,
     wrong_password_retried_at_cap_is_never_a_storm,
+    tls_refusals_stop_with_the_fix,
+    tls_refusals_retried_at_cap_are_never_a_storm,
     reconnect_resumes_the_tls_session,
     broker_restart_loses_no_qos1_message,
 );
@@ -304,6 +306,100 @@ async fn wrong_password_retried_at_cap_is_never_a_storm(env: &mut Env) -> CaseRe
     check!(delays.iter().all(|d| (2_000..=4_000).contains(d)), "delays {delays:?} outside 2..4 s");
     check!((1..=4).contains(&attempts), "{attempts} connections in {window:?}; events {seen:?}");
     println!("    {attempts} connections in {window:?}, waits {delays:?} ms");
+    Ok(())
+}
+
+/// A mutual-TLS configuration with `chain` (PEM file) and its PKCS#8 `key`.
+fn mutual_tls_config(
+    env: &Env,
+    chain: &std::path::Path,
+    key: &[u8],
+) -> Result<anchormq::tls::TlsConfig, String> {
+    let chain = anchormq_std::read_pem_certificates(chain).map_err(err)?;
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(key).map_err(err)?;
+    anchormq::tls::TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchormq_testbed::client::anchors(&env.pki)?)
+        .time_source(std::sync::Arc::new(anchormq_std::SystemClock))
+        .client_identity(chain, std::sync::Arc::new(signer))
+        .build()
+        .map_err(err)
+}
+
+/// Each broker that will not talk to this device at the TLS layer, with the rustls engine:
+/// the supervisor stops after `tls_refusals_to_stop` attempts with a sentence naming the fix.
+async fn tls_refusals_stop_with_the_fix(env: &mut Env) -> CaseResult {
+    let (intruder, intruder_key) =
+        anchormq_testbed::odd::foreign_client(&env.pki, &env.broker.work_dir().join("intruder-sup"))?;
+    let intruder = mutual_tls_config(env, &intruder, &intruder_key)?;
+    let cases: [(&str, Listener, anchormq::tls::TlsConfig, &str); 4] = [
+        ("TLS 1.1 only", Listener::Tls11, env.tls_config(), "no TLS version"),
+        // Without the tls12 feature rustls offers TLS 1.3 only; with it, AEAD suites only.
+        ("TLS 1.2 with CBC suites only", Listener::Tls12Cbc, env.tls_config(), "TLS"),
+        (
+            "mutual TLS, no client certificate",
+            Listener::MutualTls,
+            env.tls_config(),
+            "configure the device's certificate",
+        ),
+        (
+            "mutual TLS, a certificate from another CA",
+            Listener::MutualTls,
+            intruder,
+            "refused this device's client certificate",
+        ),
+    ];
+    for (label, listener, config, fix) in cases {
+        let dialer = RustlsDialer::new(config, "localhost").map_err(err)?;
+        let policy = Policy { backoff: Backoff::new(100, 1_000), ..Policy::default() };
+        let run = anchormq_testbed::client::refused_run(
+            dialer,
+            TokioSleep,
+            env.port(listener),
+            policy,
+            Duration::from_secs(10),
+        )
+        .await?;
+        let Some(error) = run.refusal() else {
+            return Err(format!(
+                "{label}: expected Stopped::Refused within 10 s, got {:?} after {} attempts",
+                run.stopped, run.attempts
+            ));
+        };
+        check!(matches!(error, Error::Tls(e) if e.is_refusal()), "{label}: not a TLS refusal: {error:?}");
+        let sentence = error.to_string();
+        check!(sentence.contains(fix), "{label}: the sentence does not say {fix:?}: {sentence}");
+        check!(
+            run.attempts == Policy::default().tls_refusals_to_stop,
+            "{label}: {} attempts, delays {:?}",
+            run.attempts,
+            run.delays
+        );
+        println!("    {label}: {} attempts in {:?}: {sentence}", run.attempts, run.elapsed);
+    }
+    Ok(())
+}
+
+/// A TLS refusal under `RefusalPolicy::RetryAtCap` keeps trying, at the cap, never faster.
+async fn tls_refusals_retried_at_cap_are_never_a_storm(env: &mut Env) -> CaseResult {
+    let dialer = RustlsDialer::new(env.tls_config(), "localhost").map_err(err)?;
+    let policy = Policy {
+        on_refusal: RefusalPolicy::RetryAtCap,
+        backoff: Backoff::new(100, 2_000),
+        ..Policy::default()
+    };
+    let window = Duration::from_secs(5);
+    let run = anchormq_testbed::client::refused_run(
+        dialer,
+        TokioSleep,
+        env.port(Listener::MutualTls),
+        policy,
+        window,
+    )
+    .await?;
+    check!(run.stopped.is_none(), "it stopped ({:?}) instead of retrying at the cap", run.stopped);
+    check!(run.delays.iter().all(|d| (1_000..=2_000).contains(d)), "delays {:?} outside 1..2 s", run.delays);
+    check!((2..=5).contains(&run.attempts), "{} attempts in {window:?}", run.attempts);
+    println!("    {} attempts in {window:?}, waits {:?} ms", run.attempts, run.delays);
     Ok(())
 }
 

@@ -60,6 +60,7 @@ anchormq_testbed::cases!(
     sha1_signed_leaf_is_refused,
     mutual_tls_with_an_untrusted_client_certificate_is_refused,
     p521_leaf_is_refused_by_the_verifier,
+    tls12_cbc_only_broker_is_a_refusal,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -553,11 +554,11 @@ async fn broker_alert_is_named(env: &Env) -> CaseResult {
     let mut buf = [0u8; 16];
     let e = tls.read(&mut buf).await;
     check!(
-        matches!(&e, Err(Error::Tls(TlsError::AlertReceived { alert })) if alert == "certificate_required"),
-        "expected the certificate_required alert, got {e:?}"
+        matches!(&e, Err(Error::Tls(TlsError::ClientCertificateRequired))),
+        "expected the certificate_required alert as ClientCertificateRequired, got {e:?}"
     );
     let text = e.err().map(|e| e.to_string()).unwrap_or_default();
-    check!(text.contains("certificate_required"), "sentence: {text}");
+    check!(text.contains("certificate_required") && text.contains("configure"), "sentence: {text}");
     Ok(())
 }
 
@@ -948,7 +949,7 @@ async fn mutual_tls_with_an_untrusted_client_certificate_is_refused(env: &Env) -
     let mut buf = [0u8; 16];
     let e = tls.read(&mut buf).await;
     check!(
-        matches!(&e, Err(Error::Tls(TlsError::AlertReceived { alert })) if alert == "unknown_ca" || alert == "bad_certificate"),
+        matches!(&e, Err(Error::Tls(TlsError::ClientCertificateRefused { alert })) if alert == "unknown_ca" || alert == "bad_certificate"),
         "expected the broker's unknown_ca alert, got {e:?}"
     );
     check!(env.broker.count_in_log("wire-intruder") == 0, "the broker accepted the intruder's CONNECT");
@@ -974,5 +975,20 @@ async fn p521_leaf_is_refused_by_the_verifier(env: &Env) -> CaseResult {
     );
     let text = e.err().map(|e| e.to_string()).unwrap_or_default();
     check!(text.contains("uses the curve P-521"), "sentence: {text}");
+    Ok(())
+}
+
+async fn tls12_cbc_only_broker_is_a_refusal(env: &Env) -> CaseResult {
+    // A TLS 1.2 broker with CBC suites only: TLS 1.3-only rustls hears protocol_version; with the
+    // tls12 feature (AEAD suites only) the broker finds no shared cipher: handshake_failure.
+    let mut buffers = HostBuffers::new();
+    let e = open(env, &system(env), Listener::Tls12Cbc, "localhost", &mut buffers).await.err();
+    let expected =
+        if cfg!(feature = "tls12") { TlsError::NoCommonParameters } else { TlsError::NoCommonVersion };
+    check!(
+        matches!(&e, Some(Error::Tls(t)) if *t == expected && t.is_refusal()),
+        "expected {expected:?}, got {e:?}"
+    );
+    println!("    refused as expected: {}", e.map(|e| e.to_string()).unwrap_or_default());
     Ok(())
 }

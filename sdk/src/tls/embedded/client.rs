@@ -31,8 +31,8 @@ use core::fmt;
 use embedded_tls::SignatureScheme as EngineScheme;
 use pki_types::CertificateDer;
 
-use crate::crypto::{SignError, SignatureScheme, Signer};
 use super::wire::Gate;
+use crate::crypto::{SignError, SignatureScheme, Signer};
 use crate::error::{ConfigError, TlsError};
 
 /// The longest signature embedded-tls carries in a CertificateVerify, as anchormq builds it.
@@ -58,7 +58,10 @@ impl ClientCertificate {
     /// # Errors
     /// [`ConfigError::ClientIdentity`] for an empty chain, a chain with intermediates, or a
     /// signer with no scheme the engine can carry.
-    pub(super) fn new(chain: Vec<CertificateDer<'static>>, signer: Box<dyn Signer>) -> Result<Self, ConfigError> {
+    pub(super) fn new(
+        chain: Vec<CertificateDer<'static>>,
+        signer: Box<dyn Signer>,
+    ) -> Result<Self, ConfigError> {
         let mut chain = chain.into_iter();
         let (Some(leaf), None) = (chain.next(), chain.next()) else {
             return Err(ConfigError::ClientIdentity {
@@ -169,14 +172,16 @@ mod tests {
     #[test]
     fn only_one_certificate_and_a_scheme_the_engine_carries() {
         let p256: &'static [SignatureScheme] = &[SignatureScheme::EcdsaP256Sha256];
-        let e = ClientCertificate::new(alloc::vec![leaf(), leaf()], Box::new(Fixed(p256, Ok(70)))).unwrap_err();
+        let e =
+            ClientCertificate::new(alloc::vec![leaf(), leaf()], Box::new(Fixed(p256, Ok(70)))).unwrap_err();
         assert!(alloc::format!("{e}").contains("exactly one client certificate"), "{e}");
         let e = ClientCertificate::new(Vec::new(), Box::new(Fixed(p256, Ok(70)))).unwrap_err();
         assert!(alloc::format!("{e}").contains("exactly one"), "{e}");
         let rsa: &'static [SignatureScheme] = &[SignatureScheme::RsaPssSha256];
         let e = ClientCertificate::new(alloc::vec![leaf()], Box::new(Fixed(rsa, Ok(256)))).unwrap_err();
         assert!(alloc::format!("{e}").contains("rustls engine"), "{e}");
-        let both: &'static [SignatureScheme] = &[SignatureScheme::RsaPssSha256, SignatureScheme::EcdsaP256Sha256];
+        let both: &'static [SignatureScheme] =
+            &[SignatureScheme::RsaPssSha256, SignatureScheme::EcdsaP256Sha256];
         let client = ClientCertificate::new(alloc::vec![leaf()], Box::new(Fixed(both, Ok(70)))).unwrap();
         assert_eq!(client.engine_scheme(), EngineScheme::EcdsaSecp256r1Sha256);
         assert_eq!(client.der(), leaf().as_ref());

@@ -15,16 +15,16 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+#[cfg(feature = "embedded-tls")]
+use super::client::ClientCertificate;
 use crate::crypto::Entropy;
+#[cfg(feature = "embedded-tls")]
+use crate::crypto::Signer;
 use crate::error::ConfigError;
 #[cfg(feature = "embedded-tls")]
 use crate::time::{NoClock, TimePolicy, TimeSource};
 #[cfg(feature = "embedded-tls")]
 use crate::verify::Anchors;
-#[cfg(feature = "embedded-tls")]
-use super::client::ClientCertificate;
-#[cfg(feature = "embedded-tls")]
-use crate::crypto::Signer;
 #[cfg(feature = "embedded-tls")]
 use pki_types::CertificateDer;
 
@@ -248,7 +248,11 @@ impl EmbeddedConfigBuilder {
     /// See the `client` module docs in [`crate::tls::embedded`] for what embedded-tls does and
     /// does not check.
     #[cfg(feature = "embedded-tls")]
-    pub fn client_certificate(mut self, chain: Vec<CertificateDer<'static>>, signer: impl Signer + 'static) -> Self {
+    pub fn client_certificate(
+        mut self,
+        chain: Vec<CertificateDer<'static>>,
+        signer: impl Signer + 'static,
+    ) -> Self {
         self.client = Some(ClientAsked(chain, alloc::boxed::Box::new(signer)));
         self
     }

@@ -190,7 +190,15 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     let handshake = shared.borrow().traffic;
     if let Err(e) = opened {
         let refusal = provider.refusal();
-        return Err(handshake_error(e, refusal, &mut shared.borrow_mut(), config, (rx_len, tx_len)));
+        let requested = provider.certificate_requested;
+        return Err(handshake_error(
+            e,
+            refusal,
+            &mut shared.borrow_mut(),
+            config,
+            (rx_len, tx_len),
+            requested,
+        ));
     }
     // Under a certificate profile the proof exists only if the chain and the signature over the
     // handshake were both checked: embedded-tls itself would accept a server that skipped its
@@ -286,16 +294,39 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
         match drained {
             Ok(()) => Ok(()),
             Err(_) => {
+                if let Some(verdict) = self.certificate_verdict() {
+                    return Err(verdict.into());
+                }
                 let e = self.shared.borrow_mut().error.take();
                 Err(e.map_or_else(|| TlsError::ClosedDuringHandshake.into(), Error::Transport))
             }
         }
     }
 
+    /// What a failure before any data means after a handshake in which the broker asked for a
+    /// client certificate: its verdict on the certificate (RFC 8446 §4.4.2.4). OpenSSL checks
+    /// the certificate as soon as it reads it, sends its alert and closes, so the alert is
+    /// often lost to a reset before it can be read; embedded-tls does not name an alert after
+    /// the handshake anyway.
+    fn certificate_verdict(&self) -> Option<TlsError> {
+        if self.received {
+            return None;
+        }
+        certificate_verdict(self.info.client_certificate)
+    }
+
     /// Maps an engine error after the handshake and stops the stream for good.
     fn engine_error(&mut self, e: EngineError, reading: bool) -> Error<T::Error> {
         let mut shared = self.shared.borrow_mut();
-        let error = if let Some(port) = shared.error.take() {
+        let verdict = if matches!(e, EngineError::Io(_) | EngineError::InternalError) && reading {
+            self.certificate_verdict()
+        } else {
+            None
+        };
+        let error = if let Some(verdict) = verdict {
+            shared.error = None;
+            verdict.into()
+        } else if let Some(port) = shared.error.take() {
             Error::Transport(port)
         } else if let Some(fault) = shared.fault_error() {
             fault.into()
@@ -317,22 +348,6 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
                             .to_string(),
                 }
                 .into(),
-                // After the handshake embedded-tls reports every alert but close_notify as an
-                // internal error and keeps its name. One arriving before any data, after the
-                // broker asked for a client certificate, is the broker's verdict on it (RFC 8446
-                // §4.4.2.4: it checks the certificate once it has read our Finished).
-                EngineError::InternalError if reading && !self.received => match self.info.client_certificate {
-                    ClientCertificateUse::RequestedButNone => TlsError::ClientCertificateRequired.into(),
-                    ClientCertificateUse::Sent => TlsError::ClientCertificateRefused {
-                        alert: "unnamed (embedded-tls does not report which alert)".to_string(),
-                    }
-                    .into(),
-                    ClientCertificateUse::NotRequested => TlsError::Engine {
-                        reason: "the broker sent an alert or a record embedded-tls cannot handle after the handshake"
-                            .to_string(),
-                    }
-                    .into(),
-                },
                 EngineError::InternalError => TlsError::Engine {
                     reason:
                         "the broker sent an alert or a record embedded-tls cannot handle after the handshake"
@@ -347,6 +362,18 @@ impl<'b, T: Read + Write + 'b> EmbeddedStream<'b, T> {
     }
 }
 
+/// The broker's verdict on this client's certificate, when a connection it asked for one on
+/// ends before any data: see `EmbeddedStream::certificate_verdict`.
+fn certificate_verdict(used: ClientCertificateUse) -> Option<TlsError> {
+    match used {
+        ClientCertificateUse::NotRequested => None,
+        ClientCertificateUse::RequestedButNone => Some(TlsError::ClientCertificateRequired),
+        ClientCertificateUse::Sent => Some(TlsError::ClientCertificateRefused {
+            alert: "unnamed: the broker ended the connection once it had read the certificate (embedded-tls does not report alerts after the handshake)".to_string(),
+        }),
+    }
+}
+
 /// Maps a failed handshake: the verifier's reason first, then the port's error, then the engine's.
 fn handshake_error<T: Read + Write>(
     e: EngineError,
@@ -354,12 +381,26 @@ fn handshake_error<T: Read + Write>(
     shared: &mut Shared<'_, T>,
     config: &EmbeddedConfig,
     (rx_len, tx_len): (usize, usize),
+    certificate_requested: bool,
 ) -> Error<T::Error> {
     match refusal {
         Some(Refusal::Trust(t)) => return Error::Trust(t),
         Some(Refusal::Time(t)) => return Error::Time(t),
         Some(Refusal::Tls(t)) => return Error::Tls(t),
         None => {}
+    }
+    // The broker asked for a certificate, read ours (or our empty one) and ended the
+    // connection while we sent the rest of our flight.
+    if certificate_requested && (shared.error.is_some() || shared.eof) {
+        let used = if config.has_client_certificate() {
+            ClientCertificateUse::Sent
+        } else {
+            ClientCertificateUse::RequestedButNone
+        };
+        if let Some(verdict) = certificate_verdict(used) {
+            shared.error = None;
+            return verdict.into();
+        }
     }
     if let Some(port) = shared.error.take() {
         return Error::Transport(port);
@@ -479,6 +520,9 @@ impl<T: Read + Write> Read for EmbeddedStream<'_, T> {
                     (s.eof, s.inside_record(), s.error.is_some())
                 };
                 if eof && !port {
+                    if let Some(verdict) = self.certificate_verdict() {
+                        return Err(self.shell.fail(verdict.into()));
+                    }
                     return self.shell.transport_ended(inside);
                 }
                 Err(self.engine_error(e, true))

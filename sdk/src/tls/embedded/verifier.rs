@@ -30,9 +30,9 @@ use pki_types::{CertificateDer, ServerName};
 use sha2::Digest;
 use zeroize::Zeroizing;
 
-use super::wire::Gate;
 #[cfg(feature = "embedded-tls")]
 use super::client::ClientCertificate;
+use super::wire::Gate;
 use crate::crypto::{Entropy, EntropyError};
 use crate::error::{TimeError, TlsError, TrustError};
 #[cfg(feature = "embedded-tls")]

@@ -164,7 +164,13 @@ impl embedded_io::Error for WireError {
 
 impl<'b, T: Read + Write> Shared<'b, T> {
     /// `record_limit` is the largest record body the connection receives.
-    pub(super) fn new(io: T, stage: &'b mut [u8], out: &'b mut [u8], record_limit: usize, gate: Gate) -> Self {
+    pub(super) fn new(
+        io: T,
+        stage: &'b mut [u8],
+        out: &'b mut [u8],
+        record_limit: usize,
+        gate: Gate,
+    ) -> Self {
         Self {
             io,
             stage,
