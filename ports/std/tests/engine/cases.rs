@@ -20,6 +20,7 @@ use anchormq_testbed::heap::HeapMark;
 use anchormq_testbed::hostile::{Answer, Hostile};
 use anchormq_testbed::proxy::{self, Mode};
 
+use crate::alpn::{alpn_on_embedded_is_offered_and_connects, alpn_refusal_matches_across_engines};
 use crate::packets::*;
 use crate::streams::*;
 use crate::{CaseResult, Env, check};
@@ -44,6 +45,8 @@ anchormq_testbed::cases!(
     unauthenticated_records_are_the_peers_errors,
     mqtt_client_runs_on_the_embedded_stream,
     idle_supervisor_sleeps_between_pings,
+    alpn_on_embedded_is_offered_and_connects,
+    alpn_refusal_matches_across_engines,
     handshake_cost,
 );
 
