@@ -95,6 +95,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The ALPN protocol names are unusable (RFC 7301 §3.1): see [`crate::tls::Alpn::new`].
+    Alpn {
+        /// Position of the name at fault in the list given, or `None` when the list as a whole is.
+        index: Option<usize>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// The server's certificate chain failed a check.
@@ -305,6 +312,19 @@ pub enum TlsError {
         scheme: crate::crypto::SignatureScheme,
         /// What the signer reported.
         error: crate::crypto::SignError,
+    },
+    /// The broker supports none of the application protocols offered by ALPN and refused the
+    /// connection with the alert `no_application_protocol` (RFC 7301 §3.2).
+    NoCommonApplicationProtocol {
+        /// The protocols offered, most preferred first (empty when none was: the broker wants
+        /// one).
+        offered: Vec<String>,
+    },
+    /// The broker selected none of the application protocols offered, and the configuration
+    /// requires one ([`crate::tls::Alpn::required`]; rustls engine).
+    ApplicationProtocolNotSelected {
+        /// The protocols offered, most preferred first.
+        offered: Vec<String>,
     },
     /// Any other engine failure.
     Engine {
@@ -630,6 +650,10 @@ impl fmt::Display for ConfigError {
             }
             Self::Engine { reason } => write!(f, "the TLS engine rejected the configuration: {reason}"),
             Self::Mqtt { reason } => write!(f, "the MQTT configuration is unusable: {reason}"),
+            Self::Alpn { index: Some(index), reason } => {
+                write!(f, "ALPN protocol name #{index} is unusable: {reason}")
+            }
+            Self::Alpn { index: None, reason } => write!(f, "the ALPN protocol list is unusable: {reason}"),
         }
     }
 }
@@ -847,6 +871,23 @@ impl fmt::Display for TlsError {
                 f,
                 "this device's key could not sign the handshake with {scheme} ({error}), so the handshake was ended: check the signer (secure element, key slot) and that it supports {scheme}"
             ),
+            Self::NoCommonApplicationProtocol { offered } if offered.is_empty() => f.write_str(
+                "the broker requires an application protocol (ALPN) and none was offered, so it refused the connection (alert no_application_protocol): configure the protocol its endpoint expects (AWS IoT Core on port 443: x-amzn-mqtt-ca)",
+            ),
+            Self::NoCommonApplicationProtocol { offered } => {
+                f.write_str("the broker supports none of the application protocols offered by ALPN (")?;
+                write_list(f, offered)?;
+                f.write_str(
+                    ") and refused the connection (alert no_application_protocol): offer the protocol its endpoint expects (AWS IoT Core on port 443: x-amzn-mqtt-ca), or connect to a port that needs no ALPN",
+                )
+            }
+            Self::ApplicationProtocolNotSelected { offered } => {
+                f.write_str("the broker selected none of the application protocols offered by ALPN (")?;
+                write_list(f, offered)?;
+                f.write_str(
+                    "), which the configuration requires: it does not negotiate ALPN on this port; connect to the port that does, or do not require a selection",
+                )
+            }
             Self::Engine { reason } => write!(f, "the TLS engine failed: {reason}"),
         }
     }

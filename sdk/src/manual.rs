@@ -42,6 +42,17 @@
 //! suites (AES-GCM, ChaCha20-Poly1305): forward secrecy and no CBC padding oracles. Nothing
 //! older is ever offered.
 //!
+//! ## Application protocols (ALPN)
+//! A broker that multiplexes several protocols on one port chooses by ALPN (RFC 7301): AWS IoT
+//! Core on port 443 serves MQTT with a client certificate only to a ClientHello that offers
+//! `x-amzn-mqtt-ca`. [`crate::tls::Alpn`] is the list a connection offers, checked before
+//! anything is sent. ALPN is not authentication: the selection rides in EncryptedExtensions,
+//! covered by the handshake like every other message, so only the verified broker chooses it.
+//! rustls refuses a selection that was not offered and reports the one made; embedded-tls sends
+//! the list and cannot see the answer (its module docs, "Limits and risks", say what that
+//! leaves unchecked). A `no_application_protocol` alert arrives in clear text before the broker
+//! is authenticated, so the supervisor retries it with backoff rather than stopping.
+//!
 //! ## What a server certificate must be
 //! Beyond RFC 5280 path validation (rustls-webpki), [`crate::verify`] reads the extensions itself:
 //! - the leaf's key usage, when present, must include digitalSignature (TLS 1.3 and ECDHE sign

@@ -133,7 +133,9 @@ impl Policy {
                 }
             }
             // The transport, TLS records and alerts, MQTT protocol errors, DISCONNECT, timeouts
-            // and refusals that say "later" (server busy, unavailable, quota, rate).
+            // and refusals that say "later" (server busy, unavailable, quota, rate). An ALPN
+            // refusal (no_application_protocol) is among them: it is a clear-text alert sent
+            // before the broker is authenticated, so anyone on the path can send it.
             _ => Verdict::Retry,
         }
     }
@@ -214,6 +216,12 @@ mod tests {
         let long = || Error::Tls(TlsError::RecordTooLarge { size: 16_384, limit: 1_041 });
         assert_eq!(verdict(&p, long()), Verdict::Retry);
         assert_eq!(verdict(&Policy::default(), long()), Verdict::Retry);
+        let alpn = || {
+            Error::Tls(TlsError::NoCommonApplicationProtocol {
+                offered: alloc::vec!["x-amzn-mqtt-ca".into()],
+            })
+        };
+        assert_eq!(verdict(&Policy::default(), alpn()), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Disconnected)), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::ConnectTimeout { ms: 5 })), Verdict::Retry);
         assert_eq!(verdict(&p, Error::Mqtt(MqttError::Protocol { reason: "x" })), Verdict::Retry);

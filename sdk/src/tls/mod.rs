@@ -2,7 +2,9 @@
 //!
 //! Owns: the engine choice ([`Engine`], [`handshake_any`], [`AnyStream`], [`Authenticated`]), the
 //! [`SecurityProfile`] that describes a connection for either engine, what both engines' streams
-//! share (`shell.rs`: the server name parsed once, the failure latch, the end of the stream), and
+//! share (`shell.rs`: the server name parsed once, the failure latch, the end of the stream;
+//! `alpn.rs`: the [`Alpn`] protocol list, and what each engine checks of it; `alert_error`:
+//! one table from a received alert to the error it means), and
 //! the engines themselves, one folder each: [`rustls`] ([`TlsConfig`], [`handshake`],
 //! [`TlsStream`], [`SessionCache`]) and `embedded`.
 //!
@@ -11,11 +13,14 @@
 //! PSK profile [`PskPeer`]).
 //!
 //! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
-//! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption.
+//! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption;
+//! RFC 7301 ALPN on both engines (what embedded-tls cannot check is in `alpn.rs`).
 //! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
 //! an external PSK; `embedded-tls-psk` builds it with the PSK profile only); [`handshake_any`] and
 //! [`AnyStream`] let callers not care which engine runs.
 
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+mod alpn;
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 mod any;
 #[cfg(feature = "embedded-tls-psk")]
@@ -34,6 +39,8 @@ pub use self::rustls::{
     ConnectionInfo, DangerousConfig, ProtocolVersion, SessionCache, TlsConfig, TlsConfigBuilder, TlsStream,
     handshake,
 };
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+pub use alpn::Alpn;
 #[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub use any::{AnyStream, Engine, handshake_any};
 #[cfg(feature = "embedded-tls-psk")]
@@ -93,4 +100,47 @@ pub(crate) fn rfc_alert_name(camel: &str) -> alloc::string::String {
         previous = Some(c);
     }
     out
+}
+
+/// The error a fatal alert from the broker means, by the alert's RFC name (see
+/// [`rfc_alert_name`]): the one table both engines use, so an alert reads the same whichever
+/// engine received it. `alpn` is what the connection offered.
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
+pub(crate) fn alert_error(alert: alloc::string::String, alpn: Option<&Alpn>) -> crate::error::TlsError {
+    use crate::error::TlsError;
+    match alert.as_str() {
+        "no_application_protocol" => TlsError::NoCommonApplicationProtocol { offered: alpn::offered(alpn) },
+        _ => TlsError::from_alert(alert),
+    }
+}
+
+#[cfg(all(test, any(feature = "rustls", feature = "embedded-tls-psk")))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::error::TlsError;
+    use alloc::string::ToString;
+
+    #[test]
+    fn alerts_mean_the_same_on_both_engines() {
+        let alpn = Alpn::new(["x-amzn-mqtt-ca"]).unwrap();
+        assert_eq!(
+            alert_error(rfc_alert_name("NoApplicationProtocol"), Some(&alpn)),
+            TlsError::NoCommonApplicationProtocol { offered: alloc::vec!["x-amzn-mqtt-ca".to_string()] }
+        );
+        assert_eq!(
+            alert_error("no_application_protocol".to_string(), None),
+            TlsError::NoCommonApplicationProtocol { offered: alloc::vec![] }
+        );
+        assert_eq!(alert_error("protocol_version".to_string(), Some(&alpn)), TlsError::NoCommonVersion);
+        assert_eq!(
+            alert_error("bad_certificate".to_string(), None),
+            TlsError::ClientCertificateRefused { alert: "bad_certificate".to_string() }
+        );
+        assert_eq!(alert_error("certificate_required".to_string(), None), TlsError::ClientCertificateRequired);
+        assert_eq!(
+            alert_error("internal_error".to_string(), None),
+            TlsError::AlertReceived { alert: "internal_error".to_string() }
+        );
+    }
 }

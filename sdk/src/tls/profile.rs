@@ -2,7 +2,9 @@
 //!
 //! Owns: [`SecurityProfile`] (certificates, pinned server key, raw public keys, PSK),
 //! [`EngineChoice`], [`Environment`], and [`SecurityProfile::build`], which turns a profile into
-//! an engine configuration or refuses, before anything is sent, a combination that cannot work.
+//! an engine configuration or refuses, before anything is sent, a combination that cannot work;
+//! [`EngineConfig::with_alpn`], which gives either engine's configuration the same ALPN list (a
+//! setting of the broker's endpoint, not of how it is trusted, so it is not part of the profile).
 //!
 //! Never: weakens a profile to fit an engine: a profile an engine cannot run is a
 //! [`ConfigError::UnsupportedProfile`], not a fallback.
@@ -16,9 +18,9 @@ use pki_types::{CertificateDer, UnixTime};
 use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{TimePolicy, TimeSource};
+use crate::tls::{Alpn, Engine, TlsConfig};
 #[cfg(feature = "embedded-tls-psk")]
 use crate::tls::{EmbeddedConfig, MaxFragmentLength, Psk};
-use crate::tls::{Engine, TlsConfig};
 use crate::verify::Anchors;
 
 /// How the broker is trusted and how this client proves who it is.
@@ -100,6 +102,20 @@ impl EngineConfig {
             Self::Rustls(config) => config.explain_last(server_name),
             #[cfg(feature = "embedded-tls-psk")]
             Self::Embedded(_) => None,
+        }
+    }
+
+    /// The same configuration offering `alpn` by ALPN (or nothing), on either engine alike.
+    ///
+    /// # Errors
+    /// [`ConfigError::Engine`] when the engine cannot honour the list: embedded-tls cannot see
+    /// the broker's selection, so it refuses an [`Alpn::required`] list (see
+    /// [`crate::tls::Alpn`] for what each engine checks).
+    pub fn with_alpn(self, alpn: Option<Alpn>) -> Result<Self, ConfigError> {
+        match self {
+            Self::Rustls(config) => Ok(Self::Rustls(config.with_alpn(alpn))),
+            #[cfg(feature = "embedded-tls-psk")]
+            Self::Embedded(config) => config.with_alpn(alpn).map(Self::Embedded),
         }
     }
 
@@ -278,6 +294,15 @@ mod tests {
                 Err(ConfigError::UnsupportedProfile { engine: "rustls", .. })
             ));
             assert!(matches!(psk().build(embedded, env()), Ok(EngineConfig::Embedded(_))));
+            // ALPN configures both engines alike; only rustls can require a selection.
+            let alpn = Alpn::new(["x-amzn-mqtt-ca"]).unwrap();
+            let built = psk().build(embedded, env()).unwrap().with_alpn(Some(alpn.clone()));
+            assert!(matches!(&built, Ok(EngineConfig::Embedded(c)) if c.alpn() == Some(&alpn)), "{built:?}");
+            let built = psk().build(embedded, env()).unwrap().with_alpn(Some(alpn.clone().required()));
+            assert!(matches!(built, Err(ConfigError::Engine { .. })), "{built:?}");
+            let built =
+                pins().build(EngineChoice::Rustls, env()).unwrap().with_alpn(Some(alpn.clone().required()));
+            assert!(matches!(&built, Ok(EngineConfig::Rustls(c)) if c.alpn() == Some(&alpn.required())));
             // Certificates on embedded-tls need the certificate profile built in.
             let ca =
                 rcgen::generate_simple_self_signed(alloc::vec![alloc::string::String::from("ca")]).unwrap();

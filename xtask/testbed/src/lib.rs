@@ -2,13 +2,15 @@
 //! broker serving it on one loopback listener per scenario ([`broker`]), and
 //! what the integration suites share: their runner and fixture ([`harness`]),
 //! anchormq's side of a test ([`client`]), a TAP link in a private network
-//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), TLS servers ([`hostile`]) and MQTT brokers ([`scripted`]), hand-built MQTT
+//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), TLS servers ([`hostile`], and
+//! [`alpn`], which negotiates ALPN as told) and MQTT brokers ([`scripted`]), hand-built MQTT
 //! packets ([`mqtt_probe`]), heap measurement ([`heap`]), polls and CPU time ([`cost`]), temp dirs ([`temp`])
 //! and the command-line tools the testbed's own tests use ([`tools`]).
 //!
 //! Linux only (reads `/proc`); needs `openssl` (RSA key generation) and
 //! `mosquitto` at run time.
 
+pub mod alpn;
 pub mod broker;
 pub mod client;
 pub mod cost;

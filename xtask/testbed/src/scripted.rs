@@ -166,7 +166,7 @@ impl Drop for Scripted {
 
 /// Whether something listens on loopback `port` (from `/proc/net/tcp`, so that no probe
 /// connection uses up `s_server`'s only one).
-fn listening(port: u16) -> bool {
+pub(crate) fn listening(port: u16) -> bool {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
     let local = format!(":{port:04X}");
     table.lines().skip(1).any(|line| {

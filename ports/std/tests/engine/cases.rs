@@ -21,6 +21,7 @@ use anchormq_testbed::heap::HeapMark;
 use anchormq_testbed::hostile::{Answer, Hostile};
 use anchormq_testbed::proxy::{self, Mode};
 
+use crate::alpn::{alpn_on_embedded_is_offered_and_connects, alpn_refusal_matches_across_engines};
 use crate::packets::*;
 use crate::streams::*;
 use crate::{CaseResult, Env, check};
@@ -50,6 +51,8 @@ anchormq_testbed::cases!(
     mutual_tls_on_embedded_with_a_foreign_certificate_is_refused,
     a_failing_signer_ends_the_embedded_handshake_cleanly,
     tls_refusals_on_embedded_stop_with_the_fix,
+    alpn_on_embedded_is_offered_and_connects,
+    alpn_refusal_matches_across_engines,
     handshake_cost,
 );
 

@@ -1,6 +1,7 @@
 //! The embedded-tls engine against a real Mosquitto: PSK, certificate profiles with anchormq's
 //! verifier (one table of trust cases run on both engines), max_fragment_length, cancellation,
-//! corrupted handshakes, the MQTT client on top, and what a handshake costs.
+//! corrupted handshakes, the MQTT client on top, ALPN against `openssl s_server` (`alpn.rs`), and
+//! what a handshake costs.
 //!
 //! Same shape as the `wire` suite: one PKI and one broker for the whole run, cases in order, the
 //! broker killed at the end. Needs the `embedded-tls` feature (`required-features`), so no other
@@ -9,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+mod alpn;
 mod cases;
 mod packets;
 mod streams;

@@ -12,6 +12,10 @@ use anchormq_std::{HostBuffers, OS_ENTROPY, Socket, SystemClock};
 use anchormq_testbed::broker::Listener;
 use embedded_io_async::{Read, Write};
 
+use crate::alpn::{
+    alpn_ignored_is_accepted_unless_required, alpn_refusal_names_the_protocols_offered,
+    alpn_selected_protocol_is_reported, one_config_offers_alpn_per_broker,
+};
 use crate::faults::{CuttingProxy, Trickle, flipping_proxy, junk_server};
 use crate::{CaseResult, Env, check, mqtt};
 
@@ -61,6 +65,10 @@ anchormq_testbed::cases!(
     mutual_tls_with_an_untrusted_client_certificate_is_refused,
     p521_leaf_is_refused_by_the_verifier,
     tls12_cbc_only_broker_is_a_refusal,
+    alpn_selected_protocol_is_reported,
+    alpn_refusal_names_the_protocols_offered,
+    alpn_ignored_is_accepted_unless_required,
+    one_config_offers_alpn_per_broker,
 );
 
 fn secs(t: i64) -> UnixTime {
@@ -95,7 +103,7 @@ fn config(env: &Env, clock: impl TimeSource + 'static, policy: TimePolicy) -> Tl
         .expect("config")
 }
 
-fn system(env: &Env) -> TlsConfig {
+pub(crate) fn system(env: &Env) -> TlsConfig {
     config(env, SystemClock, TimePolicy::RequireTime)
 }
 

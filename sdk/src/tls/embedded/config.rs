@@ -1,11 +1,12 @@
 //! The embedded-tls engine's configuration: which profile (certificates or an external PSK),
-//! and the fragment length that sizes the buffers. The certificate profile needs the
+//! the fragment length that sizes the buffers, and the ALPN protocols offered. The certificate profile needs the
 //! `embedded-tls` feature; `embedded-tls-psk` alone builds the PSK profile only.
 //!
 //! Owns: [`EmbeddedConfig`], its builder, [`Psk`] (the key handle) and [`MaxFragmentLength`].
 //!
-//! Never: prints or copies a PSK key outside the handle (it is zeroised on drop), or accepts a
-//! PSK that is empty or shorter than 128 bits.
+//! Never: prints or copies a PSK key outside the handle (it is zeroised on drop), accepts a
+//! PSK that is empty or shorter than 128 bits, or accepts an ALPN list that must be selected
+//! ([`Alpn::required`]): this engine cannot see the broker's selection.
 //!
 //! Implements: RFC 8446 §4.2.11 (PSK identity), RFC 6066 §4 (max_fragment_length values).
 
@@ -23,6 +24,7 @@ use crate::crypto::Signer;
 use crate::error::ConfigError;
 #[cfg(feature = "embedded-tls")]
 use crate::time::{NoClock, TimePolicy, TimeSource};
+use crate::tls::Alpn;
 #[cfg(feature = "embedded-tls")]
 use crate::verify::Anchors;
 #[cfg(feature = "embedded-tls")]
@@ -54,6 +56,7 @@ pub struct EmbeddedConfig {
     pub(super) entropy: &'static dyn Entropy,
     pub(super) profile: Profile,
     pub(super) fragment: Option<MaxFragmentLength>,
+    pub(super) alpn: Option<Alpn>,
 }
 
 /// Builds an [`EmbeddedConfig`].
@@ -168,6 +171,7 @@ impl fmt::Debug for EmbeddedConfig {
         f.debug_struct("EmbeddedConfig")
             .field("profile", &self.profile)
             .field("max_fragment_length", &self.fragment)
+            .field("alpn", &self.alpn)
             .finish_non_exhaustive()
     }
 }
@@ -180,16 +184,42 @@ impl EmbeddedConfig {
     pub fn certificates(entropy: &'static dyn Entropy, anchors: Anchors) -> EmbeddedConfigBuilder {
         let profile =
             Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime, client: None };
-        EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None }, client: None }
+        EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None, alpn: None }, client: None }
     }
 
     /// A PSK profile: the broker proves it knows `psk`; no certificate is involved.
     pub fn psk(entropy: &'static dyn Entropy, psk: Psk) -> EmbeddedConfigBuilder {
         EmbeddedConfigBuilder {
-            config: Self { entropy, profile: Profile::Psk(psk), fragment: None },
+            config: Self { entropy, profile: Profile::Psk(psk), fragment: None, alpn: None },
             #[cfg(feature = "embedded-tls")]
             client: None,
         }
+    }
+
+    /// The same configuration offering `alpn` instead (or no ALPN at all), as
+    /// [`EmbeddedConfigBuilder::alpn`] sets it.
+    ///
+    /// # Errors
+    /// [`ConfigError::Engine`] for an [`Alpn::required`] list, as [`EmbeddedConfigBuilder::build`].
+    pub fn with_alpn(mut self, alpn: Option<Alpn>) -> Result<Self, ConfigError> {
+        self.alpn = alpn;
+        self.checked()
+    }
+
+    /// The protocols offered by ALPN, if any.
+    pub fn alpn(&self) -> Option<&Alpn> {
+        self.alpn.as_ref()
+    }
+
+    /// Refuses what this engine cannot honour.
+    fn checked(self) -> Result<Self, ConfigError> {
+        if self.alpn.as_ref().is_some_and(Alpn::is_required) {
+            return Err(ConfigError::Engine {
+                reason: "embedded-tls cannot see which ALPN protocol the broker selects, so it cannot require \
+                         one: offer the list without Alpn::required(), or use the rustls engine",
+            });
+        }
+        Ok(self)
     }
 
     /// The receive buffer [`super::handshake`] needs: `cancel_safe` doubles it (see the module docs).
@@ -263,11 +293,23 @@ impl EmbeddedConfigBuilder {
         self
     }
 
-    /// Builds the configuration.
+    /// Offer these application protocols by ALPN (RFC 7301). embedded-tls sends them and does
+    /// not report or check the broker's selection: see the module docs' "Limits and risks".
+    /// A broker that answers `no_application_protocol` is refused with
+    /// [`crate::TlsError::NoCommonApplicationProtocol`], as on rustls.
+    pub fn alpn(mut self, alpn: Alpn) -> Self {
+        self.config.alpn = Some(alpn);
+        self
+    }
+
+    /// Builds the configuration. The parts were checked when they were made ([`Psk::new`],
+    /// [`Anchors`], [`Alpn::new`]); what is left is what this engine cannot do.
     ///
     /// # Errors
-    /// [`ConfigError::ClientIdentity`] for a client certificate embedded-tls cannot present (a
-    /// chain with intermediates, an RSA signer) or one given to a PSK profile.
+    /// [`ConfigError::Engine`] for an [`Alpn::required`] list: embedded-tls does not expose the
+    /// broker's selection, so a requirement could not be enforced. [`ConfigError::ClientIdentity`]
+    /// for a client certificate embedded-tls cannot present (a chain with intermediates, an RSA
+    /// signer) or one given to a PSK profile.
     pub fn build(self) -> Result<EmbeddedConfig, ConfigError> {
         #[cfg_attr(not(feature = "embedded-tls"), allow(unused_mut))]
         let mut config = self.config;
@@ -280,7 +322,7 @@ impl EmbeddedConfigBuilder {
             };
             *client = Some(ClientCertificate::new(chain, signer)?);
         }
-        Ok(config)
+        config.checked()
     }
 }
 
@@ -318,5 +360,27 @@ mod tests {
         let config = config.unwrap();
         assert_eq!(config.rx_buffer(false), 1_041);
         assert_eq!(config.rx_buffer(true), 2_082);
+    }
+
+    #[test]
+    fn alpn_is_offered_but_cannot_be_required() {
+        struct One;
+        impl Entropy for One {
+            fn fill(&self, dest: &mut [u8]) -> Result<(), crate::crypto::EntropyError> {
+                dest.fill(1);
+                Ok(())
+            }
+        }
+        static ONE: One = One;
+        let psk = || Psk::new("d", [1u8; 16]).unwrap();
+        let alpn = Alpn::new(["x-amzn-mqtt-ca"]).unwrap();
+        let config = EmbeddedConfig::psk(&ONE, psk()).alpn(alpn.clone()).build().unwrap();
+        assert_eq!(config.alpn(), Some(&alpn));
+        let e = EmbeddedConfig::psk(&ONE, psk()).alpn(alpn.clone().required()).build().unwrap_err();
+        assert!(matches!(e, ConfigError::Engine { .. }), "{e:?}");
+        assert!(e.to_string().contains("cannot see which ALPN protocol the broker selects"), "{e}");
+        let config = config.with_alpn(None).unwrap();
+        assert_eq!(config.alpn(), None);
+        assert!(config.with_alpn(Some(alpn.required())).is_err());
     }
 }

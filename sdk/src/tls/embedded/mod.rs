@@ -12,7 +12,8 @@
 //!
 //! Implements: RFC 8446 (TLS 1.3: TLS_AES_128_GCM_SHA256, key share secp256r1 only), RFC 8446
 //! §2.2/§4.2.11 external PSK with `psk_dhe_ke` (the ephemeral key exchange always runs, so a
-//! leaked PSK does not expose past sessions), RFC 6066 §4 max_fragment_length.
+//! leaked PSK does not expose past sessions), RFC 6066 §4 max_fragment_length, the client's half
+//! of RFC 7301 ALPN (see below for the half that is missing).
 //!
 //! # Limits and risks of this engine
 //! * **P-256 only** for the key share; a broker that insists on X25519 answers with a
@@ -42,6 +43,22 @@
 //!   max_fragment_length the broker splits its Certificate message into several records, which
 //!   embedded-tls cannot parse: certificate profiles need a fragment length that holds the whole
 //!   chain (PSK handshakes are small).
+//! * **ALPN is sent, and the broker's answer is neither seen nor checked.** The protocols of
+//!   [`EmbeddedConfigBuilder::alpn`] go into the ClientHello. The broker's selection comes back in
+//!   EncryptedExtensions (RFC 8446 §4.3.1), which travels inside records protected with the
+//!   handshake keys: anchormq's record reader (`wire.rs`) reads their headers and stages their
+//!   ciphertext but holds no key to decrypt them, and embedded-tls checks that the extension is
+//!   well formed, then drops it (0.19 keeps no field for it).
+//!   So: a broker that selects an offered protocol connects (what AWS IoT Core does with
+//!   `x-amzn-mqtt-ca`); one that supports none and says so with the alert
+//!   `no_application_protocol` is refused as [`TlsError::NoCommonApplicationProtocol`], as on
+//!   rustls; but one that ignores ALPN, or selects a protocol that was not offered (which RFC
+//!   7301 forbids and rustls refuses), is accepted, and [`EmbeddedInfo`] cannot say which
+//!   protocol runs. A list that must be selected ([`crate::tls::Alpn::required`]) is refused when
+//!   the configuration is built. The selection is authenticated by the handshake like every
+//!   other message, so only the verified broker can choose it; what is lost is the check that it
+//!   chose what was asked, so a mismatch surfaces only later (for example the broker closing the
+//!   connection at CONNECT).
 //! * No session resumption, no client certificates, no TLS 1.2. The PSK and key schedule inside
 //!   embedded-tls are not zeroised on drop (anchormq's [`Psk`] handle is).
 //!
@@ -79,9 +96,12 @@ use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
 use self::wire::{Gate, Restart, Shared, Wire};
 use crate::error::{Error, ResourceError, TlsError};
 use crate::tls::shell::{self, Established, Shell};
-use crate::tls::{Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
+use crate::tls::{Alpn, Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
 
 /// What a connection negotiated and who the broker was proven to be.
+///
+/// There is no ALPN field: embedded-tls does not report which protocol the broker selected (see
+/// the module docs' "Limits and risks").
 #[derive(Debug, Clone)]
 pub struct EmbeddedInfo {
     /// The proof: a verified certificate chain, or knowledge of the pre-shared key.
@@ -133,7 +153,8 @@ pub struct EmbeddedStream<'b, T: Read + Write + 'b> {
 /// [`Error::Config`] for a bad name, [`Error::Resource`] for buffers that are too small (before
 /// anything is sent, or when a record does not fit), [`Error::Trust`] or [`Error::Time`] when the
 /// certificate is refused, [`Error::Tls`] for handshake failures and alerts (a broker refusing
-/// the PSK: [`TlsError::PskRefused`]), [`Error::Transport`] when the transport fails.
+/// the PSK: [`TlsError::PskRefused`]; one that supports none of the ALPN protocols offered:
+/// [`TlsError::NoCommonApplicationProtocol`]), [`Error::Transport`] when the transport fails.
 ///
 /// # Panics
 /// Never in anchormq; see the module docs for what embedded-tls itself can reach.
@@ -166,7 +187,12 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     let mut conn = TlsConnection::new(Wire { shared: shared.clone() }, engine_rx, engine_tx);
     conn.set_flush_policy(FlushPolicy::Relaxed);
 
+    // embedded-tls borrows the names for the handshake: one slice per name, over the config's own.
+    let protocols: alloc::vec::Vec<&[u8]> = config.alpn.iter().flat_map(Alpn::protocols).collect();
     let mut settings = embedded_tls::TlsConfig::new().enable_rsa_signatures();
+    if !protocols.is_empty() {
+        settings = settings.with_alpn(&protocols);
+    }
     if let ServerName::DnsName(dns) = &name {
         settings = settings.with_server_name(dns.as_ref());
     }
@@ -413,7 +439,6 @@ fn handshake_error<T: Read + Write>(
     }
     let psk = config.psk_identity();
     match (e, psk) {
-        (EngineError::HandshakeAborted(_, AlertDescription::ProtocolVersion), _) => TlsError::NoCommonVersion.into(),
         (
             EngineError::HandshakeAborted(
                 _,
@@ -425,7 +450,9 @@ fn handshake_error<T: Read + Write>(
             ),
             Some(identity),
         ) => TlsError::PskRefused { identity: identity_text(identity), alert: Some(alert_name(alert)) }.into(),
-        (EngineError::HandshakeAborted(_, alert), _) => TlsError::from_alert(alert_name(alert)).into(),
+        (EngineError::HandshakeAborted(_, alert), _) => {
+            crate::tls::alert_error(alert_name(alert), config.alpn.as_ref()).into()
+        }
         // The client mixes its PSK into every handshake key: records the server protected with
         // other keys do not decrypt, which means the server did not use this PSK.
         (EngineError::CryptoError, Some(identity)) => {

@@ -1,4 +1,10 @@
 //! Configuration of a secure connection, built once and used for every connection.
+//!
+//! The ALPN list is the one setting that differs between brokers a device may reach with the same
+//! trust (AWS IoT Core on port 443 needs `x-amzn-mqtt-ca`; a broker on 8883 needs nothing), so it
+//! is kept beside the rustls `ClientConfig`, not inside it, and handed to rustls per connection:
+//! [`TlsConfig::with_alpn`] derives a configuration for another broker that shares the verifier,
+//! the anchors and the session cache, at the cost of one reference count.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,6 +22,7 @@ use super::verifier::{ServerVerifier, Trust};
 use crate::crypto::{Entropy, Signer};
 use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource, TimelessAcknowledged};
+use crate::tls::Alpn;
 use crate::verify::{Anchors, Explanation};
 
 /// The protocol versions offered: TLS 1.3, and TLS 1.2 with the `tls12` feature.
@@ -34,6 +41,9 @@ pub struct TlsConfig {
     trust: Trust,
     policy: TimePolicy,
     sessions: Option<Arc<SessionCache>>,
+    /// The protocols each connection offers by ALPN: per connection in rustls, so a derived
+    /// configuration ([`TlsConfig::with_alpn`]) shares everything else.
+    alpn: Option<Arc<Alpn>>,
 }
 
 /// Builds a [`TlsConfig`]. Nothing is weakened unless [`TlsConfigBuilder::dangerous`] is called.
@@ -48,6 +58,7 @@ pub struct TlsConfigBuilder {
     max_fragment: Option<usize>,
     keep_chains: bool,
     provider: Option<Arc<CryptoProvider>>,
+    alpn: Option<Alpn>,
 }
 
 /// How this client proves who it is.
@@ -77,6 +88,7 @@ impl TlsConfig {
             max_fragment: None,
             keep_chains: false,
             provider: None,
+            alpn: None,
         }
     }
 
@@ -95,6 +107,27 @@ impl TlsConfig {
     pub fn explain_last(&self, server_name: &str) -> Option<Explanation> {
         let name = ServerName::try_from(server_name).ok()?;
         self.verifier.explain_last(&name)
+    }
+
+    /// The same configuration (the same verifier, anchors, clock and session cache) offering
+    /// `alpn` instead: for a second broker that needs other ALPN protocols, or none where this
+    /// one offers some. Costs one reference count, not a rebuild.
+    ///
+    /// # Panics
+    /// Never.
+    #[must_use]
+    pub fn with_alpn(&self, alpn: Option<Alpn>) -> TlsConfig {
+        TlsConfig { alpn: alpn.map(Arc::new), ..self.clone() }
+    }
+
+    /// The protocols each connection offers by ALPN, if any.
+    pub fn alpn(&self) -> Option<&Alpn> {
+        self.alpn.as_deref()
+    }
+
+    /// The ALPN list, shared with the streams that offer it.
+    pub(crate) fn alpn_shared(&self) -> Option<Arc<Alpn>> {
+        self.alpn.clone()
     }
 
     /// The rustls configuration and the verifier it uses.
@@ -189,6 +222,14 @@ impl TlsConfigBuilder {
         self
     }
 
+    /// Offer these application protocols by ALPN on every connection (see [`Alpn`] for what is
+    /// checked; [`TlsConfig::with_alpn`] changes them per broker). The protocol the broker
+    /// selected is in [`crate::tls::ConnectionInfo::alpn`].
+    pub fn alpn(mut self, alpn: Alpn) -> Self {
+        self.alpn = Some(alpn);
+        self
+    }
+
     /// Steps that weaken security.
     pub fn dangerous(self) -> DangerousConfig {
         DangerousConfig { builder: self }
@@ -270,6 +311,7 @@ impl TlsConfigBuilder {
             trust,
             policy: self.policy,
             sessions: self.sessions,
+            alpn: self.alpn.map(Arc::new),
         })
     }
 }
@@ -353,6 +395,7 @@ impl fmt::Debug for TlsConfig {
             .field("trust", &self.trust)
             .field("policy", &self.policy)
             .field("resumption", &self.sessions.is_some())
+            .field("alpn", &self.alpn)
             .finish()
     }
 }

@@ -10,6 +10,7 @@
 //! stream whose peer was not verified.
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -23,7 +24,7 @@ use super::config::TlsConfig;
 use super::verifier::{Outcome, ServerVerifier};
 use crate::error::{Error, ResourceError, TimeError, TlsError, TrustError};
 use crate::tls::shell::{self, Established, Shell};
-use crate::tls::{Authenticated, MIN_RX_BUFFER, TlsBuffers, Traffic};
+use crate::tls::{Alpn, Authenticated, MIN_RX_BUFFER, TlsBuffers, Traffic};
 use crate::verify::VerifiedPeer;
 
 /// The negotiated protocol version.
@@ -46,6 +47,10 @@ pub struct ConnectionInfo {
     pub version: ProtocolVersion,
     /// The cipher suite's IANA name.
     pub cipher_suite: &'static str,
+    /// The application protocol the broker selected by ALPN (RFC 7301), always one of those
+    /// offered ([`crate::tls::TlsConfigBuilder::alpn`]); `None` when none was offered, or the
+    /// broker ignores ALPN and the list is not [`Alpn::required`].
+    pub alpn: Option<Vec<u8>>,
     /// Bytes exchanged by the handshake.
     pub handshake: Traffic,
 }
@@ -66,6 +71,8 @@ pub struct TlsStream<'b, T> {
     shell: Shell,
     traffic: Traffic,
     info: Option<ConnectionInfo>,
+    /// The protocols offered by ALPN, for the errors that name them.
+    alpn: Option<Arc<Alpn>>,
 }
 
 /// What the caller wants from one processing step.
@@ -100,7 +107,9 @@ enum Step {
 ///
 /// # Errors
 /// [`Error::Config`] for a bad name or buffer, [`Error::Trust`] or [`Error::Time`] when the
-/// server's certificate is refused, [`Error::Tls`] for handshake failures and alerts,
+/// server's certificate is refused, [`Error::Tls`] for handshake failures and alerts (a broker
+/// that supports none of the ALPN protocols offered: [`TlsError::NoCommonApplicationProtocol`];
+/// one that selects none of a required list: [`TlsError::ApplicationProtocolNotSelected`]),
 /// [`Error::Transport`] when the transport fails.
 pub async fn handshake<'b, T: Read + Write>(
     config: &TlsConfig,
@@ -113,7 +122,10 @@ pub async fn handshake<'b, T: Read + Write>(
         return Err(ResourceError::ReceiveBuffer { needed: MIN_RX_BUFFER, got: buffers.rx.len() }.into());
     }
     let (rustls_config, verifier) = config.engine();
-    let conn = UnbufferedClientConnection::new(rustls_config, name.clone()).map_err(|e| engine_error(&e))?;
+    let alpn = config.alpn_shared();
+    let protocols = alpn.as_deref().map(Alpn::to_vec).unwrap_or_default();
+    let conn = UnbufferedClientConnection::new_with_alpn(rustls_config, name.clone(), protocols)
+        .map_err(|e| engine_error(&e))?;
     let mut stream = TlsStream {
         io,
         conn,
@@ -128,6 +140,7 @@ pub async fn handshake<'b, T: Read + Write>(
         shell: Shell::default(),
         traffic: Traffic::default(),
         info: None,
+        alpn,
     };
     stream.handshake(verifier, &name).await?;
     stream.info = Some(stream.conclude(config, &name, verifier)?);
@@ -242,7 +255,13 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         };
         let cipher_suite =
             self.conn.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or("unknown");
-        Ok(ConnectionInfo { peer, resumed, version, cipher_suite, handshake: self.traffic })
+        // rustls has already refused a protocol that was not offered; what is left to decide is
+        // a broker that selected nothing.
+        let alpn = self.conn.alpn_protocol().map(<[u8]>::to_vec);
+        if let Some(offered) = self.alpn.as_deref().filter(|a| a.is_required() && alpn.is_none()) {
+            return Err(TlsError::ApplicationProtocolNotSelected { offered: offered.names() }.into());
+        }
+        Ok(ConnectionInfo { peer, resumed, version, cipher_suite, alpn, handshake: self.traffic })
     }
 
     /// Processes what is buffered until the next decision, without I/O.
@@ -380,7 +399,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         let error = match (e, outcome) {
             (StepError::Tls(_), Some(Outcome::Trust(t))) => Error::Trust(t),
             (StepError::Tls(_), Some(Outcome::Time(t))) => Error::Time(t),
-            (StepError::Tls(e), _) => map_rustls(&e),
+            (StepError::Tls(e), _) => map_rustls(&e, self.alpn.as_deref()),
             (StepError::TxTooSmall(needed), _) => {
                 ResourceError::TransmitBuffer { needed, got: self.tx.len() }.into()
             }
@@ -512,12 +531,21 @@ fn engine_error<T>(e: &rustls::Error) -> Error<T> {
     TlsError::Engine { reason: e.to_string() }.into()
 }
 
-/// Maps a rustls error that no verification outcome explains.
-fn map_rustls<T>(e: &rustls::Error) -> Error<T> {
-    use rustls::{CertificateError as C, Error as R, PeerIncompatible as P};
+/// Maps a rustls error that no verification outcome explains; `alpn` is what was offered.
+fn map_rustls<T>(e: &rustls::Error, alpn: Option<&Alpn>) -> Error<T> {
+    use rustls::{CertificateError as C, Error as R, PeerIncompatible as P, PeerMisbehaved as M};
     match e {
-        R::AlertReceived(AlertDescription::ProtocolVersion) => TlsError::NoCommonVersion.into(),
-        R::AlertReceived(alert) => TlsError::from_alert(alert_name(*alert)).into(),
+        R::AlertReceived(alert) => crate::tls::alert_error(alert_name(*alert), alpn).into(),
+        R::PeerMisbehaved(M::SelectedUnofferedApplicationProtocol) => TlsError::Protocol {
+            reason: alloc::format!(
+                "it selected an application protocol by ALPN that was not offered (offered: {})",
+                match crate::tls::alpn::offered(alpn) {
+                    names if names.is_empty() => "none".to_string(),
+                    names => names.join(", "),
+                }
+            ),
+        }
+        .into(),
         R::DecryptError => TlsError::BadRecordMac.into(),
         R::FailedToGetCurrentTime => TimeError::NoTrustedTime.into(),
         R::FailedToGetRandomBytes => TlsError::NoRandomness.into(),
