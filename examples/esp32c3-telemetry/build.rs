@@ -50,6 +50,26 @@ fn main() {
     if let Err(e) = fs::write(out_dir.join("trust.amqb"), &bytes) {
         fail(&format!("writing the trust bundle to OUT_DIR: {e}"));
     }
+
+    // The mutual-TLS profile embeds the device's certificate and key. Unset, both are empty
+    // and the firmware says at boot what is missing (the image is still measurable).
+    for (variable, file) in
+        [("ANCHORMQ_CLIENT_CERT", "client.der"), ("ANCHORMQ_CLIENT_KEY", "client.key.der")]
+    {
+        println!("cargo:rerun-if-env-changed={variable}");
+        let bytes = match env::var_os(variable) {
+            Some(path) => {
+                let path = manifest_dir.join(path);
+                println!("cargo:rerun-if-changed={}", path.display());
+                fs::read(&path)
+                    .unwrap_or_else(|e| fail(&format!("reading {variable} {}: {e}", path.display())))
+            }
+            None => Vec::new(),
+        };
+        if let Err(e) = fs::write(out_dir.join(file), &bytes) {
+            fail(&format!("writing {file} to OUT_DIR: {e}"));
+        }
+    }
 }
 
 fn fail(message: &str) -> ! {

@@ -49,10 +49,12 @@ pub struct Profile {
 
 /// The profiles measured: certificates verified with ECDSA P-256 only (the default, and the
 /// budgeted profile), certificates with every signature algorithm (what public CAs' chains
-/// need: P-384 for Let's Encrypt's ECDSA chains, RSA for AWS IoT and Azure), and PSK (built
+/// need: P-384 for Let's Encrypt's ECDSA chains, RSA for AWS IoT and Azure), mutual TLS (the
+/// certificate profile presenting a client certificate with a software P-256 key), and PSK (built
 /// without the certificate profile: the SDK's `embedded-tls-psk` feature alone).
-pub const PROFILES: [Profile; 3] = [
+pub const PROFILES: [Profile; 4] = [
     Profile { name: "certificate", features: "", default_features: true, fragment: 4_096 },
+    Profile { name: "mutual-tls", features: "mtls", default_features: true, fragment: 4_096 },
     Profile {
         name: "certificate-all",
         features: "p384,rsa,ed25519",
@@ -78,13 +80,16 @@ pub struct Comparison {
 /// Handshake heap peaks (bytes) of the embedded-tls engine, measured in this run by the engine
 /// suite's `handshake_cost` case against the testbed's Mosquitto, with a counting allocator on
 /// the host (64-bit pointers, so an upper bound for the C3): PSK; an ECDSA P-256 leaf issued by
-/// the root and sent alone; the ECDSA P-256 leaf + intermediate chain; the RSA-2048 chain.
+/// the root and sent alone; the ECDSA P-256 leaf + intermediate chain; the RSA-2048 chain; the
+/// ECDSA chain with this client's certificate (mutual TLS).
 #[derive(Debug, Clone, Copy)]
 pub struct Heaps {
     pub psk: u64,
     pub ecdsa_leaf: u64,
     pub ecdsa_chain: u64,
     pub rsa_2048: u64,
+    /// Mutual TLS: the ECDSA chain, and this client's P-256 leaf and CertificateVerify.
+    pub mutual_tls: u64,
 }
 
 /// `cargo xtask size`: builds both profiles, prints the report and writes it to
@@ -138,7 +143,7 @@ pub fn check(root: &Path) -> Result {
         "--target",
         TARGET,
         "--features",
-        "esp32c3-telemetry/p384,esp32c3-telemetry/rsa,esp32c3-telemetry/ed25519",
+        "esp32c3-telemetry/p384,esp32c3-telemetry/rsa,esp32c3-telemetry/ed25519,esp32c3-telemetry/mtls",
         "--",
         "-D",
         "warnings",

@@ -24,6 +24,8 @@
 //! | `ANCHORMQ_TRUST_BUNDLE` | `trust-bundles/isrg.amqb` | certificate profile: the bundle embedded (read by build.rs) |
 //! | `ANCHORMQ_PSK_IDENTITY` | `esp32c3-telemetry` | PSK profile: identity |
 //! | `ANCHORMQ_PSK_KEY` | (empty: the firmware stops) | PSK profile: the key, hex, at least 16 bytes |
+//! | `ANCHORMQ_CLIENT_CERT` | (empty: the firmware stops) | mutual-TLS profile (`mtls`): the device's certificate, DER, the leaf alone |
+//! | `ANCHORMQ_CLIENT_KEY` | (empty: the firmware stops) | mutual-TLS profile: its ECDSA P-256 key, PKCS#8 DER |
 //! | `SOURCE_DATE_EPOCH` | the time build.rs ran | the build time, the floor of certificate validity checks |
 
 use anchormq::tls::MaxFragmentLength;
@@ -70,6 +72,15 @@ pub const MAX_FRAGMENT: MaxFragmentLength =
 /// The trust bundle the certificate profile verifies against (chosen at build time, see build.rs).
 #[cfg(all(feature = "certificates", not(feature = "psk")))]
 pub static TRUST_BUNDLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trust.amqb"));
+
+/// The device's certificate (mutual-TLS profile; see build.rs).
+#[cfg(feature = "mtls")]
+pub static CLIENT_CERT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/client.der"));
+/// The device's key, PKCS#8 DER (mutual-TLS profile). In flash like any build-time secret:
+/// protect the image (flash encryption), or sign with the Digital Signature peripheral through
+/// a [`anchormq::crypto::Signer`] instead.
+#[cfg(feature = "mtls")]
+pub static CLIENT_KEY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/client.key.der"));
 
 /// The PSK identity.
 #[cfg(feature = "psk")]

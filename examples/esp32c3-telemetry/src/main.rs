@@ -1,7 +1,7 @@
 //! ESP32-C3 telemetry firmware: Wi-Fi (esp-radio), embassy-net, and anchormq's supervisor
 //! publishing readings over TLS 1.3 from the embedded-tls engine.
 //!
-//! Two profiles, chosen at build time:
+//! Three profiles, chosen at build time:
 //! * **certificates** (default): the broker's chain must end at an anchor of the trust bundle
 //!   embedded in the image (build.rs; `trust-bundles/isrg.amqb` unless `ANCHORMQ_TRUST_BUNDLE`
 //!   names another) and name [`config::SERVER_NAME`]. Validity is checked at the SNTP time, never
@@ -9,6 +9,10 @@
 //!   the smallest build; the features `p384`, `rsa` and `ed25519` add what a broker's chain needs
 //!   (Let's Encrypt's ECDSA chains, so `isrg.amqb`, need `p384`; AWS IoT and Azure need `rsa`).
 //!   At boot the firmware names every anchor it cannot use and stops if that is all of them.
+//! * **mutual TLS** (`--features mtls`): the certificate profile, and the device presents its
+//!   own certificate (`ANCHORMQ_CLIENT_CERT`, the leaf alone: embedded-tls sends no
+//!   intermediates) signed for with its ECDSA P-256 key (`ANCHORMQ_CLIENT_KEY`), for brokers
+//!   that authenticate devices by certificate.
 //! * **PSK** (`--no-default-features --features psk`): the broker proves it holds the
 //!   pre-shared key (`ANCHORMQ_PSK_IDENTITY`, `ANCHORMQ_PSK_KEY`); TLS 1.3 `psk_dhe_ke`. The SDK
 //!   is built without its certificate profile (`embedded-tls-psk`), so the image carries no
@@ -191,8 +195,10 @@ async fn run(spawner: Spawner, wifi: WIFI<'static>, tsens: TSENS<'static>) -> ! 
     }
 }
 
-#[cfg(all(feature = "certificates", not(feature = "psk")))]
+#[cfg(all(feature = "certificates", not(feature = "psk"), not(feature = "mtls")))]
 const PROFILE: &str = "certificate";
+#[cfg(all(feature = "mtls", not(feature = "psk")))]
+const PROFILE: &str = "mutual TLS";
 #[cfg(feature = "psk")]
 const PROFILE: &str = "PSK";
 
@@ -220,12 +226,25 @@ fn tls_config() -> Result<EmbeddedConfig, String> {
         ));
     }
     let floor = UnixTime::since_unix_epoch(core::time::Duration::from_secs(config::BUILD_UNIX_SECS));
-    EmbeddedConfig::certificates(&TRNG, anchors)
+    let builder = EmbeddedConfig::certificates(&TRNG, anchors)
         .time_source(&CLOCK)
         .time_policy(TimePolicy::FloorAt(floor))
-        .max_fragment_length(config::MAX_FRAGMENT)
-        .build()
-        .map_err(describe)
+        .max_fragment_length(config::MAX_FRAGMENT);
+    #[cfg(feature = "mtls")]
+    let builder = {
+        use anchormq::CertificateDer;
+        use anchormq::crypto::SoftwareSigner;
+        if config::CLIENT_CERT.is_empty() || config::CLIENT_KEY.is_empty() {
+            return Err("the mutual-TLS profile has no client certificate or key: build with \
+                        ANCHORMQ_CLIENT_CERT=<leaf.der> ANCHORMQ_CLIENT_KEY=<key.pkcs8.der>"
+                .into());
+        }
+        let signer = SoftwareSigner::from_pkcs8_der(config::CLIENT_KEY)
+            .map_err(|e| format!("the client key (ANCHORMQ_CLIENT_KEY): {e}"))?;
+        println!("mutual TLS: presenting the embedded client certificate");
+        builder.client_certificate(alloc::vec![CertificateDer::from(config::CLIENT_CERT)], signer)
+    };
+    builder.build().map_err(describe)
 }
 
 /// The PSK profile: the broker proves it holds the key.

@@ -132,6 +132,7 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         suite.case("qos1_readings_through_the_c3_connector", || runtime.block_on(readings(&env)));
         suite.case("a_broker_named_otherwise_is_refused", || runtime.block_on(wrong_name(&env)));
+        suite.case("mutual_tls_readings_through_the_c3_connector", || runtime.block_on(mutual_tls(&env)));
         suite.case("sntp_sets_the_clock_from_a_real_ntp_server", || runtime.block_on(sntp(&env)));
         drop(runtime);
         // The servers first, then the TAP device.
@@ -149,11 +150,10 @@ fn setup(work: &Path) -> Result<Env, String> {
     Ok(Env { pki, broker, tap, ntp })
 }
 
-/// Offers the broker's TLS 1.3 listener on the link's host side for one connection; returns
-/// the port.
-fn offer(env: &Env) -> Result<u16, String> {
+/// Offers the broker's `listener` on the link's host side for one connection; returns the port.
+fn offer(env: &Env, listener: Listener) -> Result<u16, String> {
     let on_link = SocketAddr::from((HOST, 0));
-    let addr = proxy::start_on(on_link, env.broker.addr(Listener::Tls13), Mode::Pass)
+    let addr = proxy::start_on(on_link, env.broker.addr(listener), Mode::Pass)
         .map_err(|e| format!("offering the broker on {on_link}: {e}"))?;
     Ok(addr.port())
 }
@@ -191,14 +191,42 @@ impl Application<NetError> for Readings {
 
 async fn readings(env: &Env) -> CaseResult {
     let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
-    let stopped = supervise(env, "localhost", &mut app).await?;
+    let stopped = supervise(env, "localhost", Listener::Tls13, None, &mut app).await?;
+    readings_arrived(env, Listener::Tls13, &stopped, &app).await
+}
+
+/// The firmware's mutual-TLS profile: the device presents the test PKI's `device-001` leaf
+/// (alone: embedded-tls sends no intermediates; the broker knows the intermediate) and signs
+/// with its key; the broker, which requires a client certificate, takes the readings.
+async fn mutual_tls(env: &Env) -> CaseResult {
+    let leaf = std::fs::read(&env.pki.client.cert_der).map_err(|e| e.to_string())?;
+    let key = std::fs::read(&env.pki.client.key_der).map_err(|e| e.to_string())?;
+    let signer = anchormq::crypto::SoftwareSigner::from_pkcs8_der(&key).map_err(|e| e.to_string())?;
+    let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
+    let client = (vec![CertificateDer::from(leaf)], signer);
+    let stopped = supervise(env, "localhost", Listener::MutualTls, Some(client), &mut app).await?;
+    readings_arrived(env, Listener::MutualTls, &stopped, &app).await?;
+    check!(
+        env.broker.log_for(Listener::MutualTls).contains("device-001"),
+        "the broker did not log the client certificate's identity device-001"
+    );
+    Ok(())
+}
+
+/// Every reading reached the broker over `listener`, on one connection.
+async fn readings_arrived(
+    env: &Env,
+    listener: Listener,
+    stopped: &Stopped<NetError>,
+    app: &Readings,
+) -> CaseResult {
     check!(matches!(stopped, Stopped::Requested), "the supervisor stopped: {stopped:?}");
     check!(app.connected == 1, "connected {} times; failures: {:?}", app.connected, app.failures);
     check!(app.failures.is_empty(), "failures: {:?}", app.failures);
     // Mosquitto writes its log asynchronously: give the lines a moment to appear.
     let mut received = 0;
     for _ in 0..100 {
-        received = env.broker.log_for(Listener::Tls13).matches("Received PUBLISH from c3-tap").count();
+        received = env.broker.log_for(listener).matches("Received PUBLISH from c3-tap").count();
         if received >= READINGS as usize {
             break;
         }
@@ -210,7 +238,7 @@ async fn readings(env: &Env) -> CaseResult {
 
 async fn wrong_name(env: &Env) -> CaseResult {
     let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
-    let stopped = supervise(env, "broker.example.com", &mut app).await?;
+    let stopped = supervise(env, "broker.example.com", Listener::Tls13, None, &mut app).await?;
     let Stopped::Untrusted {
         error: anchormq::Error::Trust(TrustError::NameMismatch { expected, presented }),
     } = &stopped
@@ -224,16 +252,25 @@ async fn wrong_name(env: &Env) -> CaseResult {
 }
 
 /// Runs the supervisor over the port's dialer, on embassy-net over the TAP device, with the
-/// certificate profile verifying the broker as `server_name`, until it stops (60 s at most).
-async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<Stopped<NetError>, String> {
+/// certificate profile verifying the broker as `server_name` on `listener` (and presenting
+/// `client`, if given), until it stops (60 s at most).
+async fn supervise(
+    env: &Env,
+    server_name: &str,
+    listener: Listener,
+    client: Option<(Vec<CertificateDer<'static>>, anchormq::crypto::SoftwareSigner)>,
+    app: &mut Readings,
+) -> Result<Stopped<NetError>, String> {
     let root = std::fs::read(&env.pki.root.cert_der).map_err(|e| e.to_string())?;
     let anchors = Anchors::from_certificates([&CertificateDer::from(root)]).map_err(|e| e.to_string())?;
-    let tls = EmbeddedConfig::certificates(&ENTROPY, anchors)
+    let mut tls = EmbeddedConfig::certificates(&ENTROPY, anchors)
         .time_source(&CLOCK)
         .time_policy(TimePolicy::RequireTime)
-        .max_fragment_length(MaxFragmentLength::Bytes4096)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .max_fragment_length(MaxFragmentLength::Bytes4096);
+    if let Some((chain, signer)) = client {
+        tls = tls.client_certificate(chain, signer);
+    }
+    let tls = tls.build().map_err(|e| e.to_string())?;
 
     let mut resources = StackResources::<2>::new();
     let (stack, mut runner) = stack_on(env, &mut resources, 7)?;
@@ -247,7 +284,7 @@ async fn supervise(env: &Env, server_name: &str, app: &mut Readings) -> Result<S
     // The dialer dials whatever address the endpoint holds; the certificate must name
     // `server_name`.
     let dialer = EmbeddedDialer::new(stack, &tls, server_name, buffers);
-    let mqtt = Config::new(HOST.to_string(), offer(env)?, "c3-tap");
+    let mqtt = Config::new(HOST.to_string(), offer(env, listener)?, "c3-tap");
     let outbox = Outbox::new(&mut storage, 16, Overflow::RefuseNewest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
     let mut supervisor =

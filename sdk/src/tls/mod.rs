@@ -137,7 +137,10 @@ mod tests {
             alert_error("bad_certificate".to_string(), None),
             TlsError::ClientCertificateRefused { alert: "bad_certificate".to_string() }
         );
-        assert_eq!(alert_error("certificate_required".to_string(), None), TlsError::ClientCertificateRequired);
+        assert_eq!(
+            alert_error("certificate_required".to_string(), None),
+            TlsError::ClientCertificateRequired
+        );
         assert_eq!(
             alert_error("internal_error".to_string(), None),
             TlsError::AlertReceived { alert: "internal_error".to_string() }

@@ -66,6 +66,7 @@ fn parse_heaps(text: &str) -> Result<Heaps> {
         ecdsa_leaf: take("ecdsa-leaf")?,
         ecdsa_chain: take("ecdsa-chain")?,
         rsa_2048: take("rsa-2048")?,
+        mutual_tls: take("mutual-tls")?,
     })
 }
 
@@ -126,10 +127,12 @@ mod tests {
 
     #[test]
     fn heap_figures_need_every_key_and_a_number() {
-        let heaps = parse_heaps("psk 216\necdsa-chain 2004\necdsa-leaf 957\nrsa-2048 13276\n").unwrap();
+        let heaps =
+            parse_heaps("psk 216\necdsa-chain 2004\necdsa-leaf 957\nrsa-2048 13276\nmutual-tls 2500\n")
+                .unwrap();
         assert_eq!(
-            (heaps.psk, heaps.ecdsa_leaf, heaps.ecdsa_chain, heaps.rsa_2048),
-            (216, 957, 2_004, 13_276)
+            (heaps.psk, heaps.ecdsa_leaf, heaps.ecdsa_chain, heaps.rsa_2048, heaps.mutual_tls),
+            (216, 957, 2_004, 13_276, 2_500)
         );
         assert_eq!(parse_heaps("psk 216\n").unwrap_err(), "no ecdsa-leaf figure");
         assert!(parse_heaps("psk many\n").unwrap_err().contains("not a byte count"));

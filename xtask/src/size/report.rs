@@ -182,6 +182,7 @@ fn render_budgets(out: &mut String, analyses: &[(Profile, Analysis)], heaps: &He
         ("certificate", "certificates (ECDSA P-256, 2 certs)", 1_024, heaps.ecdsa_chain),
         ("certificate", "certificates (ECDSA P-256, 2 certs)", 4_096, heaps.ecdsa_chain),
         ("certificate-all", "certificates (RSA-2048, 2 certs)", 4_096, heaps.rsa_2048),
+        ("mutual-tls", "mutual TLS (ECDSA P-256, 2 certs; client P-256 leaf)", 4_096, heaps.mutual_tls),
     ];
     for (profile, name, fragment, heap) in cases {
         let tls_rx = tls_rx(fragment as usize) as u64;

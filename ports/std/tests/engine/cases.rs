@@ -788,8 +788,10 @@ async fn handshake_cost(env: &Env) -> CaseResult {
     let embedded_cert_4k = cert_config(env, Some(MaxFragmentLength::Bytes4096));
     let embedded_cert_1k = cert_config(env, Some(MaxFragmentLength::Bytes1024));
     let embedded_psk = psk_config(PSK_IDENTITY, &PSK_KEY, Some(MaxFragmentLength::Bytes1024));
+    let embedded_mtls_4k =
+        mutual_config(env, &env.pki.client.cert, client_key(env)?, Some(MaxFragmentLength::Bytes4096))?;
     let rustls = rustls_config(env);
-    let runs: [CostRun<'_>; 7] = [
+    let runs: [CostRun<'_>; 8] = [
         (
             Some("psk"),
             "embedded-tls PSK, 1 KiB fragments",
@@ -837,6 +839,14 @@ async fn handshake_cost(env: &Env) -> CaseResult {
             Engine::Embedded(&embedded_cert_4k),
             4_113,
             1_024,
+        ),
+        (
+            Some("mutual-tls"),
+            "embedded-tls mutual TLS (ECDSA chain, client P-256 leaf), 4 KiB fragments",
+            Listener::MutualTls,
+            Engine::Embedded(&embedded_mtls_4k),
+            4_113,
+            2_048,
         ),
         (
             None,

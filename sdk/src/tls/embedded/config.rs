@@ -233,6 +233,19 @@ impl EmbeddedConfig {
         self.fragment.map_or(16_384, MaxFragmentLength::bytes).saturating_add(17)
     }
 
+    /// The transmit buffer [`super::handshake`] needs: [`crate::tls::MIN_TX_BUFFER`], or, with a
+    /// client certificate, twice its Certificate record (the buffer is halved, see the module
+    /// docs): the certificate, its framing and the 128 bytes embedded-tls reserves per record.
+    pub fn tx_buffer(&self) -> usize {
+        match &self.profile {
+            #[cfg(feature = "embedded-tls")]
+            Profile::Certificates { client: Some(client), .. } => {
+                crate::tls::MIN_TX_BUFFER.max(client.der().len().saturating_add(128 + 32).saturating_mul(2))
+            }
+            _ => crate::tls::MIN_TX_BUFFER,
+        }
+    }
+
     /// Whether a client certificate is configured (certificate profile).
     pub(super) fn has_client_certificate(&self) -> bool {
         match &self.profile {

@@ -59,8 +59,11 @@
 //!   other message, so only the verified broker can choose it; what is lost is the check that it
 //!   chose what was asked, so a mismatch surfaces only later (for example the broker closing the
 //!   connection at CONNECT).
-//! * No session resumption, no client certificates, no TLS 1.2. The PSK and key schedule inside
-//!   embedded-tls are not zeroised on drop (anchormq's [`Psk`] handle is).
+//! * No session resumption, no TLS 1.2. Client certificates (mutual TLS,
+//!   [`EmbeddedConfigBuilder::client_certificate`]): the leaf alone, ECDSA or Ed25519 keys only,
+//!   and alerts after the handshake are not named by embedded-tls: see the `client` module.
+//! * The PSK and key schedule inside embedded-tls are not zeroised on drop (anchormq's [`Psk`]
+//!   handle is).
 //!
 //! # Buffers
 //! The caller's [`TlsBuffers`] are split. The receive buffer must hold one record body, at most
@@ -70,7 +73,8 @@
 //! body is half-received ends the stream with a [`TlsError::Engine`] that says so (a read
 //! cancelled while waiting for a record is always safe). [`EmbeddedConfig::rx_buffer`] gives
 //! both sizes; [`EmbeddedInfo::cancel_safe_reads`] says which mode a stream runs in. The transmit
-//! buffer (at least [`MIN_TX_BUFFER`]) is halved: records are built in one half and sent from the
+//! buffer (at least [`crate::tls::MIN_TX_BUFFER`], more with a client certificate:
+//! [`EmbeddedConfig::tx_buffer`]) is halved: records are built in one half and sent from the
 //! other, so a cancelled write never leaves a half-sent record.
 
 #[cfg(feature = "embedded-tls")]
@@ -96,7 +100,7 @@ use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
 use self::wire::{Gate, Restart, Shared, Wire};
 use crate::error::{Error, ResourceError, TlsError};
 use crate::tls::shell::{self, Established, Shell};
-use crate::tls::{Alpn, Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
+use crate::tls::{Alpn, Authenticated, PskPeer, TlsBuffers, Traffic};
 
 /// What a connection negotiated and who the broker was proven to be.
 ///
@@ -170,8 +174,9 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     if rx_len < body {
         return Err(ResourceError::ReceiveBuffer { needed: body, got: rx_len }.into());
     }
-    if tx_len < MIN_TX_BUFFER {
-        return Err(ResourceError::TransmitBuffer { needed: MIN_TX_BUFFER, got: tx_len }.into());
+    let tx_needed = config.tx_buffer();
+    if tx_len < tx_needed {
+        return Err(ResourceError::TransmitBuffer { needed: tx_needed, got: tx_len }.into());
     }
     let (engine_rx, stage) = if rx_len >= body.saturating_mul(2) {
         rx.split_at_mut(rx_len / 2)
