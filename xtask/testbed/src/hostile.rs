@@ -40,6 +40,9 @@ pub enum Answer {
     /// Certificate (this chain of DER certificates, leaf first) and a Finished that verifies,
     /// with no CertificateVerify between them.
     NoCertificateVerify(Vec<Vec<u8>>),
+    /// A HelloRetryRequest (RFC 8446 §4.1.4): a ServerHello with the special random, asking
+    /// for a key share in this named group (for example X25519, `0x001d`).
+    HelloRetry(u16),
 }
 
 /// A hostile server waiting for one connection.
@@ -87,6 +90,7 @@ fn serve(mut stream: TcpStream, answer: &Answer) -> Result<(), String> {
         Answer::Raw(bytes) => bytes.clone(),
         Answer::SealedAfterHello(inner) => sealed_after_hello(&hello, inner)?,
         Answer::NoCertificateVerify(chain) => flight_without_certificate_verify(&hello, chain)?,
+        Answer::HelloRetry(group) => hello_retry(&hello, *group)?,
     };
     stream.write_all(&reply).map_err(|e| format!("write: {e}"))?;
     // Keep the connection open until the client gives up, so what it reports is its verdict on
@@ -106,6 +110,29 @@ fn read_record(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
     let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
     stream.read_exact(&mut body).map_err(|e| format!("reading the ClientHello: {e}"))?;
     Ok(body)
+}
+
+/// The random that marks a ServerHello as a HelloRetryRequest: SHA-256 of
+/// "HelloRetryRequest" (RFC 8446 §4.1.3).
+fn hello_retry_random() -> [u8; 32] {
+    Sha256::digest(b"HelloRetryRequest").into()
+}
+
+/// A HelloRetryRequest asking for `group`, echoing the client's session id.
+fn hello_retry(client_hello: &[u8], group: u16) -> Result<Vec<u8>, String> {
+    let hello = ClientHello::parse(client_hello)?;
+    let mut extensions = Vec::new();
+    extensions.extend_from_slice(&[0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]); // supported_versions: 1.3
+    extensions.extend_from_slice(&[0x00, 0x33, 0x00, 0x02]); // key_share: the selected group
+    extensions.extend_from_slice(&group.to_be_bytes());
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&hello_retry_random());
+    body.push(hello.session_id.len() as u8);
+    body.extend_from_slice(hello.session_id);
+    body.extend_from_slice(&[0x13, 0x01, 0x00]);
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    Ok(record(0x16, &handshake(2, &body)))
 }
 
 /// ServerHello (in a plaintext record), then the sealed record.

@@ -722,6 +722,14 @@ async fn unauthenticated_records_are_the_peers_errors(env: &Env) -> CaseResult {
         matches!(&refusal, Some(Error::Tls(TlsError::KeyNotProven))),
         "expected KeyNotProven, got {refusal:?}"
     );
+    // A HelloRetryRequest for X25519: embedded-tls offers P-256 alone and cannot retry, so a
+    // broker that wants another group shares none with it. A refusal, not a transient fault.
+    let retry = Answer::HelloRetry(0x001d);
+    let refusal = refusal_of(retry, &cert, big(), "a HelloRetryRequest for X25519").await?;
+    check!(
+        matches!(&refusal, Some(Error::Tls(TlsError::NoCommonParameters))),
+        "expected NoCommonParameters, got {refusal:?}"
+    );
     Ok(())
 }
 

@@ -17,7 +17,8 @@
 //!
 //! # Limits and risks of this engine
 //! * **P-256 only** for the key share; a broker that insists on X25519 answers with a
-//!   HelloRetryRequest, which embedded-tls does not handle ([`TlsError::Protocol`]).
+//!   HelloRetryRequest, which embedded-tls does not handle: anchormq recognises it in the
+//!   first record (`wire.rs`) and reports [`TlsError::NoCommonParameters`], a refusal.
 //! * **Post-handshake messages panic inside embedded-tls.** Its record handler reaches
 //!   `unimplemented!()` for any handshake message after the handshake other than
 //!   NewSessionTicket (a post-handshake CertificateRequest, or a stray Finished/Certificate).
@@ -438,6 +439,11 @@ fn handshake_error<T: Read + Write>(
     }
     if let Some(fault) = shared.fault_error() {
         return fault.into();
+    }
+    // embedded-tls offers P-256 alone and cannot send a second ClientHello: a server that asks
+    // for another group shares none with this engine.
+    if shared.hello_retry_requested() {
+        return TlsError::NoCommonParameters.into();
     }
     if shared.eof {
         return TlsError::ClosedDuringHandshake.into();

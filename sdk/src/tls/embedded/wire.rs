@@ -69,7 +69,22 @@ pub(super) struct Shared<'b, T: ErrorType> {
     fault: Option<RecordFault>,
     pub(super) traffic: Traffic,
     gate: Gate,
+    /// The first bytes of the server's first record body, and how many arrived: enough to
+    /// tell a HelloRetryRequest from a ServerHello.
+    hello: [u8; HELLO_PREFIX],
+    hello_have: usize,
+    /// Whole records received so far.
+    records: u32,
 }
+
+/// A ServerHello's handshake header, legacy_version and random (RFC 8446 §4.1.3).
+const HELLO_PREFIX: usize = 4 + 2 + 32;
+
+/// The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3).
+const HELLO_RETRY_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2,
+    0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
 
 /// Closed when this client could not sign its CertificateVerify (`client.rs`): from then on the
 /// adapter sends nothing, so a record with a missing signature never leaves the device.
@@ -109,6 +124,8 @@ pub(super) enum RecordFault {
 
 /// The outer content type of every protected TLS 1.3 record.
 const APPLICATION_DATA: u8 = 0x17;
+/// The handshake record content type (RFC 8446 §5.1).
+const HANDSHAKE: u8 = 0x16;
 /// The shortest protected record: the inner content type and the 16-byte AES-GCM tag (the only
 /// suite this engine offers).
 const MIN_PROTECTED: usize = 1 + 16;
@@ -188,6 +205,30 @@ impl<'b, T: Read + Write> Shared<'b, T> {
             fault: None,
             traffic: Traffic::default(),
             gate,
+            hello: [0; HELLO_PREFIX],
+            hello_have: 0,
+            records: 0,
+        }
+    }
+
+    /// Whether the server's first message was a HelloRetryRequest, which embedded-tls cannot
+    /// answer (it offers one group, P-256, and does not retry).
+    pub(super) fn hello_retry_requested(&self) -> bool {
+        self.hello_have >= HELLO_PREFIX
+            && self.hello.first() == Some(&2)
+            && self.hello.get(6..) == Some(&HELLO_RETRY_RANDOM[..])
+    }
+
+    /// Notes body bytes `bytes` at `offset` of the current record, if it is the first one.
+    fn note_body(&mut self, offset: usize, bytes: &[u8]) {
+        if self.records != 0 || self.head.first() != Some(&HANDSHAKE) {
+            return;
+        }
+        for (i, byte) in bytes.iter().enumerate() {
+            let at = offset.saturating_add(i);
+            let Some(slot) = self.hello.get_mut(at) else { break };
+            *slot = *byte;
+            self.hello_have = self.hello_have.max(at.saturating_add(1));
         }
     }
 
@@ -301,6 +342,11 @@ impl<'b, T: Read + Write> Shared<'b, T> {
                 Err(e) => return Err(self.keep(e)),
             }
         }
+        if self.served == 0 {
+            let (stage, body) = (core::mem::take(&mut self.stage), self.body_len);
+            self.note_body(0, stage.get(..body).unwrap_or_default());
+            self.stage = stage;
+        }
         // The whole record is here: hand it over without waiting again.
         let total = HEADER.saturating_add(self.body_len);
         let mut copied = 0;
@@ -352,7 +398,9 @@ impl<'b, T: Read + Write> Shared<'b, T> {
                 Ok(0)
             }
             Ok(n) => {
+                let offset = self.body_have;
                 self.body_have = self.body_have.saturating_add(n);
+                self.note_body(offset, dst.get(..n).unwrap_or_default());
                 if self.body_have >= self.body_len {
                     self.next_record();
                 }
@@ -363,6 +411,7 @@ impl<'b, T: Read + Write> Shared<'b, T> {
     }
 
     fn next_record(&mut self) {
+        self.records = self.records.saturating_add(1);
         self.head_len = 0;
         self.body_len = 0;
         self.body_have = 0;
