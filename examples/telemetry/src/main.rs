@@ -70,6 +70,10 @@ struct Args {
     /// (embedded-tls engine).
     #[arg(long)]
     max_fragment: Option<u16>,
+    /// Offer this application protocol by ALPN (for example x-amzn-mqtt-ca, which AWS IoT Core
+    /// needs on port 443); repeat for several, most preferred first.
+    #[arg(long)]
+    alpn: Vec<String>,
     /// require | floor:RFC3339 | timeless
     #[arg(long, default_value = "require")]
     time_policy: String,
@@ -233,7 +237,12 @@ fn engine_config(args: &Args) -> Result<EngineConfig, String> {
     };
     let env =
         Environment { entropy: &OS_ENTROPY, clock: &CLOCK, policy, keep_presented_chains: args.explain };
-    profile.build(engine, env).map_err(|e| format!("the TLS configuration is unusable: {e}"))
+    let config = profile.build(engine, env).map_err(|e| format!("the TLS configuration is unusable: {e}"))?;
+    if args.alpn.is_empty() {
+        return Ok(config);
+    }
+    let alpn = anchormq::tls::Alpn::new(&args.alpn).map_err(|e| format!("--alpn: {e}"))?;
+    config.with_alpn(Some(alpn)).map_err(|e| format!("--alpn: {e}"))
 }
 
 /// The trust anchors from --bundle or --ca.

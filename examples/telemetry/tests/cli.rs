@@ -122,3 +122,68 @@ fn readings_the_broker_will_not_take_are_losses() {
     assert!(!stdout.contains("acked"), "a discarded reading was reported as acknowledged:\n{stdout}");
     assert!(stderr.contains("3 of 3 readings were not delivered"), "{stderr}");
 }
+
+/// Runs `command` for at most `limit`; `None` if it was still running (then it is killed).
+fn output_within(command: &mut Command, limit: std::time::Duration) -> Option<std::process::Output> {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running telemetry");
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("waiting for telemetry").is_some() {
+            return Some(child.wait_with_output().expect("telemetry's output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_broker_that_refuses_the_device_at_the_tls_layer_stops_it() {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("telemetry-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pki = pki::generate(&dir.join("pki")).expect("test PKI");
+    let broker = Broker::start(&pki, &dir.join("broker")).expect("Mosquitto (apt-get install mosquitto)");
+    // No --max-attempts: before, the program backed off forever against a refusal.
+    let run = |listener: Listener, extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_telemetry"));
+        command
+            .args(["--broker", &format!("127.0.0.1:{}", broker.port(listener)), "--server-name", "localhost"])
+            .arg("--ca")
+            .arg(&pki.trust_anchors)
+            .args(["--count", "2", "--interval-ms", "50"])
+            .args(extra);
+        output_within(&mut command, std::time::Duration::from_secs(30))
+    };
+    for (listener, engine, fix) in [
+        (Listener::MutualTls, "rustls", "configure the device's certificate"),
+        (Listener::MutualTls, "embedded-tls", "configure the device's certificate"),
+        (Listener::Tls11, "rustls", "enable TLS 1.3 on the broker"),
+        (Listener::Tls12Cbc, "embedded-tls", "enable TLS 1.3 on the broker"),
+    ] {
+        let out = run(listener, &["--engine", engine])
+            .unwrap_or_else(|| panic!("{listener} {engine}: still retrying after 30 s"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{listener} {engine}: the refused run succeeded");
+        assert!(err.contains(fix), "{listener} {engine}: stderr does not say {fix:?}:\n{err}");
+    }
+    // With the device's certificate, both engines get through (embedded-tls sends the leaf alone).
+    let (cert, key) = (pki.client.cert.to_str().unwrap(), pki.client.key.to_str().unwrap());
+    for engine in ["rustls", "embedded-tls"] {
+        let out = run(Listener::MutualTls, &["--engine", engine, "--client-cert", cert, "--client-key", key])
+            .unwrap_or_else(|| panic!("mutual TLS {engine}: no exit within 30 s"));
+        assert!(
+            out.status.success(),
+            "mutual TLS {engine}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -192,7 +192,7 @@ impl Application<NetError> for Readings {
 async fn readings(env: &Env) -> CaseResult {
     let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
     let stopped = supervise(env, "localhost", Listener::Tls13, None, &mut app).await?;
-    readings_arrived(env, Listener::Tls13, &stopped, &app).await
+    readings_arrived(env, Listener::Tls13, "c3-tap", &stopped, &app).await
 }
 
 /// The firmware's mutual-TLS profile: the device presents the test PKI's `device-001` leaf
@@ -205,7 +205,7 @@ async fn mutual_tls(env: &Env) -> CaseResult {
     let mut app = Readings { published: 0, connected: 0, failures: Vec::new() };
     let client = (vec![CertificateDer::from(leaf)], signer);
     let stopped = supervise(env, "localhost", Listener::MutualTls, Some(client), &mut app).await?;
-    readings_arrived(env, Listener::MutualTls, &stopped, &app).await?;
+    readings_arrived(env, Listener::MutualTls, "c3-mtls", &stopped, &app).await?;
     check!(
         env.broker.log_for(Listener::MutualTls).contains("device-001"),
         "the broker did not log the client certificate's identity device-001"
@@ -213,10 +213,11 @@ async fn mutual_tls(env: &Env) -> CaseResult {
     Ok(())
 }
 
-/// Every reading reached the broker over `listener`, on one connection.
+/// Every reading from client `id` reached the broker over `listener`, on one connection.
 async fn readings_arrived(
     env: &Env,
     listener: Listener,
+    id: &str,
     stopped: &Stopped<NetError>,
     app: &Readings,
 ) -> CaseResult {
@@ -226,13 +227,13 @@ async fn readings_arrived(
     // Mosquitto writes its log asynchronously: give the lines a moment to appear.
     let mut received = 0;
     for _ in 0..100 {
-        received = env.broker.log_for(listener).matches("Received PUBLISH from c3-tap").count();
+        received = env.broker.log_for(listener).matches(&format!("Received PUBLISH from {id} (")).count();
         if received >= READINGS as usize {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    check!(received == READINGS as usize, "the broker logged {received} PUBLISH from c3-tap, not {READINGS}");
+    check!(received == READINGS as usize, "the broker logged {received} PUBLISH from {id}, not {READINGS}");
     Ok(())
 }
 
@@ -284,7 +285,8 @@ async fn supervise(
     // The dialer dials whatever address the endpoint holds; the certificate must name
     // `server_name`.
     let dialer = EmbeddedDialer::new(stack, &tls, server_name, buffers);
-    let mqtt = Config::new(HOST.to_string(), offer(env, listener)?, "c3-tap");
+    let id = if listener == Listener::MutualTls { "c3-mtls" } else { "c3-tap" };
+    let mqtt = Config::new(HOST.to_string(), offer(env, listener)?, id);
     let outbox = Outbox::new(&mut storage, 16, Overflow::RefuseNewest);
     let mqtt_buffers = Buffers { rx: &mut mqtt_rx, tx: &mut mqtt_tx };
     let mut supervisor =
