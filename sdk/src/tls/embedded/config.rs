@@ -20,7 +20,7 @@ use crate::error::ConfigError;
 #[cfg(feature = "embedded-tls")]
 use crate::time::{NoClock, TimePolicy, TimeSource};
 #[cfg(feature = "embedded-tls")]
-use crate::verify::Anchors;
+use crate::verify::{Anchors, ChainCache};
 
 /// The largest plaintext fragment the server may send (RFC 6066 §4): a smaller one lets a device
 /// receive through a smaller buffer.
@@ -62,6 +62,9 @@ pub(super) enum Profile {
         anchors: Anchors,
         clock: &'static dyn TimeSource,
         policy: TimePolicy,
+        /// The chains verified through this configuration, so its reconnects skip their
+        /// signature checks (`verify::cache`).
+        cache: ChainCache,
     },
     Psk(Psk),
 }
@@ -162,7 +165,12 @@ impl EmbeddedConfig {
     /// [`EmbeddedConfigBuilder::time_source`]). Needs the `embedded-tls` feature.
     #[cfg(feature = "embedded-tls")]
     pub fn certificates(entropy: &'static dyn Entropy, anchors: Anchors) -> EmbeddedConfigBuilder {
-        let profile = Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime };
+        let profile = Profile::Certificates {
+            anchors,
+            clock: &NoClock,
+            policy: TimePolicy::RequireTime,
+            cache: ChainCache::new(),
+        };
         EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None } }
     }
 

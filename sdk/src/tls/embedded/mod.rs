@@ -42,7 +42,11 @@
 //!   max_fragment_length the broker splits its Certificate message into several records, which
 //!   embedded-tls cannot parse: certificate profiles need a fragment length that holds the whole
 //!   chain (PSK handshakes are small).
-//! * No session resumption, no client certificates, no TLS 1.2. The PSK and key schedule inside
+//! * No session resumption: every reconnect repeats the full handshake. A broker presenting byte
+//!   for byte the chain verified before through the same [`EmbeddedConfig`] costs one signature
+//!   check (its CertificateVerify) instead of three, the chain cache answering for the rest
+//!   ([`EmbeddedInfo::chain_cache_hit`]; time, deny-list and pins are applied again).
+//! * No client certificates, no TLS 1.2. The PSK and key schedule inside
 //!   embedded-tls are not zeroised on drop (anchormq's [`Psk`] handle is).
 //!
 //! # Buffers
@@ -57,7 +61,7 @@
 //! other, so a cancelled write never leaves a half-sent record.
 
 mod config;
-mod verifier;
+pub(super) mod verifier;
 mod wire;
 
 use alloc::rc::Rc;
@@ -73,11 +77,12 @@ use pki_types::ServerName;
 
 use self::config::Profile;
 pub use self::config::{EmbeddedConfig, EmbeddedConfigBuilder, MaxFragmentLength, Psk};
-use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
+use self::verifier::{EntropyRng, Expect, Provider, Suite, Verifier};
 use self::wire::{Restart, Shared, Wire};
 use crate::error::{Error, ResourceError, TlsError};
 use crate::tls::shell::{self, Established, Shell};
 use crate::tls::{Authenticated, MIN_TX_BUFFER, PskPeer, TlsBuffers, Traffic};
+use crate::verify::Refusal;
 
 /// What a connection negotiated and who the broker was proven to be.
 #[derive(Debug, Clone)]
@@ -90,6 +95,10 @@ pub struct EmbeddedInfo {
     pub max_fragment_length: Option<MaxFragmentLength>,
     /// Bytes exchanged by the handshake.
     pub handshake: Traffic,
+    /// Whether the configuration's chain cache answered for the broker's chain: it presented
+    /// byte for byte a chain verified before, so only its CertificateVerify was checked (the
+    /// time, deny-list and pins were applied again). Always `false` under a PSK profile.
+    pub chain_cache_hit: bool,
     /// Whether reads survive cancellation at every point (see the module docs).
     pub cancel_safe_reads: bool,
 }
@@ -156,8 +165,8 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     }
     let expect = match &config.profile {
         #[cfg(feature = "embedded-tls")]
-        Profile::Certificates { anchors, clock, policy } => {
-            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy }
+        Profile::Certificates { anchors, clock, policy, cache } => {
+            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy, cache }
         }
         Profile::Psk(psk) => {
             settings = settings.with_psk(psk.key(), &[psk.identity()]);
@@ -189,6 +198,7 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         cipher_suite: "TLS13_AES_128_GCM_SHA256",
         max_fragment_length: config.fragment,
         handshake,
+        chain_cache_hit: provider.verifier.chain_cache_hit(),
         cancel_safe_reads,
     };
     Ok(EmbeddedStream {
@@ -312,11 +322,8 @@ fn handshake_error<T: Read + Write>(
     config: &EmbeddedConfig,
     (rx_len, tx_len): (usize, usize),
 ) -> Error<T::Error> {
-    match refusal {
-        Some(Refusal::Trust(t)) => return Error::Trust(t),
-        Some(Refusal::Time(t)) => return Error::Time(t),
-        Some(Refusal::Tls(t)) => return Error::Tls(t),
-        None => {}
+    if let Some(refusal) = refusal {
+        return refusal.into();
     }
     if let Some(port) = shared.error.take() {
         return Error::Transport(port);
@@ -494,6 +501,10 @@ impl<T: Read + Write> Established for EmbeddedStream<'_, T> {
     /// embedded-tls cannot resume a session.
     fn resumed(&self) -> bool {
         false
+    }
+
+    fn chain_cache_hit(&self) -> bool {
+        self.info.chain_cache_hit
     }
 }
 

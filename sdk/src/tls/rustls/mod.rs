@@ -13,7 +13,7 @@
 mod config;
 mod resumption;
 mod stream;
-mod verifier;
+pub(super) mod verifier;
 
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 pub use resumption::SessionCache;
