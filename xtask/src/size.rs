@@ -45,6 +45,8 @@ pub struct Profile {
     pub default_features: bool,
     /// The firmware's default max_fragment_length for it (`ANCHORMQ_MAX_FRAGMENT` overrides).
     pub fragment: u64,
+    /// Whether the image embeds a client certificate and key (the test PKI's, for measuring).
+    pub client_certificate: bool,
 }
 
 /// The profiles measured: certificates verified with ECDSA P-256 only (the default, and the
@@ -53,15 +55,34 @@ pub struct Profile {
 /// certificate profile presenting a client certificate with a software P-256 key), and PSK (built
 /// without the certificate profile: the SDK's `embedded-tls-psk` feature alone).
 pub const PROFILES: [Profile; 4] = [
-    Profile { name: "certificate", features: "", default_features: true, fragment: 4_096 },
-    Profile { name: "mutual-tls", features: "mtls", default_features: true, fragment: 4_096 },
+    Profile {
+        name: "certificate",
+        features: "",
+        default_features: true,
+        fragment: 4_096,
+        client_certificate: false,
+    },
+    Profile {
+        name: "mutual-tls",
+        features: "mtls",
+        default_features: true,
+        fragment: 4_096,
+        client_certificate: true,
+    },
     Profile {
         name: "certificate-all",
         features: "p384,rsa,ed25519",
         default_features: true,
         fragment: 4_096,
+        client_certificate: false,
     },
-    Profile { name: "psk", features: "psk", default_features: false, fragment: 1_024 },
+    Profile {
+        name: "psk",
+        features: "psk",
+        default_features: false,
+        fragment: 1_024,
+        client_certificate: false,
+    },
 ];
 
 /// The comparison images, each its name and the `size-peer` features that select it: the

@@ -99,6 +99,12 @@ impl<'b, T: Read + Write + 'b> AnyStream<'b, T> {
         self.established().resumed()
     }
 
+    /// Whether the configuration's chain cache answered for the broker's chain (a reconnect to
+    /// the chain verified before: one signature checked instead of the whole chain's).
+    pub fn chain_cache_hit(&self) -> bool {
+        self.established().chain_cache_hit()
+    }
+
     /// Sends close_notify and flushes it.
     ///
     /// # Errors

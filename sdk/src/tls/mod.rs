@@ -146,4 +146,26 @@ mod tests {
             TlsError::AlertReceived { alert: "internal_error".to_string() }
         );
     }
+
+    /// The one table, through each engine's translation: for every refusal the rustls verifier
+    /// can make (a trust or time refusal), rustls sends the same alert embedded-tls sends, and
+    /// both send the table's code. Protocol faults are the embedded verifier's alone: rustls
+    /// refuses those messages itself before a verifier runs.
+    #[test]
+    #[cfg(all(feature = "rustls", feature = "embedded-tls-psk"))]
+    fn both_engines_send_the_tables_alert_for_every_refusal() {
+        use crate::verify::{Refusal, every_refusal};
+        for refusal in every_refusal() {
+            let alert = refusal.alert();
+            let embedded = super::embedded::verifier::engine_alert(alert) as u8;
+            assert_eq!(embedded, alert.code(), "{refusal:?}: embedded-tls sends {embedded}");
+            let rustls = super::rustls::verifier::certificate_error(alert);
+            let needed = matches!(refusal, Refusal::Trust(_) | Refusal::Time(_));
+            assert!(rustls.is_some() || !needed, "{refusal:?}: rustls has no CertificateError for {alert:?}");
+            if let Some(error) = rustls {
+                let sent = u8::from(::rustls::AlertDescription::from(error));
+                assert_eq!(sent, alert.code(), "{refusal:?}: rustls sends {sent}, embedded-tls {embedded}");
+            }
+        }
+    }
 }

@@ -82,6 +82,8 @@ pub(crate) trait Established {
     fn traffic(&self) -> Traffic;
     /// Whether the handshake resumed an earlier session.
     fn resumed(&self) -> bool;
+    /// Whether the configuration's chain cache answered for the server's chain.
+    fn chain_cache_hit(&self) -> bool;
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 //! and the checks on the validated path that webpki does not make (anchor fitness and expiry,
 //! SPKI pins, the deny-list).
 //!
-//! Owns: [`verify_server_chain`], the only builder of a certificate-backed [`VerifiedPeer`].
+//! Owns: [`verify_server_chain`], the only builder of a certificate-backed [`VerifiedPeer`], and
+//! `verify_cached`, the same decision through a configuration's `ChainCache`: a chain verified
+//! before for the same name is not validated again (its signatures were checked), but its
+//! window is held against the policy's time and the deny-list and pins are applied to it again.
 //!
 //! Never: validates a path itself (that is rustls-webpki's, through `bridge`); skips a check
-//! because an earlier one passed; dates a chain at any instant but the one the policy decided.
+//! because an earlier one passed; dates a chain at any instant but the one the policy decided;
+//! enters a refused chain in the cache.
 //!
 //! Implements: RFC 5280 §6 (through webpki), RFC 6125 §6 name matching (through webpki),
 //! RFC 7469-style SPKI pinning on any certificate of the path.
@@ -16,6 +20,9 @@ use alloc::vec::Vec;
 
 use pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorithm, UnixTime};
 
+use super::cache::Facts;
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+use super::cache::{self, ChainCache};
 use super::x509::Cert;
 use super::{Anchors, VerifiedPeer, bridge, invalid, name, rules};
 use crate::crypto::sha256;
@@ -52,12 +59,71 @@ pub fn verify_server_chain_with(
     server_name: &ServerName<'_>,
     time: ValidityTime,
 ) -> Result<VerifiedPeer, TrustError> {
+    full_check(algorithms, anchors, end_entity, intermediates, server_name, time).map(|(peer, _)| peer)
+}
+
+/// [`verify_server_chain_with`] through `cache`: a chain verified before for the same name is
+/// not validated again, but the time, the deny-list and the pins are applied to it on every
+/// use. Returns the proof and whether it came from the cache.
+///
+/// An entry whose window does not contain `time` is dropped and the chain checked in full, so
+/// the refusal is exactly the one a full check gives. Chains of anchors with CRLs are never
+/// entered: a CRL's own dates would belong in the window too.
+///
+/// # Errors
+/// As [`verify_server_chain`].
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub(crate) fn verify_cached(
+    cache: &ChainCache,
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    anchors: &Anchors,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    time: ValidityTime,
+) -> Result<(VerifiedPeer, bool), TrustError> {
+    let name_text = name::server_name_text(server_name);
+    let key = cache::key(&name_text, end_entity, intermediates);
+    if let Some(entry) = cache.find(&key) {
+        let in_window = match time {
+            ValidityTime::At { time, .. } => entry.facts.contains(time),
+            ValidityTime::Skip => true,
+        };
+        if in_window {
+            let leaf =
+                Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
+            let parsed = parse_all(intermediates)?;
+            let reapplied = check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)
+                .and_then(|()| check_anchor_denied(anchors, &entry.facts.on_path))
+                .and_then(|()| check_pins(anchors, &entry.facts.on_path));
+            if let Err(e) = reapplied {
+                cache.remove(&key);
+                return Err(e);
+            }
+            let mut peer = entry.peer;
+            peer.checked_at = time;
+            return Ok((peer, true));
+        }
+        cache.remove(&key);
+    }
+    let (peer, facts) = full_check(algorithms, anchors, end_entity, intermediates, server_name, time)?;
+    if anchors.crls.is_empty() {
+        cache.insert(cache::Entry { key, peer: peer.clone(), facts });
+    }
+    Ok((peer, false))
+}
+
+/// Every check, in order; also returns what a cached use of the verdict needs again.
+fn full_check(
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    anchors: &Anchors,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    time: ValidityTime,
+) -> Result<(VerifiedPeer, Facts), TrustError> {
     let leaf = Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
-    let parsed: Vec<Cert<'_>> = intermediates
-        .iter()
-        .map(|c| Cert::parse(c))
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid("an intermediate certificate is not valid DER"))?;
+    let parsed = parse_all(intermediates)?;
     check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
     let ee = webpki::EndEntityCert::try_from(end_entity)
         .map_err(|e| bridge::refusal(e, anchors, &leaf, &parsed, TimeBasis::Source))?;
@@ -70,23 +136,46 @@ pub fn verify_server_chain_with(
     ee.verify_is_valid_for_subject_name(server_name)
         .map_err(|e| bridge::refusal(e, anchors, &leaf, &parsed, basis))?;
     rules::check(&leaf, rules::Role::Leaf)?;
+    let mut window = (leaf.not_before, leaf.not_after);
     for cert in path.intermediate_certificates() {
         let der = cert.der();
         if let Some(parsed) = intermediates.iter().position(|c| *c == der).and_then(|i| parsed.get(i)) {
             rules::check(parsed, rules::Role::Intermediate)?;
+            window = narrow(window, parsed.not_before, parsed.not_after);
         }
     }
-    check_path(anchors, &path, time)?;
+    let anchor_expiry = check_anchor(anchors, &path, time)?;
+    if let Some(not_after) = anchor_expiry {
+        window = narrow(window, window.0, not_after);
+    }
+    let on_path = path_keys(&path);
+    check_anchor_denied(anchors, &on_path)?;
+    check_pins(anchors, &on_path)?;
 
-    let window = Some((leaf.not_before, leaf.not_after));
-    Ok(VerifiedPeer {
+    let peer = VerifiedPeer {
         server_name: name::server_name_text(server_name),
         leaf_sha256: sha256(end_entity),
         leaf_subject: name::text(leaf.subject),
         anchor_subject: name::anchor_subject(path.anchor()),
-        window,
+        window: Some((leaf.not_before, leaf.not_after)),
         checked_at: time,
-    })
+    };
+    Ok((peer, Facts { window, on_path }))
+}
+
+fn parse_all<'a>(intermediates: &'a [CertificateDer<'a>]) -> Result<Vec<Cert<'a>>, TrustError> {
+    intermediates
+        .iter()
+        .map(|c| Cert::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid("an intermediate certificate is not valid DER"))
+}
+
+/// The intersection of two validity windows.
+fn narrow(window: (UnixTime, UnixTime), not_before: UnixTime, not_after: UnixTime) -> (UnixTime, UnixTime) {
+    let start = if not_before.as_secs() > window.0.as_secs() { not_before } else { window.0 };
+    let end = if not_after.as_secs() < window.1.as_secs() { not_after } else { window.1 };
+    (start, end)
 }
 
 /// Refuses a chain in which any presented certificate is on the deny-list, by its own digest or
@@ -115,12 +204,12 @@ fn check_deny_list(
     Ok(())
 }
 
-/// Checks the validated path against the anchor's deny-list and the pins.
-fn check_path(
+/// Refuses a path that ends at an unfit or expired anchor; returns the anchor's expiry, if known.
+fn check_anchor(
     anchors: &Anchors,
     path: &webpki::VerifiedPath<'_>,
     time: ValidityTime,
-) -> Result<(), TrustError> {
+) -> Result<Option<UnixTime>, TrustError> {
     let anchor = path.anchor();
     let index = anchors.anchors.iter().position(|a| {
         a.subject == anchor.subject && a.subject_public_key_info == anchor.subject_public_key_info
@@ -139,24 +228,33 @@ fn check_path(
             basis,
         });
     }
-    let anchor_spki = sha256(&webpki::spki_for_anchor(path.anchor()));
-    if let Some(entry) = anchors.deny_list().iter().find(|d| **d == Deny::Spki(anchor_spki)) {
-        return Err(TrustError::Denied {
-            entry: entry.to_string(),
-            subject: name::anchor_subject(path.anchor()),
-        });
-    }
-    if anchors.pins().is_empty() {
-        return Ok(());
-    }
+    Ok(expiry)
+}
+
+/// Each certificate on the validated path, leaf to anchor, with its SPKI digest.
+fn path_keys(path: &webpki::VerifiedPath<'_>) -> Vec<(String, [u8; 32])> {
     let mut on_path: Vec<(String, [u8; 32])> = Vec::new();
     let leaf = path.end_entity();
     on_path.push((name::subject_text(leaf.subject()), sha256(&leaf.subject_public_key_info())));
     for cert in path.intermediate_certificates() {
         on_path.push((name::subject_text(cert.subject()), sha256(&cert.subject_public_key_info())));
     }
-    on_path.push((name::anchor_subject(path.anchor()), anchor_spki));
-    if on_path.iter().any(|(_, digest)| anchors.pins().contains(digest)) {
+    on_path.push((name::anchor_subject(path.anchor()), sha256(&webpki::spki_for_anchor(path.anchor()))));
+    on_path
+}
+
+/// Refuses a path whose anchor's key is on the deny-list (the last of `on_path`).
+fn check_anchor_denied(anchors: &Anchors, on_path: &[(String, [u8; 32])]) -> Result<(), TrustError> {
+    let Some((subject, anchor_spki)) = on_path.last() else { return Ok(()) };
+    match anchors.deny_list().iter().find(|d| **d == Deny::Spki(*anchor_spki)) {
+        Some(entry) => Err(TrustError::Denied { entry: entry.to_string(), subject: subject.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// With pins configured, refuses a path on which no key matches one.
+fn check_pins(anchors: &Anchors, on_path: &[(String, [u8; 32])]) -> Result<(), TrustError> {
+    if anchors.pins().is_empty() || on_path.iter().any(|(_, digest)| anchors.pins().contains(digest)) {
         return Ok(());
     }
     Err(TrustError::PinMismatch {

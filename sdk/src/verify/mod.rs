@@ -3,9 +3,12 @@
 //!
 //! Owns: chain building to the configured anchors (rustls-webpki), the name check against DNS and
 //! IP subject alternative names, EKU serverAuth, validity at the time the [`TimePolicy`](crate::time::TimePolicy) decides,
-//! and [`VerifiedPeer`], the proof value only this module can build. Each engine adapts it at
-//! its own boundary (`tls::rustls::verifier`, `tls::embedded::verifier`); this module names
-//! neither engine.
+//! and [`VerifiedPeer`], the proof value only this module can build; the refusal type and the
+//! one alert table both engines send from (`refusal`); the verified-chain cache a configuration
+//! keeps for its reconnects (`cache`, consulted by `chain::verify_cached`: a hit skips the
+//! chain's signature checks and re-applies the time, the deny-list and the pins). Each engine
+//! adapts it at its own boundary (`tls::rustls::verifier`, `tls::embedded::verifier`), passing
+//! only what differs; this module names neither engine.
 //!
 //! Never: weakens a check because a feature is on; falls back to the subject common name (CN).
 //! The CN is free text with no defined matching rules (RFC 6125 §6.4.4 deprecates it, and the
@@ -22,17 +25,30 @@ use pki_types::UnixTime;
 
 mod anchors;
 mod bridge;
+// A PSK-only build verifies no chain, so it keeps none.
+#[cfg_attr(not(any(feature = "rustls", feature = "embedded-tls")), allow(dead_code))]
+mod cache;
 mod chain;
 mod explain;
 mod name;
 #[cfg(feature = "rustls")]
 pub(crate) mod pinned;
+mod refusal;
 mod rules;
 pub(crate) mod x509;
 
 pub use anchors::Anchors;
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub(crate) use cache::ChainCache;
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+pub(crate) use chain::verify_cached;
 pub use chain::{verify_server_chain, verify_server_chain_with};
 pub use explain::{CertificateFacts, Check, Explanation, explain};
+#[cfg(feature = "embedded-tls-psk")]
+pub(crate) use refusal::Fault;
+#[cfg(all(test, feature = "rustls", feature = "embedded-tls-psk"))]
+pub(crate) use refusal::tests::every_refusal;
+pub(crate) use refusal::{Alert, Refusal};
 
 use crate::error::TrustError;
 use crate::time::ValidityTime;

@@ -332,3 +332,205 @@ fn webpki_refusals_read_as_sentences() {
         assert_eq!(mapped, TrustError::Invalid { reason: sentence.to_string() }, "{error:?}");
     }
 }
+
+/// The chain cache (`verify_cached`): only builds that verify chains have one.
+#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+mod cached {
+    use super::*;
+
+    /// A signature algorithm that counts its checks: what a cache hit must not make.
+    #[derive(Debug)]
+    struct Counted<'a> {
+        inner: &'static dyn pki_types::SignatureVerificationAlgorithm,
+        checks: &'a core::sync::atomic::AtomicUsize,
+    }
+
+    impl pki_types::SignatureVerificationAlgorithm for Counted<'_> {
+        fn verify_signature(
+            &self,
+            public_key: &[u8],
+            message: &[u8],
+            signature: &[u8],
+        ) -> Result<(), pki_types::InvalidSignature> {
+            self.checks.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            self.inner.verify_signature(public_key, message, signature)
+        }
+        fn public_key_alg_id(&self) -> pki_types::AlgorithmIdentifier {
+            self.inner.public_key_alg_id()
+        }
+        fn signature_alg_id(&self) -> pki_types::AlgorithmIdentifier {
+            self.inner.signature_alg_id()
+        }
+    }
+
+    /// A root, an intermediate valid for days 0 to 30 and a leaf valid for days 0 to 90 under it.
+    fn two_certificate_chain() -> (Anchors, CertificateDer<'static>, CertificateDer<'static>) {
+        let root = ca();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "unit intermediate");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = time(BASE);
+        params.not_after = time(BASE + 30 * DAY);
+        let intermediate = params.signed_by(&key, &root.issuer).unwrap().der().clone();
+        let pki = Pki { anchors: root.anchors, issuer: Issuer::new(params, key) };
+        let cert = leaf(&pki, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        (pki.anchors, cert, intermediate)
+    }
+
+    #[test]
+    fn a_cached_chain_skips_its_signature_checks() {
+        let (anchors, cert, intermediate) = two_certificate_chain();
+        let checks = core::sync::atomic::AtomicUsize::new(0);
+        let counted: Vec<Counted<'_>> = crate::crypto::ALGORITHMS
+            .iter()
+            .map(|inner| Counted { inner: *inner, checks: &checks })
+            .collect();
+        let algorithms: Vec<&dyn pki_types::SignatureVerificationAlgorithm> =
+            counted.iter().map(|c| c as &dyn pki_types::SignatureVerificationAlgorithm).collect();
+        let cache = ChainCache::new();
+        let chain = [intermediate];
+        let (first, hit) =
+            verify_cached(&cache, &algorithms, &anchors, &cert, &chain, &name("b.example"), at(BASE + DAY))
+                .unwrap();
+        assert!(!hit);
+        let full = checks.load(core::sync::atomic::Ordering::Relaxed);
+        assert_eq!(full, 2, "leaf and intermediate signatures");
+        let later = at(BASE + 2 * DAY);
+        let (again, hit) =
+            verify_cached(&cache, &algorithms, &anchors, &cert, &chain, &name("b.example"), later).unwrap();
+        assert!(hit);
+        assert_eq!(checks.load(core::sync::atomic::Ordering::Relaxed), full, "a hit checks no signature");
+        assert_eq!(again.checked_at(), later, "the proof names this use's time");
+        assert_eq!(again.leaf_sha256(), first.leaf_sha256());
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn one_changed_byte_or_another_name_misses() {
+        let pki = ca();
+        let cert = leaf(&pki, "b", &["b.example", "c.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth);
+        let cache = ChainCache::new();
+        let now = at(BASE + DAY);
+        let algs = crate::crypto::ALGORITHMS;
+        assert!(!verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("b.example"), now).unwrap().1);
+        assert!(verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("b.example"), now).unwrap().1);
+        // Another name for the same chain is its own entry.
+        assert!(!verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("c.example"), now).unwrap().1);
+        // One byte of the signature changed: no hit, and the full check refuses it.
+        let mut bytes = cert.to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let changed = CertificateDer::from(bytes);
+        let e =
+            verify_cached(&cache, algs, &pki.anchors, &changed, &[], &name("b.example"), now).unwrap_err();
+        assert_eq!(e, TrustError::BadSignature);
+        assert_eq!(cache.len(), 2, "a refused chain is never entered");
+    }
+
+    #[test]
+    fn expiry_is_checked_again_on_every_use() {
+        let (anchors, cert, intermediate) = two_certificate_chain();
+        let chain = [intermediate];
+        let cache = ChainCache::new();
+        let algs = crate::crypto::ALGORITHMS;
+        verify_cached(&cache, algs, &anchors, &cert, &chain, &name("b.example"), at(BASE + DAY)).unwrap();
+        // Past the intermediate's notAfter (the leaf is still valid): the same refusal as a full check.
+        let late = at(BASE + 40 * DAY);
+        let cached =
+            verify_cached(&cache, algs, &anchors, &cert, &chain, &name("b.example"), late).unwrap_err();
+        let full = verify_server_chain(&anchors, &cert, &chain, &name("b.example"), late).unwrap_err();
+        assert_eq!(cached, full);
+        assert!(
+            matches!(&cached, TrustError::Expired { not_after, .. } if not_after.as_secs() == BASE + 30 * DAY),
+            "{cached:?}"
+        );
+        assert_eq!(cache.len(), 0, "the expired entry is gone");
+        // A clock moved back before notBefore is refused the same way.
+        verify_cached(&cache, algs, &anchors, &cert, &chain, &name("b.example"), at(BASE + DAY)).unwrap();
+        let early = at(BASE - DAY);
+        let cached =
+            verify_cached(&cache, algs, &anchors, &cert, &chain, &name("b.example"), early).unwrap_err();
+        assert_eq!(
+            cached,
+            verify_server_chain(&anchors, &cert, &chain, &name("b.example"), early).unwrap_err()
+        );
+    }
+
+    #[test]
+    fn deny_list_and_pins_are_applied_on_a_hit() {
+        let pki = ca();
+        let (cert, leaf_spki) = leaf_and_spki(&pki);
+        let now = at(BASE + DAY);
+        let algs = crate::crypto::ALGORITHMS;
+        let anchor_spki = sha256(&webpki::spki_for_anchor(&pki.anchors.as_slice()[0]));
+        for entry in [Deny::Certificate(sha256(&cert)), Deny::Spki(leaf_spki), Deny::Spki(anchor_spki)] {
+            let cache = ChainCache::new();
+            verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("b.example"), now).unwrap();
+            let denied = pki.anchors.clone().with_deny([entry]);
+            let e = verify_cached(&cache, algs, &denied, &cert, &[], &name("b.example"), now).unwrap_err();
+            assert_eq!(e, verify_server_chain(&denied, &cert, &[], &name("b.example"), now).unwrap_err());
+            assert!(matches!(&e, TrustError::Denied { .. }), "{e:?}");
+        }
+        let cache = ChainCache::new();
+        verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("b.example"), now).unwrap();
+        let pinned = pki.anchors.clone().with_pins([[9; 32]]);
+        let e = verify_cached(&cache, algs, &pinned, &cert, &[], &name("b.example"), now).unwrap_err();
+        assert_eq!(e, verify_server_chain(&pinned, &cert, &[], &name("b.example"), now).unwrap_err());
+        let pinned = pki.anchors.clone().with_pins([leaf_spki]);
+        let cache = ChainCache::new();
+        verify_cached(&cache, algs, &pki.anchors, &cert, &[], &name("b.example"), now).unwrap();
+        assert!(verify_cached(&cache, algs, &pinned, &cert, &[], &name("b.example"), now).unwrap().1);
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let pki = ca();
+        let cache = ChainCache::new();
+        let now = at(BASE + DAY);
+        let certs: Vec<_> = (0..cache::CAPACITY + 3)
+            .map(|_| leaf(&pki, "b", &["b.example"], (0, 90), ExtendedKeyUsagePurpose::ServerAuth))
+            .collect();
+        for cert in &certs {
+            verify_cached(
+                &cache,
+                crate::crypto::ALGORITHMS,
+                &pki.anchors,
+                cert,
+                &[],
+                &name("b.example"),
+                now,
+            )
+            .unwrap();
+        }
+        assert_eq!(cache.len(), cache::CAPACITY);
+        // The most recent are kept; the oldest was evicted.
+        let newest = certs.last().unwrap();
+        assert!(
+            verify_cached(
+                &cache,
+                crate::crypto::ALGORITHMS,
+                &pki.anchors,
+                newest,
+                &[],
+                &name("b.example"),
+                now
+            )
+            .unwrap()
+            .1
+        );
+        assert!(
+            !verify_cached(
+                &cache,
+                crate::crypto::ALGORITHMS,
+                &pki.anchors,
+                &certs[0],
+                &[],
+                &name("b.example"),
+                now
+            )
+            .unwrap()
+            .1
+        );
+    }
+}

@@ -30,7 +30,17 @@ pub(super) fn firmware(root: &Path, profile: Profile) -> Result<PathBuf> {
     if !profile.features.is_empty() {
         args.extend(["--features", profile.features]);
     }
-    build_kept(root, &args, "esp32c3-telemetry", &format!("esp32c3-telemetry-{}", profile.name))
+    let mut env: Vec<(&str, String)> = PROFILE_ENV.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+    if profile.client_certificate {
+        // A real certificate and key, so the image carries the signing path as a device's does
+        // (empty ones would let the optimiser drop it).
+        let pki = anchormq_testbed::pki::load_or_generate(&root.join("target/size/pki"))
+            .map_err(|e| format!("the test PKI for the mutual-TLS profile: {e}"))?;
+        env.push(("ANCHORMQ_CLIENT_CERT", pki.client.cert_der.display().to_string()));
+        env.push(("ANCHORMQ_CLIENT_KEY", pki.client.key_der.display().to_string()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    build_kept(root, &args, &env, "esp32c3-telemetry", &format!("esp32c3-telemetry-{}", profile.name))
 }
 
 /// Runs the engine suite's `handshake_cost` case (it needs Mosquitto, like every suite) and
@@ -78,15 +88,21 @@ pub(super) fn peers(root: &Path) -> Result<Vec<PathBuf>> {
         if !features.is_empty() {
             args.extend(["--features", features]);
         }
-        elves.push(build_kept(root, &args, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?);
+        elves.push(build_kept(root, &args, &PROFILE_ENV, PEER_PACKAGE, &format!("{PEER_PACKAGE}-{name}"))?);
     }
     Ok(elves)
 }
 
 /// Runs `cargo {args}` in the firmware's workspace with the measured profile, then copies the
 /// binary `artifact` to `target/size/{kept}.elf`.
-fn build_kept(root: &Path, args: &[&str], artifact: &str, kept: &str) -> Result<PathBuf> {
-    firmware_cargo(root, args, &PROFILE_ENV)?;
+fn build_kept(
+    root: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    artifact: &str,
+    kept: &str,
+) -> Result<PathBuf> {
+    firmware_cargo(root, args, env)?;
     let built = root.join(FIRMWARE_DIR).join("target").join(TARGET).join("release").join(artifact);
     let kept = root.join("target/size").join(format!("{kept}.elf"));
     std::fs::create_dir_all(root.join("target/size")).map_err(|e| format!("creating target/size: {e}"))?;

@@ -33,6 +33,7 @@ anchormq_testbed::cases!(
     psk_wrong_key_is_refused,
     psk_unknown_identity_is_refused,
     certificates_on_embedded_carry_mqtt,
+    reconnect_hits_the_chain_cache,
     rsa_chain_on_embedded,
     trust_failures_match_across_engines,
     psk_listener_refuses_a_certificate_profile,
@@ -330,6 +331,50 @@ async fn certificates_on_embedded_carry_mqtt(env: &Env) -> CaseResult {
         matches!(tls.authenticated(), Authenticated::Certificate(p) if p.server_name() == "127.0.0.1"),
         "ip"
     );
+    Ok(())
+}
+
+async fn reconnect_hits_the_chain_cache(env: &Env) -> CaseResult {
+    // embedded-tls cannot resume: every reconnect is a full handshake, and the second one's chain
+    // is the one verified before, so only its CertificateVerify is checked.
+    let config = cert_config(env, None);
+    let mut peers = Vec::new();
+    for round in 0..2 {
+        let mut bufs = big();
+        let mut tls = open(env, Listener::Tls13, Engine::Embedded(&config), "localhost", bufs.lend())
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("    round {round}: chain_cache_hit={}", tls.chain_cache_hit());
+        check!(
+            tls.chain_cache_hit() == (round == 1),
+            "round {round}: chain_cache_hit={}",
+            tls.chain_cache_hit()
+        );
+        connack_ok(&mut tls, &format!("engine-chain-cache-{round}")).await?;
+        peers.push(tls.authenticated());
+        tls.close().await.map_err(|e| e.to_string())?;
+    }
+    let (Authenticated::Certificate(first), Authenticated::Certificate(second)) = (&peers[0], &peers[1])
+    else {
+        return Err(format!("authenticated as {peers:?}"));
+    };
+    check!(first.leaf_sha256() == second.leaf_sha256(), "both proofs name the same certificate");
+    // Another name for the same broker is another entry.
+    let mut bufs = big();
+    let tls = open(env, Listener::Tls13, Engine::Embedded(&config), "127.0.0.1", bufs.lend())
+        .await
+        .map_err(|e| e.to_string())?;
+    check!(!tls.chain_cache_hit(), "a chain verified for localhost answered for 127.0.0.1");
+    // A refused chain (the wrong name) is refused again in full, never answered from the cache.
+    for _ in 0..2 {
+        let mut bufs = big();
+        let refused =
+            open(env, Listener::Tls13, Engine::Embedded(&config), "wrong.example", bufs.lend()).await;
+        check!(
+            matches!(refused, Err(Error::Trust(TrustError::NameMismatch { .. }))),
+            "wrong name: {refused:?}"
+        );
+    }
     Ok(())
 }
 

@@ -38,6 +38,7 @@ anchormq_testbed::cases!(
     floor_wins_over_an_earlier_clock,
     timeless_skips_dates_only,
     second_connection_resumes_with_fewer_bytes,
+    reconnect_without_resumption_hits_the_chain_cache,
     tls12_only_broker,
     tls11_only_broker_is_refused,
     split_records_one_byte_at_a_time,
@@ -401,6 +402,40 @@ async fn second_connection_resumes_with_fewer_bytes(env: &Env) -> CaseResult {
     }
     check!(sizes[1] < sizes[0], "resumed handshake {} bytes, full {} bytes", sizes[1], sizes[0]);
     check!(peers[0] == peers[1], "the resumed connection must carry the original proof");
+    Ok(())
+}
+
+async fn reconnect_without_resumption_hits_the_chain_cache(env: &Env) -> CaseResult {
+    // Without resumption every reconnect is a full handshake: the second one's chain is the one
+    // verified before, so only its CertificateVerify is checked.
+    let cfg = TlsConfig::builder(&OS_ENTROPY)
+        .anchors(anchors(env))
+        .time_source(Arc::new(SystemClock))
+        .no_resumption()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut peers = Vec::new();
+    for round in 0..2 {
+        let mut buffers = HostBuffers::new();
+        let mut tls =
+            open(env, &cfg, Listener::Tls13, "localhost", &mut buffers).await.map_err(|e| e.to_string())?;
+        let info = tls.info().clone();
+        println!("    round {round}: resumed={} chain_cache_hit={}", info.resumed, info.chain_cache_hit);
+        check!(!info.resumed, "round {round}: resumed although resumption is off");
+        check!(
+            info.chain_cache_hit == (round == 1),
+            "round {round}: chain_cache_hit={}",
+            info.chain_cache_hit
+        );
+        connack_ok(&mut tls, &format!("wire-chain-cache-{round}")).await?;
+        peers.push(info.peer);
+        tls.close().await.map_err(|e| e.to_string())?;
+    }
+    check!(peers[0].leaf_sha256() == peers[1].leaf_sha256(), "both proofs name the same certificate");
+    // Another name for the same broker is another entry: a full check, not a hit.
+    let mut buffers = HostBuffers::new();
+    let tls = open(env, &cfg, Listener::Tls13, "127.0.0.1", &mut buffers).await.map_err(|e| e.to_string())?;
+    check!(!tls.info().chain_cache_hit, "a chain verified for localhost answered for 127.0.0.1");
     Ok(())
 }
 

@@ -26,7 +26,7 @@ use crate::error::ConfigError;
 use crate::time::{NoClock, TimePolicy, TimeSource};
 use crate::tls::Alpn;
 #[cfg(feature = "embedded-tls")]
-use crate::verify::Anchors;
+use crate::verify::{Anchors, ChainCache};
 #[cfg(feature = "embedded-tls")]
 use pki_types::CertificateDer;
 
@@ -80,6 +80,9 @@ pub(super) enum Profile {
         policy: TimePolicy,
         /// This client's certificate (mutual TLS), if any.
         client: Option<ClientCertificate>,
+        /// The chains verified through this configuration, so its reconnects skip their
+        /// signature checks (`verify::cache`).
+        cache: ChainCache,
     },
     Psk(Psk),
 }
@@ -182,8 +185,13 @@ impl EmbeddedConfig {
     /// [`EmbeddedConfigBuilder::time_source`]). Needs the `embedded-tls` feature.
     #[cfg(feature = "embedded-tls")]
     pub fn certificates(entropy: &'static dyn Entropy, anchors: Anchors) -> EmbeddedConfigBuilder {
-        let profile =
-            Profile::Certificates { anchors, clock: &NoClock, policy: TimePolicy::RequireTime, client: None };
+        let profile = Profile::Certificates {
+            anchors,
+            clock: &NoClock,
+            policy: TimePolicy::RequireTime,
+            cache: ChainCache::new(),
+            client: None,
+        };
         EmbeddedConfigBuilder { config: Self { entropy, profile, fragment: None, alpn: None }, client: None }
     }
 

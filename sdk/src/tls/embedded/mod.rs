@@ -60,7 +60,11 @@
 //!   other message, so only the verified broker can choose it; what is lost is the check that it
 //!   chose what was asked, so a mismatch surfaces only later (for example the broker closing the
 //!   connection at CONNECT).
-//! * No session resumption, no TLS 1.2. Client certificates (mutual TLS,
+//! * No session resumption: every reconnect repeats the full handshake. A broker presenting byte
+//!   for byte the chain verified before through the same [`EmbeddedConfig`] costs one signature
+//!   check (its CertificateVerify) instead of three, the chain cache answering for the rest
+//!   ([`EmbeddedInfo::chain_cache_hit`]; time, deny-list and pins are applied again).
+//! * No TLS 1.2. Client certificates (mutual TLS,
 //!   [`EmbeddedConfigBuilder::client_certificate`]): the leaf alone, ECDSA or Ed25519 keys only,
 //!   and alerts after the handshake are not named by embedded-tls: see the `client` module.
 //! * The PSK and key schedule inside embedded-tls are not zeroised on drop (anchormq's [`Psk`]
@@ -81,7 +85,7 @@
 #[cfg(feature = "embedded-tls")]
 mod client;
 mod config;
-mod verifier;
+pub(super) mod verifier;
 mod wire;
 
 use alloc::rc::Rc;
@@ -97,7 +101,7 @@ use pki_types::ServerName;
 
 use self::config::Profile;
 pub use self::config::{EmbeddedConfig, EmbeddedConfigBuilder, MaxFragmentLength, Psk};
-use self::verifier::{EntropyRng, Expect, Provider, Refusal, Suite, Verifier};
+use self::verifier::{EntropyRng, Expect, Provider, Suite, Verifier};
 use self::wire::{Gate, Restart, Shared, Wire};
 use crate::error::{Error, ResourceError, TlsError};
 use crate::tls::shell::{self, Established, Shell};
@@ -117,6 +121,10 @@ pub struct EmbeddedInfo {
     pub max_fragment_length: Option<MaxFragmentLength>,
     /// Bytes exchanged by the handshake.
     pub handshake: Traffic,
+    /// Whether the configuration's chain cache answered for the broker's chain: it presented
+    /// byte for byte a chain verified before, so only its CertificateVerify was checked (the
+    /// time, deny-list and pins were applied again). Always `false` under a PSK profile.
+    pub chain_cache_hit: bool,
     /// Whether reads survive cancellation at every point (see the module docs).
     pub cancel_safe_reads: bool,
     /// Whether the broker asked for a client certificate, and whether one was sent.
@@ -207,8 +215,8 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     }
     let (expect, client) = match &config.profile {
         #[cfg(feature = "embedded-tls")]
-        Profile::Certificates { anchors, clock, policy, client } => (
-            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy },
+        Profile::Certificates { anchors, clock, policy, client, cache } => (
+            Expect::Certificates { anchors, name: name.clone(), clock: *clock, policy: *policy, cache },
             client.as_ref(),
         ),
         Profile::Psk(psk) => {
@@ -254,6 +262,7 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         cipher_suite: "TLS13_AES_128_GCM_SHA256",
         max_fragment_length: config.fragment,
         handshake,
+        chain_cache_hit: provider.verifier.chain_cache_hit(),
         cancel_safe_reads,
         client_certificate,
     };
@@ -409,17 +418,14 @@ fn certificate_verdict(used: ClientCertificateUse) -> Option<TlsError> {
 /// Maps a failed handshake: the verifier's reason first, then the port's error, then the engine's.
 fn handshake_error<T: Read + Write>(
     e: EngineError,
-    refusal: Option<Refusal>,
+    refusal: Option<Error<T::Error>>,
     shared: &mut Shared<'_, T>,
     config: &EmbeddedConfig,
     (rx_len, tx_len): (usize, usize),
     certificate_requested: bool,
 ) -> Error<T::Error> {
-    match refusal {
-        Some(Refusal::Trust(t)) => return Error::Trust(t),
-        Some(Refusal::Time(t)) => return Error::Time(t),
-        Some(Refusal::Tls(t)) => return Error::Tls(t),
-        None => {}
+    if let Some(refusal) = refusal {
+        return refusal;
     }
     // The broker asked for a certificate, read ours (or our empty one) and ended the
     // connection while we sent the rest of our flight.
@@ -622,6 +628,10 @@ impl<T: Read + Write> Established for EmbeddedStream<'_, T> {
     /// embedded-tls cannot resume a session.
     fn resumed(&self) -> bool {
         false
+    }
+
+    fn chain_cache_hit(&self) -> bool {
+        self.info.chain_cache_hit
     }
 }
 

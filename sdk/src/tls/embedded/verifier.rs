@@ -1,9 +1,17 @@
 //! What embedded-tls asks its crypto provider for: randomness and a verifier, both anchormq's.
 //!
 //! Owns: [`Provider`] (always hands out a [`Verifier`], so embedded-tls's "no verifier, accept
-//! anything" path is unreachable), [`Verifier`] (the server's chain through
-//! [`verify_server_chain`], then its CertificateVerify signature with
-//! [`crate::crypto::tls13_algorithm`]) and [`EntropyRng`] ([`Entropy`] as a `CryptoRngCore`).
+//! anything" path is unreachable), [`Verifier`] (the server's chain through `verify_cached`, the
+//! configuration's chain cache in front of [`crate::verify::verify_server_chain`], then its
+//! CertificateVerify signature with [`crate::crypto::tls13_algorithm`]), [`engine_alert`] (the
+//! table's [`Alert`] as embedded-tls's `AlertDescription`) and [`EntropyRng`] ([`Entropy`] as a
+//! `CryptoRngCore`).
+//!
+//! The outcome: embedded-tls's error carries only the alert, so the verifier keeps its
+//! [`Refusal`] (or its proof) in itself, and the one connection that owns this verifier reads it
+//! when `open` returns. The verifier is built per handshake and owned by it: no other connection
+//! can see it. A chain the cache answered for costs one signature check (the CertificateVerify)
+//! instead of three on a two-certificate chain.
 //!
 //! Never: uses embedded-tls's own certificate checks, accepts a certificate under the PSK
 //! profile, or reports a server as verified unless both its chain and its signature over the
@@ -34,26 +42,17 @@ use zeroize::Zeroizing;
 use super::client::ClientCertificate;
 use super::wire::Gate;
 use crate::crypto::{Entropy, EntropyError};
-use crate::error::{TimeError, TlsError, TrustError};
+use crate::error::TlsError;
+#[cfg(feature = "embedded-tls")]
+use crate::error::TrustError;
 #[cfg(feature = "embedded-tls")]
 use crate::time::{TimePolicy, TimeSource};
-use crate::verify::VerifiedPeer;
+use crate::verify::{Alert, Fault, Refusal, VerifiedPeer};
 #[cfg(feature = "embedded-tls")]
-use crate::verify::{Anchors, verify_server_chain};
+use crate::verify::{Anchors, ChainCache, verify_cached};
 
 /// The one cipher suite this engine offers (TLS_AES_128_GCM_SHA256, RFC 8446 §9.1).
 pub(super) type Suite = Aes128GcmSha256;
-
-/// Why verification refused the server; the engine only sees an alert.
-#[derive(Debug, Clone)]
-pub(super) enum Refusal {
-    // A PSK-only build refuses for protocol reasons alone.
-    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
-    Trust(TrustError),
-    #[cfg_attr(not(feature = "embedded-tls"), allow(dead_code))]
-    Time(TimeError),
-    Tls(TlsError),
-}
 
 /// What the verifier checks against.
 pub(super) enum Expect<'c> {
@@ -64,6 +63,8 @@ pub(super) enum Expect<'c> {
         name: ServerName<'static>,
         clock: &'c dyn TimeSource,
         policy: TimePolicy,
+        /// The configuration's verified chains.
+        cache: &'c ChainCache,
     },
     /// No certificate at all: the pre-shared key authenticates the server.
     Psk,
@@ -85,6 +86,9 @@ pub(super) struct Verifier<'c> {
     leaf: Option<Vec<u8>>,
     #[cfg(feature = "embedded-tls")]
     transcript: Option<[u8; 32]>,
+    /// The chain cache answered for the chain.
+    #[cfg(feature = "embedded-tls")]
+    cached: bool,
     signed: bool,
     pub(super) refusal: Option<Refusal>,
 }
@@ -126,6 +130,8 @@ impl<'c> Verifier<'c> {
             leaf: None,
             #[cfg(feature = "embedded-tls")]
             transcript: None,
+            #[cfg(feature = "embedded-tls")]
+            cached: false,
             signed: false,
             refusal: None,
         }
@@ -136,14 +142,35 @@ impl<'c> Verifier<'c> {
         self.peer.as_ref().filter(|_| self.signed)
     }
 
-    fn refuse(&mut self, refusal: Refusal, alert: AlertDescription) -> EngineError {
+    /// Whether the chain cache answered for the verified chain.
+    pub(super) fn chain_cache_hit(&self) -> bool {
+        #[cfg(feature = "embedded-tls")]
+        return self.cached && self.proof().is_some();
+        #[cfg(not(feature = "embedded-tls"))]
+        false
+    }
+
+    /// Keeps the refusal for the connection and aborts with the table's alert for it.
+    fn refuse(&mut self, refusal: Refusal) -> EngineError {
+        let alert = engine_alert(refusal.alert());
         self.refusal = Some(refusal);
         EngineError::AbortHandshake(AlertLevel::Fatal, alert)
     }
+}
 
-    fn protocol(&mut self, reason: &str, alert: AlertDescription) -> EngineError {
-        let reason = alloc::string::ToString::to_string(reason);
-        self.refuse(Refusal::Tls(TlsError::Protocol { reason }), alert)
+/// The table's alert as embedded-tls names it.
+pub(crate) fn engine_alert(alert: Alert) -> AlertDescription {
+    match alert {
+        Alert::UnexpectedMessage => AlertDescription::UnexpectedMessage,
+        Alert::BadCertificate => AlertDescription::BadCertificate,
+        Alert::UnsupportedCertificate => AlertDescription::UnsupportedCertificate,
+        Alert::CertificateRevoked => AlertDescription::CertificateRevoked,
+        Alert::CertificateExpired => AlertDescription::CertificateExpired,
+        Alert::IllegalParameter => AlertDescription::IllegalParameter,
+        Alert::UnknownCa => AlertDescription::UnknownCa,
+        Alert::AccessDenied => AlertDescription::AccessDenied,
+        Alert::DecodeError => AlertDescription::DecodeError,
+        Alert::DecryptError => AlertDescription::DecryptError,
     }
 }
 
@@ -160,15 +187,18 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         cert: CertificateRef<'_>,
     ) -> Result<(), EngineError> {
         #[cfg(feature = "embedded-tls")]
-        if let Expect::Certificates { anchors, name, clock, policy } = &self.expect {
-            let (anchors, name, clock, policy) = (*anchors, name.clone(), *clock, *policy);
-            return self.check_chain(transcript, &cert, anchors, &name, clock, policy);
+        if let Expect::Certificates { anchors, name, clock, policy, cache } = &self.expect {
+            let (anchors, name, clock, policy, cache) = (*anchors, name.clone(), *clock, *policy, *cache);
+            return self.check_chain(
+                transcript,
+                &cert,
+                Against { anchors, name: &name, clock, policy, cache },
+            );
         }
         let _ = (transcript, cert);
-        Err(self.protocol(
+        Err(self.refuse(Refusal::Fault(Fault::Unexpected(
             "the broker sent a certificate in a pre-shared-key handshake",
-            AlertDescription::UnexpectedMessage,
-        ))
+        ))))
     }
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), EngineError> {
@@ -180,29 +210,35 @@ impl TlsVerifier<Suite> for Verifier<'_> {
         #[cfg(not(feature = "embedded-tls"))]
         {
             let _ = verify;
-            Err(self.protocol(
+            Err(self.refuse(Refusal::Fault(Fault::Unexpected(
                 "the broker sent CertificateVerify without a verified Certificate",
-                AlertDescription::UnexpectedMessage,
-            ))
+            ))))
         }
     }
 }
 
+/// What a chain is checked against (the certificate profile's [`Expect`], borrowed).
+#[cfg(feature = "embedded-tls")]
+struct Against<'a> {
+    anchors: &'a Anchors,
+    name: &'a ServerName<'static>,
+    clock: &'a dyn TimeSource,
+    policy: TimePolicy,
+    cache: &'a ChainCache,
+}
+
 #[cfg(feature = "embedded-tls")]
 impl Verifier<'_> {
-    /// The broker's chain, through [`verify_server_chain`] at the policy's time.
+    /// The broker's chain, through the chain cache and `verify_server_chain` at the policy's time.
     fn check_chain(
         &mut self,
         transcript: &<Suite as TlsCipherSuite>::Hash,
         cert: &CertificateRef<'_>,
-        anchors: &Anchors,
-        name: &ServerName<'static>,
-        clock: &dyn TimeSource,
-        policy: TimePolicy,
+        against: Against<'_>,
     ) -> Result<(), EngineError> {
         if self.leaf.is_some() {
             return Err(
-                self.protocol("the broker sent a second Certificate", AlertDescription::UnexpectedMessage)
+                self.refuse(Refusal::Fault(Fault::Unexpected("the broker sent a second Certificate")))
             );
         }
         let mut chain = Vec::with_capacity(cert.entries.len());
@@ -210,61 +246,50 @@ impl Verifier<'_> {
             match entry {
                 CertificateEntryRef::X509(der) => chain.push(CertificateDer::from(*der)),
                 CertificateEntryRef::RawPublicKey(_) => {
-                    return Err(self.protocol(
-                        "the broker sent a raw public key, which was not negotiated",
-                        AlertDescription::UnsupportedCertificate,
-                    ));
+                    return Err(self.refuse(Refusal::Fault(Fault::RawKeyNotNegotiated)));
                 }
             }
         }
         let Some((leaf, intermediates)) = chain.split_first() else {
-            let refusal = Refusal::Trust(TrustError::Invalid {
-                reason: alloc::string::ToString::to_string("the broker sent an empty certificate chain"),
-            });
-            return Err(self.refuse(refusal, AlertDescription::DecodeError));
+            return Err(self.refuse(Refusal::Fault(Fault::EmptyChain)));
         };
-        let time = match policy.decide(clock.now()) {
+        let time = match against.policy.decide(against.clock.now()) {
             Ok(time) => time,
-            Err(e) => return Err(self.refuse(Refusal::Time(e), AlertDescription::CertificateUnknown)),
+            Err(e) => return Err(self.refuse(Refusal::Time(e))),
         };
-        match verify_server_chain(anchors, leaf, intermediates, name, time) {
-            Ok(peer) => {
+        let algorithms = crate::crypto::ALGORITHMS;
+        match verify_cached(
+            against.cache,
+            algorithms,
+            against.anchors,
+            leaf,
+            intermediates,
+            against.name,
+            time,
+        ) {
+            Ok((peer, cached)) => {
                 self.peer = Some(peer);
+                self.cached = cached;
                 self.leaf = Some(leaf.to_vec());
                 self.transcript = Some(transcript.clone().finalize().into());
                 Ok(())
             }
-            Err(e) => {
-                let alert = match &e {
-                    TrustError::Expired { .. } => AlertDescription::CertificateExpired,
-                    TrustError::UnknownIssuer { .. } => AlertDescription::UnknownCa,
-                    TrustError::Revoked { .. } => AlertDescription::CertificateRevoked,
-                    TrustError::UnsupportedAlgorithm | TrustError::UnsupportedKey { .. } => {
-                        AlertDescription::UnsupportedCertificate
-                    }
-                    _ => AlertDescription::BadCertificate,
-                };
-                Err(self.refuse(Refusal::Trust(e), alert))
-            }
+            Err(e) => Err(self.refuse(Refusal::Trust(e))),
         }
     }
 
     /// The server's CertificateVerify over the transcript, with the verified leaf's key.
     fn check_signature(&mut self, verify: &CertificateVerifyRef<'_>) -> Result<(), EngineError> {
         let (Some(leaf), Some(hash), Some(_)) = (&self.leaf, &self.transcript, &self.peer) else {
-            return Err(self.protocol(
+            return Err(self.refuse(Refusal::Fault(Fault::Unexpected(
                 "the broker sent CertificateVerify without a verified Certificate",
-                AlertDescription::UnexpectedMessage,
-            ));
+            ))));
         };
         // RFC 8446 §4.4.3: PKCS#1 v1.5 and SHA-1 never sign a TLS 1.3 handshake, and the ECDSA
         // schemes bind the curve: `tls13_algorithm` knows exactly the schemes TLS 1.3 allows.
         let alg = crate::crypto::tls13_algorithm(verify.signature_scheme.as_u16());
         let Some(alg) = alg else {
-            return Err(self.refuse(
-                Refusal::Trust(TrustError::UnsupportedAlgorithm),
-                AlertDescription::IllegalParameter,
-            ));
+            return Err(self.refuse(Refusal::Fault(Fault::SchemeNotAllowed)));
         };
         let mut message = Vec::with_capacity(130);
         message.extend_from_slice(&[0x20; 64]);
@@ -279,9 +304,7 @@ impl Verifier<'_> {
                 self.signed = true;
                 Ok(())
             }
-            Err(()) => {
-                Err(self.refuse(Refusal::Trust(TrustError::BadSignature), AlertDescription::DecryptError))
-            }
+            Err(()) => Err(self.refuse(Refusal::Trust(TrustError::BadSignature))),
         }
     }
 }
@@ -306,8 +329,11 @@ impl<'c> Provider<'c> {
     }
 
     /// Why the handshake was refused on this side: the verifier's verdict, or the signer's.
-    pub(super) fn refusal(&mut self) -> Option<Refusal> {
-        self.verifier.refusal.take().or_else(|| self.sign_failure.take().map(Refusal::Tls))
+    pub(super) fn refusal<T>(&mut self) -> Option<crate::Error<T>> {
+        match self.verifier.refusal.take() {
+            Some(refusal) => Some(refusal.into()),
+            None => self.sign_failure.take().map(crate::Error::Tls),
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 mod config;
 mod resumption;
 mod stream;
-mod verifier;
+pub(super) mod verifier;
 
 pub use config::{DangerousConfig, TlsConfig, TlsConfigBuilder};
 pub use resumption::SessionCache;

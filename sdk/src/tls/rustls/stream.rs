@@ -43,6 +43,10 @@ pub struct ConnectionInfo {
     pub peer: VerifiedPeer,
     /// Whether the handshake resumed an earlier session.
     pub resumed: bool,
+    /// Whether the configuration's chain cache answered for the server's chain: the broker
+    /// presented byte for byte a chain verified before, so only its CertificateVerify was checked
+    /// (the time, deny-list and pins were applied again). `false` for a resumed session.
+    pub chain_cache_hit: bool,
     /// The protocol version.
     pub version: ProtocolVersion,
     /// The cipher suite's IANA name.
@@ -73,6 +77,8 @@ pub struct TlsStream<'b, T> {
     info: Option<ConnectionInfo>,
     /// The protocols offered by ALPN, for the errors that name them.
     alpn: Option<Arc<Alpn>>,
+    /// What the verifier concluded during this connection's handshake (see `verifier`).
+    outcome: Option<Outcome>,
 }
 
 /// What the caller wants from one processing step.
@@ -141,9 +147,10 @@ pub async fn handshake<'b, T: Read + Write>(
         traffic: Traffic::default(),
         info: None,
         alpn,
+        outcome: None,
     };
-    stream.handshake(verifier, &name).await?;
-    stream.info = Some(stream.conclude(config, &name, verifier)?);
+    stream.handshake(verifier).await?;
+    stream.info = Some(stream.conclude(config, &name)?);
     Ok(stream)
 }
 
@@ -198,55 +205,52 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         self.io
     }
 
-    async fn handshake(
-        &mut self,
-        verifier: &ServerVerifier,
-        name: &ServerName<'static>,
-    ) -> Result<(), Error<T::Error>> {
+    async fn handshake(&mut self, verifier: &ServerVerifier) -> Result<(), Error<T::Error>> {
         loop {
-            match self.step(Want::Handshake) {
+            match self.step_verifying(Want::Handshake, Some(verifier)) {
                 Ok(Step::Ready) => return Ok(()),
                 Ok(Step::Again | Step::Wrote(_)) => {}
                 Ok(Step::Flush) => self.flush_tx().await?,
                 Ok(Step::NeedRead) => {
                     if self.fill_rx().await? == 0 {
-                        // The broker hung up: its reason may be in an outcome we recorded.
-                        return Err(match verifier.take_outcome(name) {
-                            Some(Outcome::Trust(e)) => Error::Trust(e),
-                            Some(Outcome::Time(e)) => Error::Time(e),
+                        // The broker hung up: its reason may be the verifier's refusal.
+                        return Err(match self.outcome.take() {
+                            Some(Outcome::Refused(refusal)) => refusal.into(),
                             _ => TlsError::ClosedDuringHandshake.into(),
                         });
                     }
                 }
                 Ok(Step::PeerClosed) => return Err(TlsError::ClosedDuringHandshake.into()),
-                Err(e) => return Err(self.fail(e, verifier.take_outcome(name)).await),
+                Err(e) => {
+                    let outcome = self.outcome.take();
+                    return Err(self.fail(e, outcome).await);
+                }
             }
         }
     }
 
     /// Builds the connection's info, with its proof of verification.
     fn conclude(
-        &self,
+        &mut self,
         config: &TlsConfig,
         name: &ServerName<'static>,
-        verifier: &ServerVerifier,
     ) -> Result<ConnectionInfo, Error<T::Error>> {
         let resumed = self.conn.handshake_kind() == Some(HandshakeKind::Resumed);
         let leaf = self.conn.peer_certificates().and_then(|c| c.first()).map(|c| crate::crypto::sha256(c));
-        let peer = match (verifier.take_outcome(name), resumed) {
-            (Some(Outcome::Verified(peer)), false) if Some(*peer.leaf_sha256()) == leaf => {
+        let (peer, chain_cache_hit) = match (self.outcome.take(), resumed) {
+            (Some(Outcome::Verified { peer, cached }), false) if Some(*peer.leaf_sha256()) == leaf => {
                 if let Some(cache) = config.session_cache() {
                     cache.remember_peer(name, peer.clone());
                 }
-                peer
+                (peer, cached)
             }
             (_, true) => config
                 .session_cache()
                 .and_then(|c| c.peer(name))
                 .filter(|peer| Some(*peer.leaf_sha256()) == leaf)
+                .map(|peer| (peer, false))
                 .ok_or(Error::Tls(TlsError::MissingVerification))?,
-            (Some(Outcome::Trust(e)), false) => return Err(Error::Trust(e)),
-            (Some(Outcome::Time(e)), false) => return Err(Error::Time(e)),
+            (Some(Outcome::Refused(refusal)), false) => return Err(refusal.into()),
             (_, false) => return Err(Error::Tls(TlsError::MissingVerification)),
         };
         let version = match self.conn.protocol_version() {
@@ -261,14 +265,42 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
         if let Some(offered) = self.alpn.as_deref().filter(|a| a.is_required() && alpn.is_none()) {
             return Err(TlsError::ApplicationProtocolNotSelected { offered: offered.names() }.into());
         }
-        Ok(ConnectionInfo { peer, resumed, version, cipher_suite, alpn, handshake: self.traffic })
+        Ok(ConnectionInfo {
+            peer,
+            resumed,
+            chain_cache_hit,
+            version,
+            cipher_suite,
+            alpn,
+            handshake: self.traffic,
+        })
     }
 
     /// Processes what is buffered until the next decision, without I/O.
     fn step(&mut self, want: Want<'_>) -> Result<Step, StepError> {
+        self.step_verifying(want, None)
+    }
+
+    /// [`Self::step`]; with a verifier (during the handshake) the records are processed in its
+    /// turn, and any verification they caused leaves its outcome in `self.outcome`.
+    fn step_verifying(
+        &mut self,
+        want: Want<'_>,
+        verifier: Option<&ServerVerifier>,
+    ) -> Result<Step, StepError> {
         let rx_len = self.rx_len;
         let incoming = self.rx.get_mut(..rx_len).ok_or(StepError::Internal)?;
-        let status = self.conn.process_tls_records(incoming);
+        let conn = &mut self.conn;
+        let status = match verifier {
+            Some(verifier) => {
+                let (status, outcome) = verifier.turn(|| conn.process_tls_records(incoming));
+                if outcome.is_some() {
+                    self.outcome = outcome;
+                }
+                status
+            }
+            None => conn.process_tls_records(incoming),
+        };
         let discard = status.discard;
         let result = match status.state {
             Err(e) => Err(StepError::Tls(e)),
@@ -397,8 +429,7 @@ impl<'b, T: Read + Write> TlsStream<'b, T> {
             let _ = self.flush_tx().await;
         }
         let error = match (e, outcome) {
-            (StepError::Tls(_), Some(Outcome::Trust(t))) => Error::Trust(t),
-            (StepError::Tls(_), Some(Outcome::Time(t))) => Error::Time(t),
+            (StepError::Tls(_), Some(Outcome::Refused(refusal))) => refusal.into(),
             (StepError::Tls(e), _) => map_rustls(&e, self.alpn.as_deref()),
             (StepError::TxTooSmall(needed), _) => {
                 ResourceError::TransmitBuffer { needed, got: self.tx.len() }.into()
@@ -524,6 +555,10 @@ impl<T: Read + Write> Established for TlsStream<'_, T> {
 
     fn resumed(&self) -> bool {
         self.info().resumed
+    }
+
+    fn chain_cache_hit(&self) -> bool {
+        self.info().chain_cache_hit
     }
 }
 

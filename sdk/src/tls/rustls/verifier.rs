@@ -1,8 +1,30 @@
 //! The rustls side of verification: the `ServerCertVerifier` every rustls connection uses, one
 //! per configuration (rustls resumes a session only with the verifier that verified it).
 //!
-//! Never: decides anything itself: chains go to [`verify_server_chain`], pinned keys to
-//! `verify::pinned`; this module records the outcome for the connection that asked.
+//! Never: decides anything itself: chains go to [`verify_cached`] (the configuration's
+//! [`ChainCache`], so a reconnect to the same chain skips its signature checks), pinned keys to
+//! `verify::pinned`; picks an alert (the table is [`Refusal::alert`]; [`certificate_error`] only
+//! names the `CertificateError` rustls sends that alert for).
+//!
+//! # How the outcome reaches the connection
+//! rustls's `verify_server_cert` returns only `ServerCertVerified`, a zero-sized assertion, or a
+//! `rustls::Error` that selects the alert. Neither carries anchormq's proof or refusal: the one
+//! payload-carrying error, `CertificateError::Other(OtherError)`, holds nothing without rustls's
+//! `std` feature (the sdk is `no_std`; its field is `#[cfg(feature = "std")]`), and rustls
+//! answers it with `certificate_unknown` whatever the refusal was, which would undo the one
+//! alert table. Nor does rustls tell the verifier which connection is asking.
+//!
+//! So the outcome is handed back inside the one call that produced it: while a connection's
+//! handshake processes records (`process_tls_records`, synchronous, no await inside) it holds
+//! this verifier's turn ([`ServerVerifier::turn`]); the verifier leaves its outcome in the slot
+//! and the connection takes it before releasing the turn. Only the connection whose records
+//! carried the chain can see the outcome: nothing is keyed by server name, nothing is read later.
+//! Handshakes through one configuration on different threads take turns for the length of one
+//! record-processing call (on a single-threaded executor, the device's, never).
+//!
+//! The success side, the [`VerifiedPeer`], travels the same way, with whether the chain cache
+//! answered: rustls has no slot for either in `ServerCertVerified`. The connection still checks
+//! that the proof names the certificate rustls finally reports.
 
 use alloc::format;
 use alloc::string::ToString;
@@ -15,23 +37,27 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use crate::error::{TimeError, TrustError};
 use crate::time::{TimePolicy, TimeSource, ValidityTime};
-use crate::verify::{Anchors, Check, Explanation, VerifiedPeer, explain, pinned, verify_server_chain_with};
+use crate::verify::{
+    Alert, Anchors, ChainCache, Check, Explanation, Refusal, VerifiedPeer, explain, pinned, verify_cached,
+};
 
-/// A verification outcome recorded for the connection that asked for it.
+/// What one verification concluded, for the connection that asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Verified(VerifiedPeer),
-    Trust(TrustError),
-    Time(TimeError),
+    /// The chain passed; `cached` when the chain cache answered for it.
+    Verified {
+        peer: VerifiedPeer,
+        cached: bool,
+    },
+    Refused(Refusal),
 }
 
 /// A chain a server presented, under the name it was asked for.
 type KeptChain = (ServerName<'static>, Vec<CertificateDer<'static>>);
 
-/// Outcomes kept at most: one per handshake in flight through the same configuration.
-const OUTCOMES: usize = 8;
+/// Chains kept at most for diagnostics.
+const KEPT_CHAINS: usize = 8;
 
 /// What a server is trusted by.
 #[derive(Clone, Debug)]
@@ -44,13 +70,17 @@ pub(crate) enum Trust {
 }
 
 /// The rustls verifier, one per configuration: rustls resumes a session only with the verifier
-/// that verified it. The outcome of each verification is recorded under the server name, and the
-/// connection takes it back by that name and checks it names the certificate it received.
+/// that verified it. Its outcome goes to the connection holding the turn (see the module docs).
 pub(crate) struct ServerVerifier {
     trust: Trust,
     clock: Arc<dyn TimeSource>,
     policy: TimePolicy,
-    outcomes: spin::Mutex<Vec<(ServerName<'static>, Outcome)>>,
+    /// Held by a connection for each record-processing call of its handshake.
+    turn: spin::Mutex<()>,
+    /// The outcome of the verification that ran during the current turn.
+    slot: spin::Mutex<Option<Outcome>>,
+    /// The configuration's verified chains, for its reconnects.
+    cache: ChainCache,
     /// The chains servers presented, kept only when diagnostics ask for them.
     chains: Option<spin::Mutex<Vec<KeptChain>>>,
     /// What checks certificate and handshake signatures: the provider's.
@@ -66,7 +96,27 @@ impl ServerVerifier {
         algorithms: WebPkiSupportedAlgorithms,
     ) -> Self {
         let chains = keep_chains.then(|| spin::Mutex::new(Vec::new()));
-        Self { trust, clock, policy, outcomes: spin::Mutex::new(Vec::new()), chains, algorithms }
+        Self {
+            trust,
+            clock,
+            policy,
+            turn: spin::Mutex::new(()),
+            slot: spin::Mutex::new(None),
+            cache: ChainCache::new(),
+            chains,
+            algorithms,
+        }
+    }
+
+    /// Runs `process` (one `process_tls_records` call) holding this verifier's turn, and returns
+    /// what it returned with the outcome of any verification it ran.
+    pub(crate) fn turn<R>(&self, process: impl FnOnce() -> R) -> (R, Option<Outcome>) {
+        let _turn = self.turn.lock();
+        // Whatever a call outside a turn left is not this connection's.
+        drop(self.slot.lock().take());
+        let result = process();
+        let outcome = self.slot.lock().take();
+        (result, outcome)
     }
 
     fn raw_keys(&self) -> bool {
@@ -110,7 +160,7 @@ impl ServerVerifier {
     ) {
         if let Some(chains) = &self.chains {
             let mut chains = chains.lock();
-            if chains.len() >= OUTCOMES {
+            if chains.len() >= KEPT_CHAINS {
                 chains.remove(0);
             }
             let chain =
@@ -119,19 +169,8 @@ impl ServerVerifier {
         }
     }
 
-    /// What the last verification for `name` concluded, taken out.
-    pub(crate) fn take_outcome(&self, name: &ServerName<'_>) -> Option<Outcome> {
-        let mut outcomes = self.outcomes.lock();
-        let i = outcomes.iter().rposition(|(n, _)| n == name)?;
-        Some(outcomes.remove(i).1)
-    }
-
-    fn record(&self, name: &ServerName<'_>, outcome: Outcome) {
-        let mut outcomes = self.outcomes.lock();
-        if outcomes.len() >= OUTCOMES {
-            outcomes.remove(0);
-        }
-        outcomes.push((name.to_owned(), outcome));
+    fn hand_back(&self, outcome: Outcome) {
+        *self.slot.lock() = Some(outcome);
     }
 }
 
@@ -152,17 +191,9 @@ impl ServerCertVerifier for ServerVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.keep_chain(server_name, end_entity, intermediates);
         let verdict = match &self.trust {
-            Trust::Chain(anchors) => {
-                let time = match self.policy.decide(self.clock.now()) {
-                    Ok(time) => time,
-                    Err(e) => {
-                        self.record(server_name, Outcome::Time(e));
-                        return Err(rustls::Error::InvalidCertificate(
-                            CertificateError::ApplicationVerificationFailure,
-                        ));
-                    }
-                };
-                verify_server_chain_with(
+            Trust::Chain(anchors) => match self.policy.decide(self.clock.now()) {
+                Ok(time) => verify_cached(
+                    &self.cache,
                     self.algorithms.all,
                     anchors,
                     end_entity,
@@ -170,28 +201,27 @@ impl ServerCertVerifier for ServerVerifier {
                     server_name,
                     time,
                 )
-            }
+                .map_err(Refusal::Trust),
+                Err(e) => Err(Refusal::Time(e)),
+            },
             // A pinned key is the identity: no dates are consulted, so no clock is needed.
-            Trust::KeyPins { pins, raw } => pinned::verify(pins, end_entity, *raw, server_name),
+            Trust::KeyPins { pins, raw } => pinned::verify(pins, end_entity, *raw, server_name)
+                .map(|p| (p, false))
+                .map_err(Refusal::Trust),
         };
         match verdict {
-            Ok(peer) => {
-                self.record(server_name, Outcome::Verified(peer));
+            Ok((peer, cached)) => {
+                self.hand_back(Outcome::Verified { peer, cached });
                 Ok(ServerCertVerified::assertion())
             }
-            Err(e) => {
-                // The rustls error only selects the alert sent to the broker; the detailed
-                // error is what the application sees.
-                let alert_reason = match &e {
-                    TrustError::Expired { .. } => CertificateError::Expired,
-                    TrustError::NotYetValid { .. } => CertificateError::NotValidYet,
-                    TrustError::UnknownIssuer { .. } => CertificateError::UnknownIssuer,
-                    TrustError::NameMismatch { .. } => CertificateError::NotValidForName,
-                    TrustError::BadSignature => CertificateError::BadSignature,
-                    _ => CertificateError::ApplicationVerificationFailure,
-                };
-                self.record(server_name, Outcome::Trust(e));
-                Err(rustls::Error::InvalidCertificate(alert_reason))
+            Err(refusal) => {
+                // The rustls error only selects the alert sent to the broker; the refusal is
+                // what the application sees.
+                let alert = certificate_error(refusal.alert());
+                self.hand_back(Outcome::Refused(refusal));
+                Err(rustls::Error::InvalidCertificate(
+                    alert.unwrap_or(CertificateError::ApplicationVerificationFailure),
+                ))
             }
         }
     }
@@ -230,4 +260,20 @@ impl ServerCertVerifier for ServerVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
+}
+
+/// The `CertificateError` for which rustls sends `alert` (its `From<CertificateError> for
+/// AlertDescription`). `None` for the protocol alerts, which a rustls verifier never needs:
+/// rustls refuses out-of-order or malformed handshake messages itself, before any verifier runs.
+pub(crate) fn certificate_error(alert: Alert) -> Option<CertificateError> {
+    Some(match alert {
+        Alert::BadCertificate => CertificateError::BadEncoding,
+        Alert::UnsupportedCertificate => CertificateError::InvalidPurpose,
+        Alert::CertificateRevoked => CertificateError::Revoked,
+        Alert::CertificateExpired => CertificateError::Expired,
+        Alert::UnknownCa => CertificateError::UnknownIssuer,
+        Alert::AccessDenied => CertificateError::ApplicationVerificationFailure,
+        Alert::DecryptError => CertificateError::BadSignature,
+        Alert::UnexpectedMessage | Alert::IllegalParameter | Alert::DecodeError => return None,
+    })
 }

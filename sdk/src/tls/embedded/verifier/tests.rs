@@ -25,7 +25,7 @@ fn a_psk_profile_accepts_no_certificate_and_no_signature() {
         e,
         Err(EngineError::AbortHandshake(AlertLevel::Fatal, AlertDescription::UnexpectedMessage))
     ));
-    let Some(Refusal::Tls(TlsError::Protocol { reason })) = &v.refusal else { panic!("{:?}", v.refusal) };
+    let Some(Refusal::Fault(Fault::Unexpected(reason))) = &v.refusal else { panic!("{:?}", v.refusal) };
     assert!(reason.contains("pre-shared-key handshake"), "{reason}");
     let e = v.verify_signature(CertificateVerifyRef {
         signature_scheme: Scheme::EcdsaSecp256r1Sha256,
@@ -92,8 +92,37 @@ mod certificates {
     }
 
     fn verifier(anchors: &Anchors) -> Verifier<'_> {
+        verifier_with(anchors, alloc::boxed::Box::leak(alloc::boxed::Box::default()))
+    }
+
+    /// A verifier whose configuration keeps its verified chains in `cache`.
+    fn verifier_with<'a>(anchors: &'a Anchors, cache: &'a ChainCache) -> Verifier<'a> {
         let name = ServerName::try_from("broker.example").unwrap();
-        Verifier::new(Expect::Certificates { anchors, name, clock: &CLOCK, policy: TimePolicy::RequireTime })
+        let policy = TimePolicy::RequireTime;
+        Verifier::new(Expect::Certificates { anchors, name, clock: &CLOCK, policy, cache })
+    }
+
+    #[test]
+    fn a_cached_chain_still_needs_its_handshake_signature() {
+        let s = server();
+        let cache = ChainCache::new();
+        let mut first = verifier_with(&s.anchors, &cache);
+        offer(&mut first, &s.leaf).unwrap();
+        present(&mut first, &signature(&s.key)).unwrap();
+        assert!(!first.chain_cache_hit());
+        let mut again = verifier_with(&s.anchors, &cache);
+        offer(&mut again, &s.leaf).unwrap();
+        assert!(again.proof().is_none() && !again.chain_cache_hit(), "a cached chain is no proof by itself");
+        let mut forged = signature(&s.key);
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert!(present(&mut again, &forged).is_err());
+        assert!(again.proof().is_none());
+        let mut third = verifier_with(&s.anchors, &cache);
+        offer(&mut third, &s.leaf).unwrap();
+        present(&mut third, &signature(&s.key)).unwrap();
+        assert!(third.chain_cache_hit());
+        assert_eq!(third.proof(), first.proof());
     }
 
     fn transcript() -> sha2::Sha256 {
