@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use super::analyse::{ANONYMOUS, Analysis, Bytes, GROUPS, OTHER, Region, Role};
 use super::{Comparison, Heaps, Profile, STACKS, TARGET};
 
-/// The SDK's flash budget for the certificate profile (TLS + crypto + verification + MQTT):
-/// 135 KB, decimal, as the target is stated (131.8 KiB).
-const SDK_FLASH_BUDGET: u64 = 135_000;
+/// The certificate profile's flash target: anchormq's stack at most this many times the peer's
+/// (rust-mqtt + embedded-tls), both measured by image difference in the same run.
+const FLASH_TARGET_RATIO: f64 = 1.0;
 /// RAM per session with max_fragment_length 1024: buffers plus peak heap.
 const SESSION_RAM_BUDGET: u64 = 24 * 1024;
 
@@ -29,9 +29,15 @@ fn fragment(profile: &Profile) -> u64 {
 pub(super) fn render(analyses: &[(Profile, Analysis)], comparison: &Comparison, heaps: &Heaps) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# ESP32-C3 firmware size ({TARGET}, opt-level \"z\", fat LTO, panic=abort)\n");
+    let _ = writeln!(
+        out,
+        "Built with a placeholder configuration that passes the firmware's boot checks (a Wi-Fi network named \
+         `size-report`, a dummy PSK key, the test PKI's client certificate and key for mutual TLS): with an \
+         empty one the optimiser proves the firmware stops at boot and drops what follows.\n"
+    );
     render_sections(&mut out, analyses);
     render_crates(&mut out, analyses);
-    render_budgets(&mut out, analyses, heaps);
+    render_budgets(&mut out, analyses, comparison, heaps);
     render_comparison(&mut out, comparison);
     render_details(&mut out, analyses);
     out
@@ -139,24 +145,40 @@ fn row(
     let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
 }
 
-fn render_budgets(out: &mut String, analyses: &[(Profile, Analysis)], heaps: &Heaps) {
+fn render_budgets(
+    out: &mut String,
+    analyses: &[(Profile, Analysis)],
+    comparison: &Comparison,
+    heaps: &Heaps,
+) {
     use buffers::{MQTT_RX, MQTT_TX, OUTBOX_BYTES, TCP_RX, TCP_TX, TLS_TX, tls_rx};
     let _ = writeln!(out, "## Budgets\n");
+    let [skeleton, ours, peer] = comparison.flash;
+    let (ours_net, peer_net) = (ours.saturating_sub(skeleton), peer.saturating_sub(skeleton));
+    let ratio = ours_net as f64 / peer_net.max(1) as f64;
+    let verdict = if ratio <= FLASH_TARGET_RATIO { "within" } else { "OVER" };
+    let _ = writeln!(
+        out,
+        "- Flash target (certificate profile): anchormq's stack at most {FLASH_TARGET_RATIO:.1} x the peer's, by \
+         image difference in this run (below): {} KiB against {} KiB, {ratio:.2} x, {verdict}.",
+        kib(ours_net),
+        kib(peer_net)
+    );
+    let certificate = analyses.iter().find(|(p, _)| p.name == "certificate").map(|(_, a)| a.sdk_flash());
     for (profile, analysis) in analyses {
         let sdk = analysis.sdk_flash();
-        let verdict = if sdk <= SDK_FLASH_BUDGET { "within" } else { "OVER" };
-        let _ = writeln!(
-            out,
-            "- {}: SDK flash {} KiB, {verdict} the 135 KB ({} KiB) target{}.",
-            profile.name,
-            kib(sdk),
-            kib(SDK_FLASH_BUDGET),
-            if profile.name == "certificate" {
-                ""
-            } else {
-                " (the target is set for the certificate profile)"
+        let beside = match certificate {
+            Some(base) if profile.name != "certificate" => {
+                format!(
+                    " ({}{} KiB against the certificate profile)",
+                    if sdk >= base { "+" } else { "-" },
+                    kib(sdk.abs_diff(base))
+                )
             }
-        );
+            _ => String::new(),
+        };
+        let _ =
+            writeln!(out, "- {}: SDK share of the firmware's flash {} KiB{beside}.", profile.name, kib(sdk));
     }
     let _ = writeln!(
         out,
