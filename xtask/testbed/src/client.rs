@@ -280,3 +280,40 @@ impl Application<std::io::Error> for Attempts {
         std::future::pending::<()>().await
     }
 }
+
+/// Runs a supervisor through `dialer` against a broker on `127.0.0.1:port` that refuses the
+/// device at the TLS layer, and checks that it stopped as [`anchormq::mqtt::Stopped::Refused`]
+/// with a TLS refusal after the default `tls_refusals_to_stop` attempts, its sentence naming
+/// `fix`. Returns the sentence.
+///
+/// # Errors
+/// The values that disagreed, labelled with `label`.
+pub async fn expect_tls_refusal<D: Dial<Error = std::io::Error>, Z: Sleep>(
+    label: &str,
+    dialer: D,
+    sleeper: Z,
+    port: u16,
+    fix: &str,
+) -> Result<String, String> {
+    let policy = Policy { backoff: anchormq::mqtt::Backoff::new(100, 1_000), ..Policy::default() };
+    let run = refused_run(dialer, sleeper, port, policy, Duration::from_secs(10)).await?;
+    let Some(error) = run.refusal() else {
+        return Err(format!(
+            "{label}: expected Stopped::Refused within 10 s, got {:?} after {} attempts",
+            run.stopped, run.attempts
+        ));
+    };
+    if !matches!(error, anchormq::Error::Tls(e) if e.is_refusal()) {
+        return Err(format!("{label}: not a TLS refusal: {error:?}"));
+    }
+    let sentence = error.to_string();
+    if !sentence.contains(fix) {
+        return Err(format!("{label}: the sentence does not say {fix:?}: {sentence}"));
+    }
+    let expected = Policy::default().tls_refusals_to_stop;
+    if run.attempts != expected {
+        return Err(format!("{label}: {} attempts, not {expected}; delays {:?}", run.attempts, run.delays));
+    }
+    println!("    {label}: {} attempts in {:?}: {sentence}", run.attempts, run.elapsed);
+    Ok(sentence)
+}

@@ -209,29 +209,8 @@ async fn tls_refusals_on_embedded_stop_with_the_fix(env: &Env) -> CaseResult {
     for (label, listener, config, fix) in cases {
         let dialer =
             AnyDialer::new(EngineConfig::Embedded(config), "localhost").map_err(|e| e.to_string())?;
-        let policy = anchormq::mqtt::Policy {
-            backoff: anchormq::mqtt::Backoff::new(100, 1_000),
-            ..Default::default()
-        };
-        let run = anchormq_testbed::client::refused_run(
-            dialer,
-            TokioSleep,
-            env.broker.port(listener),
-            policy,
-            Duration::from_secs(10),
-        )
-        .await?;
-        let Some(error) = run.refusal() else {
-            return Err(format!(
-                "{label}: expected Stopped::Refused within 10 s, got {:?} after {} attempts",
-                run.stopped, run.attempts
-            ));
-        };
-        let sentence = error.to_string();
-        check!(matches!(error, Error::Tls(e) if e.is_refusal()), "{label}: not a TLS refusal: {error:?}");
-        check!(sentence.contains(fix), "{label}: the sentence does not say {fix:?}: {sentence}");
-        check!(run.attempts == 3, "{label}: {} attempts, delays {:?}", run.attempts, run.delays);
-        println!("    {label}: {} attempts in {:?}: {sentence}", run.attempts, run.elapsed);
+        let port = env.broker.port(listener);
+        anchormq_testbed::client::expect_tls_refusal(label, dialer, TokioSleep, port, fix).await?;
     }
     Ok(())
 }

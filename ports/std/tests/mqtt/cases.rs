@@ -350,31 +350,8 @@ async fn tls_refusals_stop_with_the_fix(env: &mut Env) -> CaseResult {
     ];
     for (label, listener, config, fix) in cases {
         let dialer = RustlsDialer::new(config, "localhost").map_err(err)?;
-        let policy = Policy { backoff: Backoff::new(100, 1_000), ..Policy::default() };
-        let run = anchormq_testbed::client::refused_run(
-            dialer,
-            TokioSleep,
-            env.port(listener),
-            policy,
-            Duration::from_secs(10),
-        )
-        .await?;
-        let Some(error) = run.refusal() else {
-            return Err(format!(
-                "{label}: expected Stopped::Refused within 10 s, got {:?} after {} attempts",
-                run.stopped, run.attempts
-            ));
-        };
-        check!(matches!(error, Error::Tls(e) if e.is_refusal()), "{label}: not a TLS refusal: {error:?}");
-        let sentence = error.to_string();
-        check!(sentence.contains(fix), "{label}: the sentence does not say {fix:?}: {sentence}");
-        check!(
-            run.attempts == Policy::default().tls_refusals_to_stop,
-            "{label}: {} attempts, delays {:?}",
-            run.attempts,
-            run.delays
-        );
-        println!("    {label}: {} attempts in {:?}: {sentence}", run.attempts, run.elapsed);
+        anchormq_testbed::client::expect_tls_refusal(label, dialer, TokioSleep, env.port(listener), fix)
+            .await?;
     }
     Ok(())
 }
