@@ -114,7 +114,9 @@ impl<'buf> Client<'buf> {
         &mut self,
         stream: S,
     ) -> Result<Connection<'_, 'buf, S>, Error<S::PortError>> {
-        let tls_resumed = stream.tls_resumed();
+        // Asked through a by-value helper: a local borrowed here would keep its space (a whole
+        // TLS stream) in this future beside the copy the session holds.
+        let (tls_resumed, stream) = resumed(stream);
         let sizes = self.sizes;
         let sent = Sent { client_id: sizes.client_id, clean_start: self.clean_start };
         let Self { session, head, held, clean_start, watch, .. } = self;
@@ -152,6 +154,11 @@ impl<'buf> Client<'buf> {
     pub fn is_quiescent(&self) -> bool {
         self.session.is_publish_quiescent()
     }
+}
+
+/// Whether `stream`'s TLS session was resumed, and the stream back.
+fn resumed<S: Transport>(stream: S) -> (bool, S) {
+    (stream.tls_resumed(), stream)
 }
 
 /// A live connection: the session borrowed from its [`Client`] over one stream.

@@ -16,7 +16,7 @@ use core::future::{Future, poll_fn};
 use core::pin::{Pin, pin};
 use core::task::Poll;
 
-use super::client::{Client, Connection, OpStatus, Token, Watch};
+use super::client::{Client, Connection, OpStatus, Recorded, Token, Watch};
 use super::config::{Buffers, Config};
 use super::outbox::{Admission, Outbox, OutboxError};
 use super::policy::{Policy, Verdict};
@@ -392,7 +392,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
             let stream = dialer.dial(&config.broker).await?;
             client.connect(stream).await
         };
-        let mut conn = match select(pin!(attempt), pin!(sleeper.sleep_ms(connect_timeout_ms))).await {
+        let conn = match select(pin!(attempt), pin!(sleeper.sleep_ms(connect_timeout_ms))).await {
             Either::Left(Ok(conn)) => conn,
             Either::Left(Err(error)) => return Served::Failed { error, healthy: false },
             Either::Right(()) => {
@@ -400,75 +400,111 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
                 return Served::Failed { error, healthy: false };
             }
         };
-        let session_present = conn.session_present();
-        app.on_event(Event::Connected { session_present, tls_resumed: conn.tls_resumed() });
-        if !session_present {
-            // The broker forgot everything: subscribe again and resend what was not acknowledged.
-            work.outbox.resend_all();
-            work.tokens.clear();
-            work.subscriptions.leaving.clear();
-            work.subscriptions.wanted.iter_mut().for_each(|w| w.sent = false);
+        // The connection moves into the serving future without being borrowed here (a borrowed
+        // local keeps its space in this future for good): the attempt's state and the
+        // session's then share one space.
+        let (watch, stream) = match serve(conn, work, sleeper, app, healthy_after_ms, ms).await {
+            Ok(stopped) => stopped,
+            Err(failed) => return failed,
+        };
+        // Closed here, once the session's future is gone (and its result with the statement
+        // above): the stream and its close_notify never sit beside the connection they came from.
+        close(stream, watch, sleeper, ms).await
+    }
+}
+
+/// Sends close_notify and closes the stream, within the write bound: the end of a stop. Takes
+/// the stream by value, so this future holds its only copy (an `async` block over the
+/// argument, not an `async fn`, which would keep the argument twice: rust-lang/rust#62958).
+#[allow(clippy::manual_async_fn)]
+fn close<'f, S: Transport + 'f, Z: Sleep>(
+    mut stream: Recorded<'f, S>,
+    watch: &'f Watch,
+    sleeper: &'f Z,
+    ms: u32,
+) -> impl Future<Output = Served<S::PortError>> + 'f {
+    async move {
+        // A failed goodbye changes nothing: the application asked to stop either way.
+        let _ = bounded(pin!(stream.close()), watch, sleeper, ms).await;
+        Served::Stopped
+    }
+}
+
+/// Serves a connection the broker accepted until it fails (`Err`) or the application stops
+/// (`Ok`: DISCONNECT was sent, and the stream is left to close, with what bounds its writes).
+async fn serve<'c, S: Transport, Z: Sleep, A: Application<S::PortError>>(
+    mut conn: Connection<'c, '_, S>,
+    work: &mut Work<'_>,
+    sleeper: &Z,
+    app: &mut A,
+    healthy_after_ms: u32,
+    ms: u32,
+) -> Result<(&'c Watch, Recorded<'c, S>), Served<S::PortError>> {
+    let session_present = conn.session_present();
+    app.on_event(Event::Connected { session_present, tls_resumed: conn.tls_resumed() });
+    if !session_present {
+        // The broker forgot everything: subscribe again and resend what was not acknowledged.
+        work.outbox.resend_all();
+        work.tokens.clear();
+        work.subscriptions.leaving.clear();
+        work.subscriptions.wanted.iter_mut().for_each(|w| w.sent = false);
+    }
+    // Healthy once the connection did useful work (an acknowledgement, a message) or stayed
+    // up for `healthy_after_ms`: a CONNACK and a PINGRESP prove nothing. The timer lives
+    // across passes, so it is registered once per connection.
+    let mut proving = pin!(Some(sleeper.sleep_ms(healthy_after_ms)));
+    let mut healthy = false;
+    let watch = conn.watch();
+    loop {
+        match bounded(pin!(work.send_pending(&mut conn, app)), watch, sleeper, ms).await {
+            Ok(Ok(acknowledged)) => healthy |= acknowledged,
+            Ok(Err(error)) => return Err(Served::Failed { error, healthy }),
+            Err(stalled) => return Err(Served::Failed { error: stalled.into(), healthy }),
         }
-        // Healthy once the connection did useful work (an acknowledgement, a message) or stayed
-        // up for `healthy_after_ms`: a CONNACK and a PINGRESP prove nothing. The timer lives
-        // across passes, so it is registered once per connection.
-        let mut proving = pin!(Some(sleeper.sleep_ms(healthy_after_ms)));
-        let mut healthy = false;
-        let watch = conn.watch();
-        loop {
-            match bounded(pin!(work.send_pending(&mut conn, app)), watch, &*sleeper, ms).await {
-                Ok(Ok(acknowledged)) => healthy |= acknowledged,
-                Ok(Err(error)) => return Served::Failed { error, healthy },
-                Err(stalled) => return Served::Failed { error: stalled.into(), healthy },
-            }
-            if work.stop {
-                // A failed goodbye changes nothing: the application asked to stop either way.
-                // In two steps, so that no future holds the connection twice.
-                let _ = bounded(pin!(conn.send_disconnect()), watch, &*sleeper, ms).await;
-                let mut stream = conn.into_stream();
-                let _ = bounded(pin!(stream.close()), watch, &*sleeper, ms).await;
-                return Served::Stopped;
-            }
-            let mut control = work.control();
-            let proven = poll_fn(|cx| match proving.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
-                Some(Poll::Ready(())) => {
-                    proving.set(None);
-                    Poll::Ready(())
-                }
-                _ => Poll::Pending,
-            });
-            let woke = {
-                // Pinned here and passed by reference, so no future is stored twice.
-                let (poll, wait, proven) = (pin!(conn.poll()), pin!(app.wait(&mut control)), pin!(proven));
-                let idle = pin!(select(wait, proven));
-                let serve = pin!(select(poll, idle));
-                bounded(serve, watch, &*sleeper, ms).await
-            };
-            let outcome = match woke {
-                Err(stalled) => Err(stalled.into()),
-                Ok(Either::Left(Ok(Some(message)))) => {
-                    healthy = true;
-                    app.on_message(&message, &mut control);
-                    Ok(())
-                }
-                Ok(Either::Left(Ok(None)) | Either::Right(Either::Left(()))) => Ok(()),
-                Ok(Either::Right(Either::Right(()))) => {
-                    healthy = true;
-                    Ok(())
-                }
-                Ok(Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code })))) => {
-                    // An answer, if a refusal: the broker is serving this connection.
-                    healthy = true;
-                    app.on_event(Event::Rejected { reason_code });
-                    Ok(())
-                }
-                Ok(Either::Left(Err(error))) => Err(error),
-            };
-            if let Err(error) = outcome {
-                return Served::Failed { error, healthy };
-            }
-            healthy |= work.settle(&conn);
+        if work.stop {
+            // A failed goodbye changes nothing: the application asked to stop either way.
+            let _ = bounded(pin!(conn.send_disconnect()), watch, sleeper, ms).await;
+            return Ok((watch, conn.into_stream()));
         }
+        let mut control = work.control();
+        let proven = poll_fn(|cx| match proving.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => {
+                proving.set(None);
+                Poll::Ready(())
+            }
+            _ => Poll::Pending,
+        });
+        let woke = {
+            // Pinned here and passed by reference, so no future is stored twice.
+            let (poll, wait, proven) = (pin!(conn.poll()), pin!(app.wait(&mut control)), pin!(proven));
+            let idle = pin!(select(wait, proven));
+            let serve = pin!(select(poll, idle));
+            bounded(serve, watch, sleeper, ms).await
+        };
+        let outcome = match woke {
+            Err(stalled) => Err(stalled.into()),
+            Ok(Either::Left(Ok(Some(message)))) => {
+                healthy = true;
+                app.on_message(&message, &mut control);
+                Ok(())
+            }
+            Ok(Either::Left(Ok(None)) | Either::Right(Either::Left(()))) => Ok(()),
+            Ok(Either::Right(Either::Right(()))) => {
+                healthy = true;
+                Ok(())
+            }
+            Ok(Either::Left(Err(Error::Mqtt(MqttError::Rejected { reason_code })))) => {
+                // An answer, if a refusal: the broker is serving this connection.
+                healthy = true;
+                app.on_event(Event::Rejected { reason_code });
+                Ok(())
+            }
+            Ok(Either::Left(Err(error))) => Err(error),
+        };
+        if let Err(error) = outcome {
+            return Err(Served::Failed { error, healthy });
+        }
+        healthy |= work.settle(&conn);
     }
 }
 
