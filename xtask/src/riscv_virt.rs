@@ -1,0 +1,325 @@
+//! `cargo xtask riscv-virt`: the device path end to end on an emulated RV32IMC core without
+//! atomics (the ESP32-C3's ISA): QEMU's RISC-V `virt` board runs `examples/riscv-virt-telemetry`
+//! (virtio-net under the smoltcp port, the embedded-tls engine, the supervisor and outbox),
+//! which publishes QoS 1 readings to the testbed's Mosquitto over a TAP link.
+//!
+//! Outside the network namespace it generates the test PKI and the trust bundle of its root
+//! (`target/riscv-virt/`), and builds one image per TLS profile with the broker, the PSK and
+//! the bundle given at build time; then it runs itself again under `unshare --net`
+//! ([`netns::rerun_in_namespace_with`], as `cargo xtask riscv-virt` whatever command started it), where the cases run: the TAP device (host side
+//! 192.168.69.100, the guest 192.168.69.1), the broker on the namespace's loopback, a forwarder
+//! from the TAP address's port 8883 to the listener a case chooses, a `mosquitto_sub` witness,
+//! and QEMU ([`anchormq_testbed::qemu`]) with a bounded run time. The firmware ends the run
+//! itself (QEMU's test finisher) once the broker acknowledged every reading, or when it stops.
+//!
+//! The figures the firmware prints (`figure <name> <value>`: instructions of each dial and
+//! publish round trip, heap peaks, the stack's high-water mark) are printed as a table.
+//! Needs root, `qemu-system-riscv32` (qemu-system-misc), Mosquitto and the riscv32imc target;
+//! without any of them it fails and says why.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anchormq::UnixTime;
+use anchormq::trust::{BundleBuilder, OwnedAnchor};
+use anchormq_testbed::broker::{Broker, Listener, PSK_IDENTITY, PSK_KEY};
+use anchormq_testbed::harness::{CaseResult, Suite};
+use anchormq_testbed::netns::{self, Tap};
+use anchormq_testbed::pki::{self, Pki};
+use anchormq_testbed::proxy::Forwarder;
+use anchormq_testbed::qemu::{self, Machine, Run};
+
+use crate::Result;
+
+/// The firmware, relative to the workspace root (its own workspace).
+pub const FIRMWARE_DIR: &str = "examples/riscv-virt-telemetry";
+const TARGET: &str = "riscv32imc-unknown-none-elf";
+const SUITE: &str = "riscv-virt";
+/// The host side of the TAP link, where the forwarder listens.
+const HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 100);
+const BROKER_PORT: u16 = 8883;
+const CLIENT_ID: &str = "riscv-virt";
+const TOPIC: &str = "devices/riscv-virt/telemetry";
+/// Readings each publishing case waits for (the firmware ends the run after them).
+const READINGS: u32 = 5;
+/// The bound of one QEMU run.
+const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+/// The images, by TLS profile.
+#[derive(Debug, Clone, Copy)]
+enum Profile {
+    Psk,
+    Certificates,
+}
+
+impl Profile {
+    const ALL: [Profile; 2] = [Profile::Psk, Profile::Certificates];
+
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Psk => "psk",
+            Profile::Certificates => "certificates",
+        }
+    }
+}
+
+/// `cargo xtask riscv-virt [FILTER]...`: every case, or those whose names contain a filter.
+pub fn run(root: &Path, filters: &[String]) -> Result {
+    let work = root.join("target/riscv-virt");
+    if netns::in_namespace() {
+        return verdict(run_cases(&work, filters));
+    }
+    qemu::program()?;
+    let _ = std::fs::remove_dir_all(&work);
+    let pki = pki::generate(&work.join("pki")).map_err(|e| format!("the test PKI: {e}"))?;
+    let bundle = work.join("testbed.amqb");
+    write_bundle(&pki, &bundle)?;
+    for profile in Profile::ALL {
+        build(root, profile, &bundle, &work)?;
+    }
+    let mut args = vec![SUITE.to_string()];
+    args.extend(filters.iter().cloned());
+    verdict(netns::rerun_in_namespace_with(SUITE, &args))
+}
+
+fn verdict(code: ExitCode) -> Result {
+    if code == ExitCode::SUCCESS { Ok(()) } else { Err(format!("the {SUITE} suite failed")) }
+}
+
+/// A trust bundle holding the test PKI's ECDSA root alone.
+fn write_bundle(pki: &Pki, path: &Path) -> Result {
+    let der = std::fs::read(&pki.root.cert_der).map_err(|e| format!("reading the test root: {e}"))?;
+    let anchor =
+        OwnedAnchor::from_certificate(&der).map_err(|e| format!("the test root as an anchor: {e}"))?;
+    let now = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(pki::unix_now()).unwrap_or(0)));
+    let bytes = BundleBuilder::new("anchormq testbed", now)
+        .anchor(anchor)
+        .encode()
+        .map_err(|e| format!("encoding the test bundle: {e}"))?;
+    std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Where the image of `profile` is kept.
+fn image(work: &Path, profile: Profile) -> PathBuf {
+    work.join(format!("riscv-virt-telemetry-{}.elf", profile.name()))
+}
+
+/// Builds the firmware for `profile` with the test link's configuration and keeps its ELF.
+fn build(root: &Path, profile: Profile, bundle: &Path, work: &Path) -> Result {
+    let firmware = root.join(FIRMWARE_DIR);
+    let target_dir = firmware.join("target");
+    let mut args = vec!["build", "--release", "--target", TARGET];
+    let psk_key = hex::encode(PSK_KEY);
+    let readings = READINGS.to_string();
+    let port = BROKER_PORT.to_string();
+    let host = HOST.to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("ANCHORMQ_BROKER_HOST", host.as_str()),
+        ("ANCHORMQ_BROKER_PORT", port.as_str()),
+        ("ANCHORMQ_SERVER_NAME", "localhost"),
+        ("ANCHORMQ_CLIENT_ID", CLIENT_ID),
+        ("ANCHORMQ_READINGS", readings.as_str()),
+        ("ANCHORMQ_PUBLISH_MS", "200"),
+    ];
+    let bundle = bundle.display().to_string();
+    match profile {
+        Profile::Psk => {
+            args.extend(["--no-default-features", "--features", "psk"]);
+            env.extend([("ANCHORMQ_PSK_IDENTITY", PSK_IDENTITY), ("ANCHORMQ_PSK_KEY", psk_key.as_str())]);
+        }
+        Profile::Certificates => env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str())),
+    }
+    println!("$ (cd {FIRMWARE_DIR} && cargo {})  # {} profile", args.join(" "), profile.name());
+    let status = Command::new(crate::cmd::cargo())
+        .args(&args)
+        .envs(env)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(&firmware)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the {} image failed ({status})", profile.name()));
+    }
+    let built = qemu::image_path(&target_dir, "release", "riscv-virt-telemetry");
+    std::fs::copy(&built, image(work, profile)).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    Ok(())
+}
+
+/// What every case gets.
+struct Env {
+    work: PathBuf,
+    broker: Broker,
+    forwarder: Forwarder,
+    // Dropped last: the broker and forwarder go first.
+    tap: Tap,
+}
+
+fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
+    let tmp = work.join("runs").display().to_string();
+    let setup = |run_dir: &Path| -> Result<Env> {
+        for program in ["mosquitto", "mosquitto_sub"] {
+            if anchormq_testbed::find_program(program).is_none() {
+                return Err(format!(
+                    "{program} is not installed (apt-get install -y mosquitto mosquitto-clients)"
+                ));
+            }
+        }
+        let tap = netns::link("amqrv", HOST)?;
+        let pki = Pki::load(&work.join("pki")).map_err(|e| format!("the test PKI: {e}"))?;
+        let broker = Broker::start(&pki, &run_dir.join("broker")).map_err(|e| e.to_string())?;
+        let forwarder = Forwarder::start(SocketAddr::from((HOST, BROKER_PORT)), broker.addr(Listener::Psk))
+            .map_err(|e| format!("binding {HOST}:{BROKER_PORT}: {e}"))?;
+        Ok(Env { work: work.to_path_buf(), broker, forwarder, tap })
+    };
+    let suite = Suite::with_filters(SUITE, filters.to_vec());
+    Suite::run_filtered(suite, &tmp, setup, |suite, env| {
+        suite.case("psk_readings_arrive_over_virtio_net", || publishes(&env, Profile::Psk, Listener::Psk));
+        suite.case("certificate_readings_arrive_from_a_verified_broker", || {
+            publishes(&env, Profile::Certificates, Listener::Tls13)
+        });
+        suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
+    })
+}
+
+/// Runs the image of `profile` against `listener` until it ends the run.
+fn boot(env: &Env, profile: Profile, listener: Listener, started: impl FnOnce()) -> Result<Run> {
+    env.forwarder.point_at(env.broker.addr(listener));
+    let machine =
+        Machine { image: image(&env.work, profile), tap: Some(env.tap.name.clone()), echo: "    guest: " };
+    machine.run(RUN_LIMIT, || {
+        // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
+        let _ = env.tap.wait_carrier();
+        started();
+    })
+}
+
+fn publishes(env: &Env, profile: Profile, listener: Listener) -> CaseResult {
+    let witness = Witness::start(&env.broker, &format!("witness-{}", profile.name()))?;
+    let accepted = env.forwarder.accepted();
+    let run = boot(env, profile, listener, || {})?;
+    let done = format!("done: {READINGS} readings acknowledged");
+    anchormq_testbed::check!(run.passed() && run.printed(&done), "expected \"{done}\"; {}", run.describe());
+    let received = witness.until(READINGS, Duration::from_secs(10));
+    let expected: Vec<u32> = (1..=READINGS).collect();
+    let seen: Vec<u32> = received.keys().copied().collect();
+    anchormq_testbed::check!(
+        seen == expected,
+        "mosquitto_sub received readings {seen:?}, expected {expected:?}"
+    );
+    let connections = env.forwarder.accepted() - accepted;
+    anchormq_testbed::check!(connections == 1, "the guest opened {connections} connections, expected 1");
+    print_figures(profile.name(), &run);
+    for figure in ["dial_1_instructions", "publish_roundtrip_1_instructions", "stack_high_water_bytes"] {
+        anchormq_testbed::check!(run.figure(figure).is_some(), "the firmware printed no {figure}");
+    }
+    Ok(())
+}
+
+fn wrong_host(env: &Env) -> CaseResult {
+    let run = boot(env, Profile::Certificates, Listener::WrongHost, || {})?;
+    let sentence = "mqtt: stopped: the broker's certificate was refused: the certificate is valid for wrong.example, 10.9.8.7, not for localhost: \
+                    set the server name to one of these or reissue the certificate";
+    anchormq_testbed::check!(run.printed(sentence), "expected \"{sentence}\"; {}", run.describe());
+    // The firmware's exit code for a supervisor that stopped (main.rs, EXIT_STOPPED).
+    anchormq_testbed::check!(run.exit_code() == Some(2), "expected exit code 2; {}", run.describe());
+    anchormq_testbed::check!(
+        !run.printed("mqtt: connected"),
+        "the guest connected to the wrong host; {}",
+        run.describe()
+    );
+    Ok(())
+}
+
+fn print_figures(profile: &str, run: &Run) {
+    println!("    figures ({profile} profile, {:.1?} in QEMU):", run.took);
+    for (name, value) in run.figures() {
+        println!("      {name:<40} {value:>12}");
+    }
+}
+
+/// `mosquitto_sub` on the broker's plain loopback listener, counting each reading's `seq`.
+struct Witness {
+    child: std::process::Child,
+    received: Arc<Mutex<BTreeMap<u32, usize>>>,
+}
+
+impl Witness {
+    fn start(broker: &Broker, id: &str) -> Result<Witness> {
+        let subscribed =
+            || broker.log_for(Listener::Plain).matches(&format!("Received SUBSCRIBE from {id}")).count();
+        let before = subscribed();
+        let mut child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port(Listener::Plain).to_string()])
+            .args(["-i", id, "-t", TOPIC, "-q", "1", "-V", "mqttv5"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("running mosquitto_sub: {e}"))?;
+        let received = Arc::new(Mutex::new(BTreeMap::new()));
+        let counts = received.clone();
+        let stdout = child.stdout.take().ok_or("mosquitto_sub has no stdout")?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+                if let Some(seq) = seq_of(&line) {
+                    *counts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(seq)
+                        .or_insert(0) += 1;
+                }
+            }
+        });
+        let witness = Witness { child, received };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if subscribed() > before {
+                return Ok(witness);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(format!("mosquitto_sub {id} did not subscribe within 10 s"))
+    }
+
+    /// The readings received, once `count` distinct ones arrived or `limit` passed.
+    fn until(&self, count: u32, limit: Duration) -> BTreeMap<u32, usize> {
+        let started = Instant::now();
+        loop {
+            let received = self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if received.len() >= count as usize || started.elapsed() >= limit {
+                return received;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `seq` of a reading (`{"seq":3,...}`).
+fn seq_of(payload: &str) -> Option<u32> {
+    let rest = payload.split("\"seq\":").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_readings_sequence_number_is_found_in_its_payload() {
+        assert_eq!(seq_of(r#"{"seq":17,"uptime_ms":5}"#), Some(17));
+        assert_eq!(seq_of(r#"{"uptime_ms":5}"#), None);
+        assert_eq!(seq_of("online"), None);
+    }
+}
