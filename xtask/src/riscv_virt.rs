@@ -12,6 +12,10 @@
 //! and QEMU ([`anchormq_testbed::qemu`]) with a bounded run time. The firmware ends the run
 //! itself (QEMU's test finisher) once the broker acknowledged every reading, or when it stops.
 //!
+//! Two cases disturb a run once the third reading arrived: the TAP link goes down for 3 s (the
+//! connection survives it), and the broker is killed and started again (the supervisor
+//! reconnects through the forwarder, which refuses it until the witness has subscribed again).
+//!
 //! The figures the firmware prints (`figure <name> <value>`: instructions of each dial and
 //! publish round trip, heap peaks, the stack's high-water mark) are printed as a table.
 //! Needs root, `qemu-system-riscv32` (qemu-system-misc), Mosquitto and the riscv32imc target;
@@ -46,7 +50,9 @@ const BROKER_PORT: u16 = 8883;
 const CLIENT_ID: &str = "riscv-virt";
 const TOPIC: &str = "devices/riscv-virt/telemetry";
 /// Readings each publishing case waits for (the firmware ends the run after them).
-const READINGS: u32 = 5;
+const READINGS: u32 = 10;
+/// The reading after which a disturbing case takes the link down or restarts the broker.
+const DISTURB_AFTER: u32 = 3;
 /// The bound of one QEMU run.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 
@@ -150,12 +156,17 @@ fn build(root: &Path, profile: Profile, bundle: &Path, work: &Path) -> Result {
     Ok(())
 }
 
-/// What every case gets.
+/// What every case gets: the board's surroundings and the broker, apart, so a case can restart
+/// the broker while QEMU runs.
 struct Env {
-    work: PathBuf,
+    board: Board,
     broker: Broker,
+}
+
+/// What a QEMU run needs besides the broker.
+struct Board {
+    work: PathBuf,
     forwarder: Forwarder,
-    // Dropped last: the broker and forwarder go first.
     tap: Tap,
 }
 
@@ -174,34 +185,60 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
         let broker = Broker::start(&pki, &run_dir.join("broker")).map_err(|e| e.to_string())?;
         let forwarder = Forwarder::start(SocketAddr::from((HOST, BROKER_PORT)), broker.addr(Listener::Psk))
             .map_err(|e| format!("binding {HOST}:{BROKER_PORT}: {e}"))?;
-        Ok(Env { work: work.to_path_buf(), broker, forwarder, tap })
+        Ok(Env { board: Board { work: work.to_path_buf(), forwarder, tap }, broker })
     };
     let suite = Suite::with_filters(SUITE, filters.to_vec());
-    Suite::run_filtered(suite, &tmp, setup, |suite, env| {
+    // The broker is dropped before the board (the TAP device goes last).
+    Suite::run_filtered(suite, &tmp, setup, |suite, mut env| {
         suite.case("psk_readings_arrive_over_virtio_net", || publishes(&env, Profile::Psk, Listener::Psk));
         suite.case("certificate_readings_arrive_from_a_verified_broker", || {
             publishes(&env, Profile::Certificates, Listener::Tls13)
         });
         suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
+        suite.case("link_down_and_up_mid_stream_loses_no_reading", || link_down_and_up(&env));
+        suite.case("broker_restart_mid_stream_loses_no_reading", || broker_restart(&mut env));
+        // A case that failed half-way may have left the link down.
+        let _ = env.board.tap.set_link(true);
     })
 }
 
-/// Runs the image of `profile` against `listener` until it ends the run.
-fn boot(env: &Env, profile: Profile, listener: Listener, started: impl FnOnce()) -> Result<Run> {
-    env.forwarder.point_at(env.broker.addr(listener));
-    let machine =
-        Machine { image: image(&env.work, profile), tap: Some(env.tap.name.clone()), echo: "    guest: " };
-    machine.run(RUN_LIMIT, || {
-        // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
-        let _ = env.tap.wait_carrier();
-        started();
-    })
+impl Board {
+    /// Runs the image of `profile` with the forwarder pointing at `broker`, until it ends the run.
+    fn boot(&self, profile: Profile, broker: SocketAddr) -> Result<Run> {
+        self.forwarder.point_at(broker);
+        let machine = Machine {
+            image: image(&self.work, profile),
+            tap: Some(self.tap.name.clone()),
+            echo: "    guest: ",
+        };
+        machine.run(RUN_LIMIT, || {
+            // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
+            let _ = self.tap.wait_carrier();
+        })
+    }
 }
 
 fn publishes(env: &Env, profile: Profile, listener: Listener) -> CaseResult {
     let witness = Witness::start(&env.broker, &format!("witness-{}", profile.name()))?;
-    let accepted = env.forwarder.accepted();
-    let run = boot(env, profile, listener, || {})?;
+    let accepted = env.board.forwarder.accepted();
+    let run = env.board.boot(profile, env.broker.addr(listener))?;
+    all_readings_arrived(&run, &witness)?;
+    let connections = env.board.forwarder.accepted() - accepted;
+    anchormq_testbed::check!(connections == 1, "the guest opened {connections} connections, expected 1");
+    print_figures(profile.name(), &run);
+    for figure in ["dial_1_instructions", "publish_roundtrip_1_instructions", "stack_high_water_bytes"] {
+        anchormq_testbed::check!(run.figure(figure).is_some(), "the firmware printed no {figure}");
+    }
+    // The timer wait at boot slept: the instructions executed over 100 ms are the wait's own,
+    // not 100 M (what instret advances by under -icount; see ports/riscv-virt/src/cpu.rs).
+    let slept = run.figure("timer_100ms_instructions").unwrap_or(u64::MAX);
+    anchormq_testbed::check!(slept < 100_000, "a 100 ms timer wait executed {slept} instructions");
+    Ok(())
+}
+
+/// The firmware ended the run itself after every reading was acknowledged, and the witness
+/// received each of them (duplicates allowed: QoS 1 is at least once).
+fn all_readings_arrived(run: &Run, witness: &Witness) -> CaseResult {
     let done = format!("done: {READINGS} readings acknowledged");
     anchormq_testbed::check!(run.passed() && run.printed(&done), "expected \"{done}\"; {}", run.describe());
     let received = witness.until(READINGS, Duration::from_secs(10));
@@ -211,19 +248,81 @@ fn publishes(env: &Env, profile: Profile, listener: Listener) -> CaseResult {
         seen == expected,
         "mosquitto_sub received readings {seen:?}, expected {expected:?}"
     );
-    let connections = env.forwarder.accepted() - accepted;
-    anchormq_testbed::check!(connections == 1, "the guest opened {connections} connections, expected 1");
-    print_figures(profile.name(), &run);
-    for figure in ["dial_1_instructions", "publish_roundtrip_1_instructions", "stack_high_water_bytes"] {
-        anchormq_testbed::check!(run.figure(figure).is_some(), "the firmware printed no {figure}");
-    }
+    Ok(())
+}
+
+/// The TAP link goes down for 3 s once reading [`DISTURB_AFTER`] arrived: TCP retransmits
+/// over the outage, so the readings continue on the same connection.
+fn link_down_and_up(env: &Env) -> CaseResult {
+    let witness = Witness::start(&env.broker, "witness-link")?;
+    let accepted = env.board.forwarder.accepted();
+    let (run, outage) = std::thread::scope(|scope| {
+        let outage = scope.spawn(|| -> Result<Duration> {
+            witness.wait_for(DISTURB_AFTER, RUN_LIMIT)?;
+            env.board.tap.set_link(false)?;
+            let down = Instant::now();
+            std::thread::sleep(Duration::from_secs(3));
+            env.board.tap.set_link(true)?;
+            Ok(down.elapsed())
+        });
+        let run = env.board.boot(Profile::Psk, env.broker.addr(Listener::Psk));
+        (run, outage.join().unwrap_or_else(|_| Err("the outage thread panicked".into())))
+    });
+    let (run, outage) = (run?, outage?);
+    all_readings_arrived(&run, &witness)?;
+    let connections = env.board.forwarder.accepted() - accepted;
+    anchormq_testbed::check!(
+        connections == 1,
+        "the guest opened {connections} connections over a {outage:.1?} outage, expected the first to survive"
+    );
+    println!("    the link was down for {outage:.1?}; the run took {:.1?}", run.took);
+    Ok(())
+}
+
+/// The broker is killed and started again once reading [`DISTURB_AFTER`] arrived. The
+/// forwarder refuses the guest until the witness has subscribed again, so the witness misses
+/// nothing; the supervisor reconnects and the readings continue on the new connection (one
+/// that was in flight at the kill, if any, is published again from the outbox).
+fn broker_restart(env: &mut Env) -> CaseResult {
+    let Env { board, broker } = env;
+    let witness = Witness::start(broker, "witness-restart")?;
+    let accepted = board.forwarder.accepted();
+    let target = broker.addr(Listener::Psk);
+    // A port nothing listens on: the forwarder's connections to it are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| format!("finding a closed port: {e}"))?;
+    let board = &*board;
+    let (run, restarted) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| board.boot(Profile::Psk, target));
+        let restarted = (|| -> CaseResult {
+            witness.wait_for(DISTURB_AFTER, RUN_LIMIT)?;
+            let subscribed = witness.subscriptions(broker);
+            board.forwarder.point_at(closed);
+            broker.restart().map_err(|e| format!("restarting the broker: {e}"))?;
+            witness.wait_subscribed(broker, subscribed, Duration::from_secs(20))?;
+            board.forwarder.point_at(target);
+            Ok(())
+        })();
+        (run.join().unwrap_or_else(|_| Err("the QEMU thread panicked".into())), restarted)
+    });
+    let run = run?;
+    restarted?;
+    all_readings_arrived(&run, &witness)?;
+    let connections = board.forwarder.accepted() - accepted;
+    anchormq_testbed::check!(
+        connections >= 2,
+        "the guest opened {connections} connection(s), expected a reconnect"
+    );
+    println!("    {connections} connections through the forwarder; the run took {:.1?}", run.took);
     Ok(())
 }
 
 fn wrong_host(env: &Env) -> CaseResult {
-    let run = boot(env, Profile::Certificates, Listener::WrongHost, || {})?;
-    let sentence = "mqtt: stopped: the broker's certificate was refused: the certificate is valid for wrong.example, 10.9.8.7, not for localhost: \
-                    set the server name to one of these or reissue the certificate";
+    let run = env.board.boot(Profile::Certificates, env.broker.addr(Listener::WrongHost))?;
+    let sentence = "mqtt: stopped: the broker's certificate was refused: the certificate is valid for \
+                    wrong.example, 10.9.8.7, not for localhost: set the server name to one of these or \
+                    reissue the certificate";
     anchormq_testbed::check!(run.printed(sentence), "expected \"{sentence}\"; {}", run.describe());
     // The firmware's exit code for a supervisor that stopped (main.rs, EXIT_STOPPED).
     anchormq_testbed::check!(run.exit_code() == Some(2), "expected exit code 2; {}", run.describe());
@@ -244,6 +343,7 @@ fn print_figures(profile: &str, run: &Run) {
 
 /// `mosquitto_sub` on the broker's plain loopback listener, counting each reading's `seq`.
 struct Witness {
+    id: String,
     child: std::process::Child,
     received: Arc<Mutex<BTreeMap<u32, usize>>>,
 }
@@ -274,7 +374,7 @@ impl Witness {
                 }
             }
         });
-        let witness = Witness { child, received };
+        let witness = Witness { id: id.to_string(), child, received };
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
             if subscribed() > before {
@@ -283,6 +383,33 @@ impl Witness {
             std::thread::sleep(Duration::from_millis(25));
         }
         Err(format!("mosquitto_sub {id} did not subscribe within 10 s"))
+    }
+
+    /// Waits until `count` distinct readings arrived.
+    fn wait_for(&self, count: u32, limit: Duration) -> Result<()> {
+        let received = self.until(count, limit);
+        if received.len() >= count as usize {
+            Ok(())
+        } else {
+            Err(format!("only {} readings arrived within {limit:?}, waiting for {count}", received.len()))
+        }
+    }
+
+    /// How often the broker's plain listener logged this witness's SUBSCRIBE so far.
+    fn subscriptions(&self, broker: &Broker) -> usize {
+        broker.log_for(Listener::Plain).matches(&format!("Received SUBSCRIBE from {}", self.id)).count()
+    }
+
+    /// Waits until the witness subscribed again (mosquitto_sub reconnects on its own).
+    fn wait_subscribed(&self, broker: &Broker, before: usize, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if self.subscriptions(broker) > before {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(format!("mosquitto_sub {} did not subscribe again within {limit:?}", self.id))
     }
 
     /// The readings received, once `count` distinct ones arrived or `limit` passed.

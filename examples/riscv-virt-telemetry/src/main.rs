@@ -110,7 +110,10 @@ fn main() -> ! {
         cpu::paint_stack(bottom);
         HEAP.init(core::ptr::addr_of!(__sheap) as usize, core::ptr::addr_of!(_heap_size) as usize);
     }
-    let result = anchormq_riscv_virt::executor::run(run());
+    let firmware = run();
+    // The one task lives on the stack: its size is most of the stack figure printed at the end.
+    println!("figure main_future_bytes {}", core::mem::size_of_val(&firmware));
+    let result = anchormq_riscv_virt::executor::run(firmware);
     let (bottom, top) = stack_bounds();
     // SAFETY: the region painted above.
     #[allow(unsafe_code)]
@@ -240,6 +243,7 @@ async fn boot_report(device: &VirtioNet) -> Result<(), u16> {
         cpu::instret().wrapping_sub(instret),
         span.instructions()
     );
+    println!("figure timer_100ms_instructions {}", span.instructions());
     // A fixed computation, for the repeatability of the counts: SHA-256 over 16 KiB.
     let data = alloc::vec![0x5au8; 16 * 1024];
     let span = cpu::Span::start();
