@@ -3,13 +3,14 @@
 //! (virtio-net under the smoltcp port, the embedded-tls engine, the supervisor and outbox),
 //! which publishes QoS 1 readings to the testbed's Mosquitto over a TAP link.
 //!
-//! Outside the network namespace it generates the test PKI and the trust bundle of its root
-//! (`target/riscv-virt/`), and builds one image per TLS profile with the broker, the PSK and
-//! the bundle given at build time; then it runs itself again under `unshare --net`
-//! ([`netns::rerun_in_namespace_with`], as `cargo xtask riscv-virt` whatever command started it), where the cases run: the TAP device (host side
-//! 192.168.69.100, the guest 192.168.69.1), the broker on the namespace's loopback, a forwarder
-//! from the TAP address's port 8883 to the listener a case chooses, a `mosquitto_sub` witness,
-//! and QEMU ([`anchormq_testbed::qemu`]) with a bounded run time. The firmware ends the run
+//! Outside the network namespace it generates the test PKI and a trust bundle of each of its two
+//! roots, ECDSA and RSA (`target/riscv-virt/`), and builds one image per TLS profile (PSK,
+//! certificates verified with ECDSA P-256, certificates with RSA too) with the broker, the PSK and
+//! the bundle given at build time; then it runs itself again under `unshare --net`, as
+//! `cargo xtask riscv-virt` whatever command started it ([`netns::rerun_in_namespace_with`]).
+//! There the cases run: the TAP device (host side 192.168.69.100, the guest 192.168.69.1), the
+//! broker on the namespace's loopback, a forwarder from the TAP address's port 8883 to the
+//! listener a case chooses, a `mosquitto_sub` witness, and QEMU ([`anchormq_testbed::qemu`]) with a bounded run time. The firmware ends the run
 //! itself (QEMU's test finisher) once the broker acknowledged every reading, or when it stops.
 //!
 //! Two cases disturb a run once the third reading arrived: the TAP link goes down for 3 s (the
@@ -60,16 +61,20 @@ const RUN_LIMIT: Duration = Duration::from_secs(90);
 #[derive(Debug, Clone, Copy)]
 enum Profile {
     Psk,
+    /// ECDSA P-256 only: the test PKI's ECDSA root embedded.
     Certificates,
+    /// The certificate profile with RSA signatures: the test PKI's RSA root embedded.
+    Rsa,
 }
 
 impl Profile {
-    const ALL: [Profile; 2] = [Profile::Psk, Profile::Certificates];
+    const ALL: [Profile; 3] = [Profile::Psk, Profile::Certificates, Profile::Rsa];
 
     fn name(self) -> &'static str {
         match self {
             Profile::Psk => "psk",
             Profile::Certificates => "certificates",
+            Profile::Rsa => "rsa",
         }
     }
 }
@@ -83,10 +88,10 @@ pub fn run(root: &Path, filters: &[String]) -> Result {
     qemu::program()?;
     let _ = std::fs::remove_dir_all(&work);
     let pki = pki::generate(&work.join("pki")).map_err(|e| format!("the test PKI: {e}"))?;
-    let bundle = work.join("testbed.amqb");
-    write_bundle(&pki, &bundle)?;
+    write_bundle(&pki.root.cert_der, &bundle(&work, Profile::Certificates))?;
+    write_bundle(&pki.rsa_root.cert_der, &bundle(&work, Profile::Rsa))?;
     for profile in Profile::ALL {
-        build(root, profile, &bundle, &work)?;
+        build(root, profile, &work)?;
     }
     let mut args = vec![SUITE.to_string()];
     args.extend(filters.iter().cloned());
@@ -97,9 +102,14 @@ fn verdict(code: ExitCode) -> Result {
     if code == ExitCode::SUCCESS { Ok(()) } else { Err(format!("the {SUITE} suite failed")) }
 }
 
-/// A trust bundle holding the test PKI's ECDSA root alone.
-fn write_bundle(pki: &Pki, path: &Path) -> Result {
-    let der = std::fs::read(&pki.root.cert_der).map_err(|e| format!("reading the test root: {e}"))?;
+/// The trust bundle a certificate profile embeds.
+fn bundle(work: &Path, profile: Profile) -> PathBuf {
+    work.join(format!("testbed-{}.amqb", profile.name()))
+}
+
+/// A trust bundle holding one root of the test PKI.
+fn write_bundle(root_der: &Path, path: &Path) -> Result {
+    let der = std::fs::read(root_der).map_err(|e| format!("reading {}: {e}", root_der.display()))?;
     let anchor =
         OwnedAnchor::from_certificate(&der).map_err(|e| format!("the test root as an anchor: {e}"))?;
     let now = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(pki::unix_now()).unwrap_or(0)));
@@ -116,7 +126,7 @@ fn image(work: &Path, profile: Profile) -> PathBuf {
 }
 
 /// Builds the firmware for `profile` with the test link's configuration and keeps its ELF.
-fn build(root: &Path, profile: Profile, bundle: &Path, work: &Path) -> Result {
+fn build(root: &Path, profile: Profile, work: &Path) -> Result {
     let firmware = root.join(FIRMWARE_DIR);
     let target_dir = firmware.join("target");
     let mut args = vec!["build", "--release", "--target", TARGET];
@@ -132,13 +142,17 @@ fn build(root: &Path, profile: Profile, bundle: &Path, work: &Path) -> Result {
         ("ANCHORMQ_READINGS", readings.as_str()),
         ("ANCHORMQ_PUBLISH_MS", "200"),
     ];
-    let bundle = bundle.display().to_string();
+    let bundle = bundle(work, profile).display().to_string();
     match profile {
         Profile::Psk => {
             args.extend(["--no-default-features", "--features", "psk"]);
             env.extend([("ANCHORMQ_PSK_IDENTITY", PSK_IDENTITY), ("ANCHORMQ_PSK_KEY", psk_key.as_str())]);
         }
         Profile::Certificates => env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str())),
+        Profile::Rsa => {
+            args.extend(["--features", "rsa"]);
+            env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str()));
+        }
     }
     println!("$ (cd {FIRMWARE_DIR} && cargo {})  # {} profile", args.join(" "), profile.name());
     let status = Command::new(crate::cmd::cargo())
@@ -193,6 +207,9 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
         suite.case("psk_readings_arrive_over_virtio_net", || publishes(&env, Profile::Psk, Listener::Psk));
         suite.case("certificate_readings_arrive_from_a_verified_broker", || {
             publishes(&env, Profile::Certificates, Listener::Tls13)
+        });
+        suite.case("rsa_2048_chain_readings_arrive_from_a_verified_broker", || {
+            publishes(&env, Profile::Rsa, Listener::Tls13Rsa)
         });
         suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
         suite.case("link_down_and_up_mid_stream_loses_no_reading", || link_down_and_up(&env));
