@@ -121,6 +121,10 @@ fn main() -> ! {
     println!("figure stack_high_water_bytes {stack}");
     println!("figure heap_peak_bytes {}", HEAP.usage().peak);
     println!("figure instructions_total {}", cpu::executed());
+    let (net_interrupts, other_interrupts) = anchormq_riscv_virt::irq::claimed();
+    println!("figure wfi_sleeps {}", anchormq_riscv_virt::clint::sleeps());
+    println!("figure net_interrupts {net_interrupts}");
+    println!("figure other_interrupts {other_interrupts}");
     cpu::exit(result)
 }
 
@@ -142,7 +146,7 @@ async fn run() -> Result<(), u16> {
         Ok(tls) => tls,
         Err(e) => return halt(e),
     };
-    let mut clock = NetClock;
+    let mut clock = NetClock::default();
     let mac = device.mac();
     let address: Ipv4Cidr = match config::DEVICE_ADDRESS.parse() {
         Ok(address) => address,

@@ -5,7 +5,7 @@
 //!
 //! Never: spins. When the task is not woken, [`crate::clint::expire`] wakes the expired timers
 //! and, if that woke nothing, [`crate::clint::sleep_until`] sleeps the hart in `wfi` until the
-//! earliest one. Everything the firmware does
+//! earliest one or a device's interrupt ([`crate::irq::dispatch`] wakes its waiter). Everything the firmware does
 //! (the smoltcp runner, the supervisor, the application) is one future made of `select`/`join`,
 //! so one task is enough, and its waker is always the same one: embassy-time's queue merges a
 //! re-armed timer with its earlier entry (`Waker::will_wake`), as `anchormq::mqtt`'s "Wakers
@@ -20,7 +20,11 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 /// (no compare-and-swap is needed, and nothing runs concurrently with the task on one hart).
 static WOKEN: AtomicBool = AtomicBool::new(true);
 
-const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_waker);
+/// A `static`, not a `const`: every waker must point at the same vtable, or `Waker::will_wake`
+/// fails between a waker and its clone (a `const` may be placed once per use), and embassy-time's
+/// queue then fills with one entry per re-armed timer and wakes the task over and over (measured:
+/// with a `const`, the hart slept 3 times in a 7 s run).
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_waker);
 
 fn clone(_: *const ()) -> RawWaker {
     RawWaker::new(core::ptr::null(), &VTABLE)
@@ -51,6 +55,8 @@ pub fn run<F: Future>(future: F) -> F::Output {
         // An expired timer has just woken the task: poll it rather than sleep.
         if !WOKEN.load(Ordering::Acquire) {
             crate::clint::sleep_until(deadline);
+            // `wfi` ended: a timer (woken at the next `expire`) or a device interrupt.
+            crate::irq::dispatch();
         }
     }
 }

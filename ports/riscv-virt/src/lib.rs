@@ -5,15 +5,16 @@
 //! embassy-time's driver, the wait for the next deadline), wall-clock time ([`GoldfishRtc`], the
 //! goldfish RTC at `0x10_1000`, as [`anchormq::time::TimeSource`]), randomness
 //! ([`VirtioEntropy`], virtio-rng, as [`anchormq::crypto::Entropy`]), the network
-//! ([`VirtioNet`], virtio-net as a smoltcp `Device` for `anchormq-smoltcp`), the virtio-mmio
+//! ([`VirtioNet`], virtio-net as a smoltcp `Device` for `anchormq-smoltcp`, its interrupt
+//! through the PLIC without a trap: [`irq`]), the virtio-mmio
 //! bus ([`virtio::probe`] and the DMA [`virtio::VirtHal`]), a single-task [`executor`], the
 //! [`heap::CountingHeap`] (a global allocator that keeps its peak) and the target-side figures
 //! ([`cpu`]: `instret`, stack painting, QEMU's exit device).
 //!
 //! Never: chooses a critical-section implementation (the firmware does: riscv's single-hart
 //! one), enables an interrupt in `mstatus` (the executor sleeps in `wfi` with interrupts
-//! globally off and only `mie.MTIE` set, so no trap handler runs and nothing is shared with
-//! one), hands out random bytes the device did not produce, or reports a time the RTC did not.
+//! globally off and only `mie.MTIE` and `mie.MEIE` set, so no trap handler runs and nothing is
+//! shared with one), hands out random bytes the device did not produce, or reports a time the RTC did not.
 //!
 //! # Why the network is the smoltcp port, not embassy-net
 //! `anchormq-smoltcp` is generic over a smoltcp `Device`, and virtio-net is a device: a
@@ -32,6 +33,7 @@ pub mod clint;
 pub mod cpu;
 pub mod executor;
 pub mod heap;
+pub mod irq;
 mod net;
 mod rng;
 mod rtc;

@@ -2,6 +2,9 @@
 //!
 //! Owns: [`VirtioNet`] and its tokens.
 //!
+//! Acknowledges the device's interrupt at every receive: the runner polls the device after
+//! every interrupt ([`crate::irq`]), so the line drops as soon as the frames are being read.
+//!
 //! Never: copies a received frame (smoltcp reads it in the driver's receive buffer, which goes
 //! back to the device when the token is consumed or dropped), or blocks in `receive`.
 //! Transmitting waits for the device to take the frame, which QEMU does within the notifying
@@ -15,7 +18,7 @@ use anchormq_smoltcp::smoltcp::wire::EthernetAddress;
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
 use virtio_drivers::transport::mmio::MmioTransport;
 
-use crate::virtio::VirtHal;
+use crate::virtio::{Found, VirtHal};
 
 /// Receive buffers in the device's queue, and the queue size.
 const QUEUE_SIZE: usize = 16;
@@ -43,12 +46,16 @@ impl core::fmt::Debug for VirtioNet {
 }
 
 impl VirtioNet {
-    /// Initialises the device on `transport`, with its receive queue full of buffers (on the heap).
+    /// Initialises the device `found` by [`crate::virtio::probe`], with its receive queue full of
+    /// buffers (on the heap) and its interrupt routed to the hart ([`crate::irq`]), which the
+    /// runner's [`crate::NetClock`] waits for.
     ///
     /// # Errors
     /// The driver's error when the device does not initialise.
-    pub fn new(transport: MmioTransport<'static>) -> Result<Self, virtio_drivers::Error> {
-        let driver = Driver::new(transport, RX_BUFFER)?;
+    pub fn new(found: Found) -> Result<Self, virtio_drivers::Error> {
+        let mut driver = Driver::new(found.transport, RX_BUFFER)?;
+        driver.enable_interrupts();
+        crate::irq::enable(found.irq);
         Ok(Self { driver: RefCell::new(driver), send_errors: core::cell::Cell::new(0) })
     }
 
@@ -125,6 +132,9 @@ impl Device for VirtioNet {
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
         let buffer = {
             let mut driver = self.driver.borrow_mut();
+            // Lowers the device's interrupt line before its queue is read: a frame arriving
+            // after this raises it again, so none waits unnoticed.
+            let _ = driver.ack_interrupt();
             if !driver.can_send() {
                 return None;
             }

@@ -13,7 +13,7 @@ use critical_section::Mutex;
 use virtio_drivers::device::rng::VirtIORng;
 use virtio_drivers::transport::mmio::MmioTransport;
 
-use crate::virtio::VirtHal;
+use crate::virtio::{Found, VirtHal};
 
 type Device = VirtIORng<VirtHal, MmioTransport<'static>>;
 
@@ -33,12 +33,13 @@ unsafe impl Send for Owned {}
 pub struct VirtioEntropy;
 
 impl VirtioEntropy {
-    /// Initialises the device on `transport` and makes it the source of every [`Entropy::fill`].
+    /// Initialises the device `found` by [`crate::virtio::probe`] and makes it the source of every [`Entropy::fill`].
     ///
     /// # Errors
     /// The driver's error when the device does not initialise.
-    pub fn install(transport: MmioTransport<'static>) -> Result<VirtioEntropy, virtio_drivers::Error> {
-        let device = Device::new(transport)?;
+    pub fn install(found: Found) -> Result<VirtioEntropy, virtio_drivers::Error> {
+        // Polled, never interrupt-driven: its interrupt source stays disabled at the PLIC.
+        let device = Device::new(found.transport)?;
         critical_section::with(|cs| *RNG.borrow_ref_mut(cs) = Some(Owned(device)));
         Ok(VirtioEntropy)
     }

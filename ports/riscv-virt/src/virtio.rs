@@ -1,6 +1,7 @@
 //! The virtio-mmio bus of the virt board and what virtio-drivers needs from the platform.
 //!
-//! Owns: [`probe`] (the eight virtio-mmio slots at `0x1000_1000`, 4 KiB apart) and
+//! Owns: [`probe`] (the eight virtio-mmio slots at `0x1000_1000`, 4 KiB apart, and each
+//! device's interrupt source) and
 //! [`VirtHal`] (virtio-drivers' `Hal`: DMA pages from a static arena, physical = virtual).
 //!
 //! Never: frees DMA pages (the devices live as long as the firmware, so the arena is a bump
@@ -28,9 +29,18 @@ const DMA_PAGES: usize = 16;
 #[derive(Debug, Default)]
 pub struct Devices {
     /// The first virtio-net device.
-    pub net: Option<MmioTransport<'static>>,
+    pub net: Option<Found>,
     /// The first virtio-rng device.
-    pub rng: Option<MmioTransport<'static>>,
+    pub rng: Option<Found>,
+}
+
+/// A device on the bus.
+#[derive(Debug)]
+pub struct Found {
+    /// Its transport, for its driver.
+    pub transport: MmioTransport<'static>,
+    /// Its PLIC interrupt source (slot + 1 on the virt board).
+    pub irq: u32,
 }
 
 /// Finds the virtio-net and virtio-rng devices. Empty slots (device id 0) are skipped.
@@ -46,9 +56,12 @@ pub fn probe() -> Devices {
         // board, valid for the whole run, and probed once, so no two transports share one.
         #[allow(unsafe_code)]
         let Ok(transport) = (unsafe { MmioTransport::new(header, SLOT_SIZE) }) else { continue };
+        let irq = u32::try_from(slot).unwrap_or(0).saturating_add(1);
         match transport.device_type() {
-            DeviceType::Network if devices.net.is_none() => devices.net = Some(transport),
-            DeviceType::EntropySource if devices.rng.is_none() => devices.rng = Some(transport),
+            DeviceType::Network if devices.net.is_none() => devices.net = Some(Found { transport, irq }),
+            DeviceType::EntropySource if devices.rng.is_none() => {
+                devices.rng = Some(Found { transport, irq })
+            }
             _ => {}
         }
     }
