@@ -166,8 +166,25 @@ fn build(root: &Path, profile: Profile, work: &Path) -> Result {
         return Err(format!("building the {} image failed ({status})", profile.name()));
     }
     let built = qemu::image_path(&target_dir, "release", "riscv-virt-telemetry");
-    std::fs::copy(&built, image(work, profile)).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    let kept = image(work, profile);
+    std::fs::copy(&built, &kept).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    println!("    {} image: {}", profile.name(), sections(&kept)?);
     Ok(())
+}
+
+/// The loaded sections' sizes of an image, as a sentence.
+fn sections(elf: &Path) -> Result<String> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(elf).map_err(|e| format!("reading {}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("parsing {}: {e}", elf.display()))?;
+    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
+    Ok(format!(
+        ".text {} + .rodata {} bytes (code and constants), .data {} + .bss {} bytes",
+        size(".text"),
+        size(".rodata"),
+        size(".data"),
+        size(".bss")
+    ))
 }
 
 /// What every case gets: the board's surroundings and the broker, apart, so a case can restart
