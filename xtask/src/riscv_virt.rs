@@ -65,16 +65,41 @@ enum Profile {
     Certificates,
     /// The certificate profile with RSA signatures: the test PKI's RSA root embedded.
     Rsa,
+    /// The experiment: the certificate profile on the rustls engine, for riscv32imac (rustls
+    /// needs compare-and-swap), the ECDSA root embedded.
+    Rustls,
+    /// The rustls image run on the core without atomics: every atomic instruction traps and is
+    /// emulated by the firmware's trap handler (feature `atomic-emulation`).
+    RustlsEmulated,
 }
 
 impl Profile {
-    const ALL: [Profile; 3] = [Profile::Psk, Profile::Certificates, Profile::Rsa];
+    const ALL: [Profile; 5] =
+        [Profile::Psk, Profile::Certificates, Profile::Rsa, Profile::Rustls, Profile::RustlsEmulated];
 
     fn name(self) -> &'static str {
         match self {
             Profile::Psk => "psk",
             Profile::Certificates => "certificates",
             Profile::Rsa => "rsa",
+            Profile::Rustls => "rustls",
+            Profile::RustlsEmulated => "rustls-emulated-atomics",
+        }
+    }
+
+    /// The target it is built for.
+    fn target(self) -> &'static str {
+        match self {
+            Profile::Rustls | Profile::RustlsEmulated => "riscv32imac-unknown-none-elf",
+            _ => TARGET,
+        }
+    }
+
+    /// The profile whose trust bundle it embeds (by the root's key type).
+    fn root(self) -> Profile {
+        match self {
+            Profile::Rustls | Profile::RustlsEmulated => Profile::Certificates,
+            other => other,
         }
     }
 }
@@ -129,7 +154,7 @@ fn image(work: &Path, profile: Profile) -> PathBuf {
 fn build(root: &Path, profile: Profile, work: &Path) -> Result {
     let firmware = root.join(FIRMWARE_DIR);
     let target_dir = firmware.join("target");
-    let mut args = vec!["build", "--release", "--target", TARGET];
+    let mut args = vec!["build", "--release", "--target", profile.target()];
     let psk_key = hex::encode(PSK_KEY);
     let readings = READINGS.to_string();
     let port = BROKER_PORT.to_string();
@@ -142,7 +167,7 @@ fn build(root: &Path, profile: Profile, work: &Path) -> Result {
         ("ANCHORMQ_READINGS", readings.as_str()),
         ("ANCHORMQ_PUBLISH_MS", "200"),
     ];
-    let bundle = bundle(work, profile).display().to_string();
+    let bundle = bundle(work, profile.root()).display().to_string();
     match profile {
         Profile::Psk => {
             args.extend(["--no-default-features", "--features", "psk"]);
@@ -151,6 +176,14 @@ fn build(root: &Path, profile: Profile, work: &Path) -> Result {
         Profile::Certificates => env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str())),
         Profile::Rsa => {
             args.extend(["--features", "rsa"]);
+            env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str()));
+        }
+        Profile::Rustls => {
+            args.extend(["--no-default-features", "--features", "rustls"]);
+            env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str()));
+        }
+        Profile::RustlsEmulated => {
+            args.extend(["--no-default-features", "--features", "atomic-emulation"]);
             env.push(("ANCHORMQ_TRUST_BUNDLE", bundle.as_str()));
         }
     }
@@ -165,7 +198,7 @@ fn build(root: &Path, profile: Profile, work: &Path) -> Result {
     if !status.success() {
         return Err(format!("building the {} image failed ({status})", profile.name()));
     }
-    let built = qemu::image_path(&target_dir, "release", "riscv-virt-telemetry");
+    let built = qemu::image_path(&target_dir, profile.target(), "riscv-virt-telemetry");
     let kept = image(work, profile);
     std::fs::copy(&built, &kept).map_err(|e| format!("copying {}: {e}", built.display()))?;
     println!("    {} image: {}", profile.name(), sections(&kept)?);
@@ -221,12 +254,24 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
     let suite = Suite::with_filters(SUITE, filters.to_vec());
     // The broker is dropped before the board (the TAP device goes last).
     Suite::run_filtered(suite, &tmp, setup, |suite, mut env| {
-        suite.case("psk_readings_arrive_over_virtio_net", || publishes(&env, Profile::Psk, Listener::Psk));
+        suite.case("psk_readings_arrive_over_virtio_net", || {
+            publishes(&env, Profile::Psk, Listener::Psk).map(drop)
+        });
         suite.case("certificate_readings_arrive_from_a_verified_broker", || {
-            publishes(&env, Profile::Certificates, Listener::Tls13)
+            publishes(&env, Profile::Certificates, Listener::Tls13).map(drop)
         });
         suite.case("rsa_2048_chain_readings_arrive_from_a_verified_broker", || {
-            publishes(&env, Profile::Rsa, Listener::Tls13Rsa)
+            publishes(&env, Profile::Rsa, Listener::Tls13Rsa).map(drop)
+        });
+        suite.case("rustls_on_riscv32imac_readings_arrive_from_a_verified_broker", || {
+            publishes(&env, Profile::Rustls, Listener::Tls13).map(drop)
+        });
+        suite.case("rustls_with_emulated_atomics_on_a_core_without_them", || {
+            let run = publishes(&env, Profile::RustlsEmulated, Listener::Tls13)?;
+            // The core lacked the A extension, so the atomics rustls uses went through the trap.
+            let emulated = run.figure("atomics_emulated").unwrap_or(0);
+            anchormq_testbed::check!(emulated > 0, "no atomic instruction was emulated; {}", run.describe());
+            Ok(())
         });
         suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
         suite.case("link_down_and_up_mid_stream_loses_no_reading", || link_down_and_up(&env));
@@ -244,6 +289,7 @@ impl Board {
             image: image(&self.work, profile),
             tap: Some(self.tap.name.clone()),
             echo: "    guest: ",
+            atomics: matches!(profile, Profile::Rustls),
         };
         machine.run(RUN_LIMIT, || {
             // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
@@ -252,7 +298,9 @@ impl Board {
     }
 }
 
-fn publishes(env: &Env, profile: Profile, listener: Listener) -> CaseResult {
+/// Runs `profile` against `listener`: every reading arrives on one connection, and the figures
+/// are there. Returns the run for more checks.
+fn publishes(env: &Env, profile: Profile, listener: Listener) -> Result<Run> {
     let witness = Witness::start(&env.broker, &format!("witness-{}", profile.name()))?;
     let accepted = env.board.forwarder.accepted();
     let run = env.board.boot(profile, env.broker.addr(listener))?;
@@ -267,7 +315,7 @@ fn publishes(env: &Env, profile: Profile, listener: Listener) -> CaseResult {
     // not 100 M (what instret advances by under -icount; see ports/riscv-virt/src/cpu.rs).
     let slept = run.figure("timer_100ms_instructions").unwrap_or(u64::MAX);
     anchormq_testbed::check!(slept < 100_000, "a 100 ms timer wait executed {slept} instructions");
-    Ok(())
+    Ok(run)
 }
 
 /// The firmware ended the run itself after every reading was acknowledged, and the witness

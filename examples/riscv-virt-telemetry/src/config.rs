@@ -21,6 +21,7 @@
 //! | `ANCHORMQ_PSK_KEY` | (empty: the firmware stops) | PSK profile: the key, hex, at least 16 bytes |
 //! | `SOURCE_DATE_EPOCH` | the time build.rs ran | the build time, the floor of certificate validity checks |
 
+#[cfg(not(feature = "rustls"))]
 use anchormq::tls::MaxFragmentLength;
 
 /// The device's address and prefix, e.g. `192.168.69.1/24` (parsed at boot).
@@ -49,8 +50,9 @@ pub const READINGS: Option<u64> = match number(or(option_env!("ANCHORMQ_READINGS
     Some(n) => Some(n),
     None => panic!("ANCHORMQ_READINGS must be a number"),
 };
-/// The TLS fragment length the broker is asked for: a certificate profile needs the broker's
+/// The TLS fragment length the broker is asked for (the embedded-tls engine; rustls never asks): a certificate profile needs the broker's
 /// whole Certificate message in one record (embedded-tls does not reassemble it).
+#[cfg(not(feature = "rustls"))]
 pub const MAX_FRAGMENT: MaxFragmentLength = match number(or(
     option_env!("ANCHORMQ_MAX_FRAGMENT"),
     if cfg!(feature = "psk") { "1024" } else { "4096" },

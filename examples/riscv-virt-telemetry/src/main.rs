@@ -24,18 +24,25 @@
 #![no_std]
 #![no_main]
 
-#[cfg(all(feature = "psk", feature = "certificates"))]
+#[cfg(any(
+    all(feature = "psk", feature = "certificates"),
+    all(feature = "psk", feature = "rustls"),
+    all(feature = "certificates", feature = "rustls")
+))]
 compile_error!(
     "choose one TLS profile: the certificate profile is the default; build the PSK profile with \
-     `--no-default-features --features psk`"
+     `--no-default-features --features psk`, the rustls experiment with \
+     `--no-default-features --features rustls`"
 );
-#[cfg(not(any(feature = "psk", feature = "certificates")))]
-compile_error!("choose a TLS profile: the `certificates` feature (the default) or `psk`");
+#[cfg(not(any(feature = "psk", feature = "certificates", feature = "rustls")))]
+compile_error!("choose a TLS profile: the `certificates` feature (the default), `psk` or `rustls`");
 
 extern crate alloc;
 
 mod app;
 mod config;
+#[cfg(feature = "atomic-emulation")]
+mod emulation;
 mod measured;
 
 use alloc::boxed::Box;
@@ -46,7 +53,9 @@ use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
     Buffers, Config, Outbox, Overflow, Policy, QoS, SessionMode, Stopped, Supervisor, Will,
 };
-use anchormq::tls::{EmbeddedConfig, Engine, TlsBuffers};
+#[cfg(not(feature = "rustls"))]
+use anchormq::tls::EmbeddedConfig;
+use anchormq::tls::{Engine, TlsBuffers};
 use anchormq_riscv_virt::heap::CountingHeap;
 use anchormq_riscv_virt::{
     GoldfishRtc, NetClock, TimerSleep, VirtioEntropy, VirtioNet, cpu, println, virtio,
@@ -68,7 +77,11 @@ const TCP_RX: usize = 1_536;
 const TCP_TX: usize = 1_536;
 const TLS_TX: usize = 2 * 1_024;
 /// Two whole records of the configured fragment length: cancel-safe reads (`EmbeddedConfig::rx_buffer(true)`).
+#[cfg(not(feature = "rustls"))]
 const TLS_RX: usize = 2 * (config::MAX_FRAGMENT.bytes() + 17);
+/// rustls receives whole records of up to 16 KiB (it never asks for a smaller fragment).
+#[cfg(feature = "rustls")]
+const TLS_RX: usize = anchormq::tls::MIN_RX_BUFFER;
 const MQTT_RX: usize = 1_024;
 const MQTT_TX: usize = 2_048;
 const OUTBOX_BYTES: usize = 4_096;
@@ -125,6 +138,8 @@ fn main() -> ! {
     println!("figure wfi_sleeps {}", anchormq_riscv_virt::clint::sleeps());
     println!("figure net_interrupts {net_interrupts}");
     println!("figure other_interrupts {other_interrupts}");
+    #[cfg(feature = "atomic-emulation")]
+    println!("figure atomics_emulated {}", emulation::emulated());
     cpu::exit(result)
 }
 
@@ -183,7 +198,11 @@ async fn run() -> Result<(), u16> {
     };
     let (mut tls_rx, mut tls_tx) = ([0u8; TLS_RX], [0u8; TLS_TX]);
     let buffers = TlsBuffers { rx: &mut tls_rx, tx: &mut tls_tx };
-    let dialer = match AnyDialer::new(socket, Engine::Embedded(&tls), config::SERVER_NAME, buffers) {
+    #[cfg(not(feature = "rustls"))]
+    let engine = Engine::Embedded(&tls);
+    #[cfg(feature = "rustls")]
+    let engine = Engine::Rustls(&tls);
+    let dialer = match AnyDialer::new(socket, engine, config::SERVER_NAME, buffers) {
         Ok(dialer) => measured::Measured::new(dialer, &HEAP),
         Err(e) => return halt(e),
     };
@@ -258,13 +277,15 @@ async fn boot_report(device: &VirtioNet) -> Result<(), u16> {
     Ok(())
 }
 
-#[cfg(not(feature = "psk"))]
+#[cfg(feature = "certificates")]
 const PROFILE: &str = "certificate";
+#[cfg(feature = "rustls")]
+const PROFILE: &str = "certificate (rustls)";
 #[cfg(feature = "psk")]
 const PROFILE: &str = "PSK";
 
 /// The certificate profile: anchors from the embedded bundle; the RTC's time, never before the build.
-#[cfg(not(feature = "psk"))]
+#[cfg(feature = "certificates")]
 fn tls_config() -> Result<EmbeddedConfig, String> {
     use anchormq::UnixTime;
     use anchormq::time::TimePolicy;
@@ -280,6 +301,27 @@ fn tls_config() -> Result<EmbeddedConfig, String> {
         .time_source(&RTC)
         .time_policy(TimePolicy::FloorAt(floor))
         .max_fragment_length(config::MAX_FRAGMENT)
+        .build()
+        .map_err(|e| format!("{e}"))
+}
+
+/// The rustls experiment: the certificate profile on the rustls engine (riscv32imac only).
+#[cfg(feature = "rustls")]
+fn tls_config() -> Result<anchormq::tls::TlsConfig, String> {
+    use anchormq::UnixTime;
+    use anchormq::time::TimePolicy;
+    use anchormq::trust::Bundle;
+    use anchormq::verify::Anchors;
+
+    let bundle =
+        Bundle::parse(config::TRUST_BUNDLE).map_err(|e| format!("the embedded trust bundle: {e}"))?;
+    println!("trust bundle \"{}\": {} anchors", bundle.label(), bundle.anchors().count());
+    let anchors = Anchors::from_bundle(&bundle).map_err(|e| format!("the embedded trust bundle: {e}"))?;
+    let floor = UnixTime::since_unix_epoch(core::time::Duration::from_secs(config::BUILD_UNIX_SECS));
+    anchormq::tls::TlsConfig::builder(&RNG)
+        .anchors(anchors)
+        .time_source(alloc::sync::Arc::new(GoldfishRtc))
+        .time_policy(TimePolicy::FloorAt(floor))
         .build()
         .map_err(|e| format!("{e}"))
 }

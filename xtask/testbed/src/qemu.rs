@@ -2,7 +2,7 @@
 //! device path is tested on), [`Run`] (the console it printed and how it ended).
 //!
 //! The board is an RV32IMC core without atomics (`-cpu rv32,a=off,f=off,d=off`, the ESP32-C3's
-//! ISA), no firmware before the image (`-bios none`: the hart starts at 0x8000_0000), one
+//! ISA; [`Machine::atomics`] adds the A extension for riscv32imac images), no firmware before the image (`-bios none`: the hart starts at 0x8000_0000), one
 //! virtual nanosecond per instruction (`-icount shift=0`), 32 MiB of RAM, the modern virtio-mmio
 //! transport, virtio-rng, and virtio-net on a TAP device when one is given. The console is the
 //! 16550 UART on QEMU's stdio (`-nographic`).
@@ -37,6 +37,9 @@ pub struct Machine {
     pub tap: Option<String>,
     /// Printed before each console line as it arrives (empty: not echoed).
     pub echo: &'static str,
+    /// Whether the core has the A extension (`a=on`): only for images built for
+    /// riscv32imac; the device path's images run without it, as on the ESP32-C3.
+    pub atomics: bool,
 }
 
 /// How a run ended, and what the firmware printed.
@@ -53,11 +56,12 @@ pub struct Run {
 impl Machine {
     /// The arguments QEMU is started with.
     pub fn args(&self) -> Vec<String> {
+        let cpu = if self.atomics { "rv32,a=on,f=off,d=off" } else { "rv32,a=off,f=off,d=off" };
         let mut args: Vec<String> = [
             "-M",
             "virt",
             "-cpu",
-            "rv32,a=off,f=off,d=off",
+            cpu,
             "-bios",
             "none",
             "-icount",
@@ -195,9 +199,9 @@ impl Run {
     }
 }
 
-/// The image cargo builds for `riscv32imc-unknown-none-elf` in `target_dir`.
-pub fn image_path(target_dir: &Path, profile: &str, name: &str) -> PathBuf {
-    target_dir.join("riscv32imc-unknown-none-elf").join(profile).join(name)
+/// The release image `name` cargo builds for `target` in `target_dir`.
+pub fn image_path(target_dir: &Path, target: &str, name: &str) -> PathBuf {
+    target_dir.join(target).join("release").join(name)
 }
 
 #[cfg(test)]
@@ -206,7 +210,7 @@ mod tests {
 
     #[test]
     fn the_board_has_no_atomics_and_counts_one_nanosecond_per_instruction() {
-        let machine = Machine { image: "fw.elf".into(), tap: Some("tap7".into()), echo: "" };
+        let machine = Machine { image: "fw.elf".into(), tap: Some("tap7".into()), echo: "", atomics: false };
         let args = machine.args().join(" ");
         for expected in [
             "-M virt -cpu rv32,a=off,f=off,d=off -bios none -icount shift=0",
