@@ -5,7 +5,8 @@
 //!
 //! Outside the network namespace it generates the test PKI and a trust bundle of each of its two
 //! roots, ECDSA and RSA (`target/riscv-virt/`), and builds one image per TLS profile (PSK,
-//! certificates verified with ECDSA P-256, certificates with RSA too) with the broker, the PSK and
+//! certificates verified with ECDSA P-256, certificates with RSA too, and the rustls experiment
+//! for riscv32imac, run with and without the A extension) with the broker, the PSK and
 //! the bundle given at build time; then it runs itself again under `unshare --net`, as
 //! `cargo xtask riscv-virt` whatever command started it ([`netns::rerun_in_namespace_with`]).
 //! There the cases run: the TAP device (host side 192.168.69.100, the guest 192.168.69.1), the

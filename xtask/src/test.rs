@@ -134,9 +134,10 @@ const STEPS: &[Step] = &[
     },
     Step {
         // The device path on an emulated RV32IMC core without atomics: the firmware publishes
-        // over virtio-net to Mosquitto with the PSK and certificate profiles, and a wrong-host
-        // broker is refused (cargo xtask riscv-virt).
-        name: "RISC-V virt firmware on QEMU (riscv32imc: PSK, certificates, wrong host)",
+        // over virtio-net to Mosquitto with the PSK, certificate and RSA profiles, through a
+        // link outage and a broker restart, a wrong-host broker is refused, and the rustls
+        // experiment runs on riscv32imac, natively and with emulated atomics (cargo xtask riscv-virt).
+        name: "RISC-V virt firmware on QEMU (riscv32imc profiles, outages, wrong host; rustls on riscv32imac)",
         action: Action::Check(|root| riscv_virt::run(root, &[])),
     },
     Step {

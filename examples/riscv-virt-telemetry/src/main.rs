@@ -5,8 +5,10 @@
 //! Two profiles, chosen at build time: **certificates** (default; the broker's chain must end
 //! at an anchor of the trust bundle embedded by build.rs and name [`config::SERVER_NAME`], at
 //! the goldfish RTC's time, never before the build time) and **PSK** (`--no-default-features
-//! --features psk`; TLS 1.3 psk_dhe_ke). Everything else is build-time configuration too: see
-//! [`config`].
+//! --features psk`; TLS 1.3 psk_dhe_ke); `--features rsa` adds RSA signatures to the first. An
+//! experiment, not a device profile: `--no-default-features --features rustls` (or
+//! `atomic-emulation`) builds the certificate profile on rustls for riscv32imac. Everything else
+//! is build-time configuration too: see [`config`].
 //!
 //! ```text
 //! cd examples/riscv-virt-telemetry
