@@ -8,6 +8,7 @@ mod demo;
 mod fuzz;
 mod limbo;
 mod modules;
+mod riscv_virt;
 mod size;
 mod test;
 
@@ -70,6 +71,12 @@ enum Cmd {
     /// Build the ESP32-C3 firmware (certificate and PSK profiles, opt-level "z", fat LTO) and
     /// report flash and static RAM by crate, and the RAM per session (target/size-report.md).
     Size,
+    /// The device path on QEMU's RISC-V virt board (RV32IMC, no atomics): the firmware publishes
+    /// QoS 1 readings over virtio-net to Mosquitto on a TAP link, with either TLS profile.
+    RiscvVirt {
+        /// Run only the cases whose names contain one of these.
+        filters: Vec<String>,
+    },
     /// Run the sdk's fuzz targets (sdk/fuzz, cargo-fuzz on nightly) from freshly generated seeds,
     /// failing on a crash with the input that caused it.
     Fuzz {
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
         Cmd::Limbo { data } => limbo::cmd_limbo(&root.join(data)),
         Cmd::Bundle { command } => bundle::run(&root, command),
         Cmd::Size => size::run(&root),
+        Cmd::RiscvVirt { filters } => riscv_virt::run(&root, &filters),
         Cmd::Modules => modules::run(&root),
         Cmd::Fuzz { seconds, target } => fuzz::cmd_fuzz(&root, seconds, target.as_deref()),
     };

@@ -24,11 +24,12 @@ mod tree;
 use tree::{Reference, Tree, display};
 
 /// The crates checked: the name printed, and the crate's directory in the workspace.
-const CRATES: [(&str, &str); 4] = [
+const CRATES: [(&str, &str); 5] = [
     ("anchormq", "sdk"),
     ("anchormq-std", "ports/std"),
     ("anchormq-smoltcp", "ports/smoltcp"),
     ("anchormq-esp32c3", "ports/esp32c3"),
+    ("anchormq-riscv-virt", "ports/riscv-virt"),
 ];
 
 /// `cargo xtask modules`: prints each crate's top-level module graph and its import cycles;

@@ -8,13 +8,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{cargo, run};
-use crate::{Result, bundle, fuzz, limbo, modules, size};
+use crate::{Result, bundle, fuzz, limbo, modules, riscv_virt, size};
 
 /// The no_std targets: the SDK builds for the first; the ESP32-C3 (no compare-and-swap) is the second.
 const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
 
 /// The programs the test suites run, and the Debian package of each.
-const TEST_PROGRAMS: [(&str, &str); 9] = [
+const TEST_PROGRAMS: [(&str, &str); 10] = [
     ("mosquitto", "mosquitto"),
     ("mosquitto_pub", "mosquitto-clients"),
     ("mosquitto_sub", "mosquitto-clients"),
@@ -25,6 +25,8 @@ const TEST_PROGRAMS: [(&str, &str); 9] = [
     ("unshare", "util-linux"),
     // The NTP server the ESP32-C3 port's SNTP client is tested against (never sets the clock).
     ("chronyd", "chrony"),
+    // The RISC-V virt board the riscv32imc firmware runs on (cargo xtask riscv-virt).
+    ("qemu-system-riscv32", "qemu-system-misc"),
 ];
 
 /// One step of `cargo xtask test`: its name in the log, and what it runs.
@@ -131,6 +133,14 @@ const STEPS: &[Step] = &[
         action: Action::Check(fuzz::smoke),
     },
     Step {
+        // The device path on an emulated RV32IMC core without atomics: the firmware publishes
+        // over virtio-net to Mosquitto with the PSK, certificate and RSA profiles, through a
+        // link outage and a broker restart, a wrong-host broker is refused, and the rustls
+        // experiment runs on riscv32imac, natively and with emulated atomics (cargo xtask riscv-virt).
+        name: "RISC-V virt firmware on QEMU (riscv32imc profiles, outages, wrong host; rustls on riscv32imac)",
+        action: Action::Check(|root| riscv_virt::run(root, &[])),
+    },
+    Step {
         name: "ESP32-C3 firmware (the port's unit tests and TAP suite on the host; riscv32imc builds, every profile)",
         action: Action::Check(size::check),
     },
@@ -166,7 +176,7 @@ pub fn ensure_mosquitto(root: &Path) -> Result {
         TEST_PROGRAMS.into_iter().filter(|(p, _)| anchormq_testbed::find_program(p).is_none()).collect();
     if missing.is_empty() {
         println!(
-            "mosquitto, mosquitto-clients, gnutls-bin, openssl, iproute2, util-linux and chrony are installed"
+            "mosquitto, mosquitto-clients, gnutls-bin, openssl, iproute2, util-linux, chrony and qemu-system-misc are installed"
         );
         return Ok(());
     }

@@ -13,9 +13,9 @@ use core::fmt;
 
 use anchormq::Error;
 use anchormq::mqtt::{Dial, Endpoint, Plain};
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 use anchormq::tls::{AnyStream, Engine, TlsBuffers};
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 use anchormq::{ConfigError, ServerName};
 use smoltcp::phy::Device;
 
@@ -23,7 +23,7 @@ use crate::error::NetError;
 use crate::tcp::{TcpSocket, TcpStream};
 
 /// The stream a [`AnyDialer`] opens: TLS (either engine) over a smoltcp TCP connection.
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub type TlsTransport<'c, 'a, D> = AnyStream<'c, TcpStream<'c, 'a, D>>;
 
 /// Opens secure streams to the broker over one TCP socket slot.
@@ -33,7 +33,7 @@ pub type TlsTransport<'c, 'a, D> = AnyStream<'c, TcpStream<'c, 'a, D>>;
 /// to [`AnyDialer::new`], whatever the broker [`Endpoint`] says: dialling an address (or a
 /// name that resolves to one) does not change the name the certificate must carry. With
 /// rustls, a reconnect resumes the TLS session when its configuration has a session cache.
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 pub struct AnyDialer<'s, 'a, D: Device> {
     socket: TcpSocket<'s, 'a, D>,
     engine: Engine<'s>,
@@ -42,7 +42,7 @@ pub struct AnyDialer<'s, 'a, D: Device> {
     tx: &'s mut [u8],
 }
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 impl<D: Device> fmt::Debug for AnyDialer<'_, '_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnyDialer")
@@ -55,7 +55,7 @@ impl<D: Device> fmt::Debug for AnyDialer<'_, '_, D> {
     }
 }
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 impl<'s, 'a, D: Device> AnyDialer<'s, 'a, D> {
     /// A dialer on `socket` securing every connection with `engine` for `server_name`, with
     /// `buffers` as the TLS record buffers of each connection.
@@ -86,7 +86,7 @@ impl<'s, 'a, D: Device> AnyDialer<'s, 'a, D> {
     }
 }
 
-#[cfg(any(feature = "rustls", feature = "embedded-tls"))]
+#[cfg(any(feature = "rustls", feature = "embedded-tls-psk"))]
 impl<'a, D: Device> Dial for AnyDialer<'_, 'a, D> {
     type Error = NetError;
     type Stream<'c>

@@ -68,7 +68,18 @@ impl Suite {
         setup: impl FnOnce(&Path) -> Result<E, String>,
         cases: impl FnOnce(&mut Suite, E),
     ) -> ExitCode {
-        let mut suite = Suite::from_args(name);
+        Self::run_filtered(Suite::from_args(name), tmp, setup, cases)
+    }
+
+    /// [`Suite::run`] for a suite whose filters are not this process's arguments (a suite run
+    /// by a command of `cargo xtask`, whose own arguments name the command).
+    pub fn run_filtered<E>(
+        mut suite: Suite,
+        tmp: &str,
+        setup: impl FnOnce(&Path) -> Result<E, String>,
+        cases: impl FnOnce(&mut Suite, E),
+    ) -> ExitCode {
+        let name = suite.name;
         let work = PathBuf::from(tmp).join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         match setup(&work) {
@@ -80,7 +91,12 @@ impl Suite {
 
     /// A suite named `name`, filtered by this process's arguments.
     pub fn from_args(name: &'static str) -> Self {
-        let filters = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+        Self::with_filters(name, std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect())
+    }
+
+    /// A suite named `name` running the cases whose names contain one of `filters` (all when
+    /// there are none).
+    pub fn with_filters(name: &'static str, filters: Vec<String>) -> Self {
         Self { name, filters, passed: 0, failed: Vec::new() }
     }
 

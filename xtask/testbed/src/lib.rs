@@ -2,7 +2,8 @@
 //! broker serving it on one loopback listener per scenario ([`broker`]), and
 //! what the integration suites share: their runner and fixture ([`harness`]),
 //! anchormq's side of a test ([`client`]), a TAP link in a private network
-//! namespace ([`netns`]), misbehaving proxies ([`proxy`]), TLS servers ([`hostile`], and
+//! namespace ([`netns`]), QEMU's RISC-V virt board running firmware ([`qemu`]), misbehaving
+//! proxies and a plain forwarder ([`proxy`]), TLS servers ([`hostile`], and
 //! [`alpn`], which negotiates ALPN as told) and MQTT brokers ([`scripted`]), hand-built MQTT
 //! packets ([`mqtt_probe`]), heap measurement ([`heap`]), polls and CPU time ([`cost`]), temp dirs ([`temp`])
 //! and the command-line tools the testbed's own tests use ([`tools`]).
@@ -23,6 +24,7 @@ pub mod netns;
 pub mod odd;
 pub mod pki;
 pub mod proxy;
+pub mod qemu;
 pub mod scripted;
 pub mod temp;
 pub mod tools;

@@ -23,19 +23,30 @@ pub fn in_namespace() -> bool {
 /// re-run could not start (no `unshare`, no privilege) or ended without that line, says why and
 /// fails; it never skips.
 pub fn rerun_in_namespace(suite: &str) -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    rerun_in_namespace_with(suite, &args)
+}
+
+/// [`rerun_in_namespace`] with other arguments than this process's: for a command of a tool
+/// whose present arguments name another command (`cargo xtask test` running a suite).
+pub fn rerun_in_namespace_with<S: AsRef<std::ffi::OsStr>>(suite: &str, args: &[S]) -> ExitCode {
     let fail = |why: String| {
         println!("{suite}: {why}");
         println!("{suite}: 0 passed, 1 failed");
         ExitCode::FAILURE
     };
+    // This process's own executable through /proc, which stays runnable when a build in a
+    // shared target directory has replaced (deleted) the file it was started from meanwhile.
+    let own = std::path::PathBuf::from(format!("/proc/{}/exe", std::process::id()));
     let exe = match std::env::current_exe() {
+        Ok(_) if own.exists() => own,
         Ok(exe) => exe,
         Err(e) => return fail(format!("cannot find the test binary: {e}")),
     };
     let child = Command::new("unshare")
         .args(["--net", "--"])
         .arg(exe)
-        .args(std::env::args_os().skip(1))
+        .args(args)
         .env(IN_NETNS, "1")
         .stdout(Stdio::piped())
         .spawn();
