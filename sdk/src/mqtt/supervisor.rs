@@ -648,6 +648,8 @@ async fn select<A: Future, B: Future>(
     .await
 }
 
+mod display;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests;
