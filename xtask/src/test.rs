@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{cargo, run};
-use crate::{Result, bundle, fuzz, limbo, modules, size};
+use crate::{Result, bundle, fuzz, limbo, modules, package, size};
 
 /// The no_std targets: the SDK builds for the first; the ESP32-C3 (no compare-and-swap) is the second.
 const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
@@ -75,6 +75,39 @@ const STEPS: &[Step] = &[
             sdk_device!("clippy", "embedded-tls", "--all-targets", "--", "-D", "warnings"),
             sdk_device!("clippy", "embedded-tls-psk", "--all-targets", "--", "-D", "warnings"),
         ]),
+    },
+    Step {
+        // Every published crate's API documentation, as docs.rs and a user's `cargo doc` build
+        // it, without a warning (a broken intra-doc link fails): the default features, the
+        // docs.rs set (every engine and option) and the device build.
+        name: "rustdoc (no warnings)",
+        action: Action::Cargo(&[
+            &["rustdoc", "-p", "anchormq", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq", "--features", "tls12,embedded-tls", "--", "-D", "warnings"],
+            sdk_device!("rustdoc", "embedded-tls", "--", "-D", "warnings"),
+            &["rustdoc", "-p", "anchormq-std", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq-std", "--features", "tls12,embedded-tls", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq-smoltcp", "--all-features", "--", "-D", "warnings"],
+            &[
+                "rustdoc",
+                "--manifest-path",
+                "examples/esp32c3-telemetry/Cargo.toml",
+                "-p",
+                "anchormq-esp32c3",
+                "--target",
+                RISCV_TARGETS[1],
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ]),
+    },
+    Step {
+        // anchormq, anchormq-std and anchormq-smoltcp packaged together and each built from its
+        // .crate; anchormq-esp32c3's .crate built for the ESP32-C3 against anchormq's package.
+        // What that proves and what it cannot: xtask/src/package.rs.
+        name: "cargo package (the published crates)",
+        action: Action::Check(package::check),
     },
     Step {
         name: "trust bundles match their manifest",

@@ -8,8 +8,16 @@
 //!
 //! Linking this crate also links embassy-time's `std` driver, the clock minimq's keepalive
 //! reads (see `anchormq::mqtt`), so host programs need nothing more.
+// docs.rs (nightly, `--cfg docsrs`): each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod mqtt;
+
+/// The README's example, compiled as a doctest (this crate has every dependency it names), so
+/// the example a user copies first stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
 
 use std::fmt;
 use std::io;
