@@ -25,6 +25,7 @@ extern crate alloc;
 
 pub mod crypto;
 pub mod error;
+mod logging;
 pub mod manual;
 pub mod mqtt;
 pub mod time;

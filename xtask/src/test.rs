@@ -123,6 +123,8 @@ const STEPS: &[Step] = &[
         action: Action::Cargo(&[
             &["test", "--workspace"],
             &["test", "-p", "anchormq", "--features", "tls12"],
+            // The log lines (feature `log`): what is logged, and that no secret is.
+            &["test", "-p", "anchormq", "--features", "log", "--lib", "logged"],
             &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
             &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
             // The device build: ECDSA P-256 only, without the rustls engine.
@@ -143,6 +145,8 @@ const STEPS: &[Step] = &[
             // The default features include the rustls engine: no_std, but it needs CAS.
             &["build", "-p", "anchormq", "--features", "tls12", "--target", RISCV_TARGETS[0]],
             sdk_device!("build", "embedded-tls", "--target", RISCV_TARGETS[0]),
+            // The log lines through both facades, no_std.
+            sdk_device!("build", "embedded-tls,log,defmt", "--target", RISCV_TARGETS[0]),
             // The smoltcp port with the embedded engine on the ESP32-C3's target, which
             // has no compare-and-swap: proof that the port needs none.
             &[

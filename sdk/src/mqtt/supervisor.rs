@@ -305,7 +305,7 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// Every future inside is polled with one waker per task (`steady`), so each timer it sets
     /// is registered once per deadline whatever the executor's wakers do.
     pub async fn run<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
-        steady(pin!(self.supervise(app))).await
+        steady(pin!(self.supervise(&mut logged::Logged(app)))).await
     }
 
     async fn supervise<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
@@ -649,6 +649,7 @@ async fn select<A: Future, B: Future>(
 }
 
 mod display;
+mod logged;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]

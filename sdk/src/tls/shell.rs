@@ -1,7 +1,8 @@
 //! What both engines' streams do the same way around their engine: parse the server name once,
 //! latch the first failure, and end the stream.
 //!
-//! Owns: [`server_name`] (the one place a configured name becomes a `ServerName`), [`Shell`]
+//! Owns: [`server_name`] (the one place a configured name becomes a `ServerName`),
+//! [`log_handshake`] (each handshake's outcome in the log, features `log` and `defmt`), [`Shell`]
 //! (the failure latch and the two end-of-stream flags) and [`Established`] (what a stream knows
 //! once its handshake is done, so [`crate::tls::AnyStream`] asks either engine the same way).
 //!
@@ -13,6 +14,7 @@
 
 use alloc::string::ToString;
 use core::convert::Infallible;
+use core::fmt;
 
 use pki_types::ServerName;
 
@@ -27,6 +29,25 @@ use crate::tls::{Authenticated, Traffic};
 pub(crate) fn server_name(text: &str) -> Result<ServerName<'static>, ConfigError> {
     ServerName::try_from(text.to_string())
         .map_err(|_| ConfigError::InvalidServerName { name: text.to_string() })
+}
+
+/// Logs how a handshake with `server_name` on `engine` ended: `resumed` on success (whether an
+/// earlier session was resumed), or the error's sentence. Names no secret: the error sentences
+/// name servers, certificates' names and validity, alerts and PSK identities, never key bytes.
+pub(crate) fn log_handshake<E: fmt::Display>(
+    engine: &str,
+    server_name: &str,
+    outcome: Result<bool, &Error<E>>,
+) {
+    match outcome {
+        Ok(resumed) => crate::logging::log_debug!(
+            "TLS handshake with {server_name} ({engine}): the server is verified{}",
+            if resumed { ", session resumed" } else { "" }
+        ),
+        Err(error) => {
+            crate::logging::log_warn!("TLS handshake with {server_name} ({engine}) failed: {error}")
+        }
+    }
 }
 
 /// A stream's state outside its engine: whether it failed, and how it ended.
