@@ -47,3 +47,50 @@ macro_rules! log_debug {
 }
 
 pub(crate) use {log_at, log_debug, log_error, log_info, log_warn};
+
+/// The test binary's logger (feature `log`): every line any test logs, kept as `LEVEL sentence`,
+/// for the tests that check what is logged and that no secret is.
+#[cfg(all(test, feature = "log"))]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod capture {
+    extern crate std;
+
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use std::sync::Mutex;
+
+    static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            LINES.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+        }
+
+        fn flush(&self) {}
+    }
+
+    static CAPTURE: Capture = Capture;
+
+    /// Installs the logger (the first test to call it does; later calls find it in place).
+    pub(crate) fn capture() {
+        let _ = log::set_logger(&CAPTURE);
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+
+    /// The first line logged so far that contains `needle`.
+    pub(crate) fn logged(needle: &str) -> Option<String> {
+        LINES.lock().unwrap().iter().find(|line| line.contains(needle)).cloned()
+    }
+
+    /// Every line logged so far.
+    pub(crate) fn lines() -> Vec<String> {
+        LINES.lock().unwrap().clone()
+    }
+}

@@ -124,7 +124,7 @@ const STEPS: &[Step] = &[
             &["test", "--workspace"],
             &["test", "-p", "anchormq", "--features", "tls12"],
             // The log lines (feature `log`): what is logged, and that no secret is.
-            &["test", "-p", "anchormq", "--features", "log", "--lib", "logged"],
+            &["test", "-p", "anchormq", "--features", "log", "--lib"],
             &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
             &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
             // The device build: ECDSA P-256 only, without the rustls engine.

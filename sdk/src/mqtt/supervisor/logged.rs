@@ -33,51 +33,18 @@ impl<E: fmt::Display, A: Application<E>> Application<E> for Logged<'_, A> {
 }
 
 /// The log lines of a refused, retried connection and of outbox pressure, captured from the
-/// `log` facade (`cargo test -p anchormq --features log --lib logged`).
+/// `log` facade (`cargo test -p anchormq --features log --lib`).
 #[cfg(all(test, feature = "log"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    extern crate std;
-
-    use alloc::format;
-    use alloc::string::String;
     use alloc::vec;
-    use alloc::vec::Vec;
-    use std::sync::Mutex;
 
     use super::super::tests::TestApp;
+    use crate::logging::capture::{capture, lines, logged};
     use crate::mqtt::tests::fake::{Attempt, Behaviour, FakeDialer, FakeSleep, FixedEntropy, Wire, ok};
     use crate::mqtt::{Backoff, Buffers, Config, Outbox, Overflow, Password, Policy, QoS, Supervisor};
 
     const SECRET: &str = "hunter2-do-not-log";
-
-    /// Every line logged by any test of this binary, as `LEVEL sentence`.
-    static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-    struct Capture;
-
-    impl log::Log for Capture {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-
-        fn log(&self, record: &log::Record<'_>) {
-            LINES.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
-        }
-
-        fn flush(&self) {}
-    }
-
-    static CAPTURE: Capture = Capture;
-
-    fn capture() {
-        // Another test may have installed it first; either way it is this logger.
-        let _ = log::set_logger(&CAPTURE);
-        log::set_max_level(log::LevelFilter::Trace);
-    }
-
-    fn logged(needle: &str) -> Option<String> {
-        LINES.lock().unwrap().iter().find(|line| line.contains(needle)).cloned()
-    }
 
     #[tokio::test]
     async fn attempts_backoff_and_the_refusal_are_logged_without_the_password() {
@@ -112,7 +79,7 @@ mod tests {
         let stop = logged("0x86 (bad user name or password)").expect("the refusal that stops is logged");
         let gave_up = logged("ERROR the supervisor stopped: ").expect("the stop is logged");
         assert!(gave_up.contains("check the credentials"), "{gave_up}\n{stop}");
-        let lines = LINES.lock().unwrap();
+        let lines = lines();
         assert!(lines.iter().all(|line| !line.contains(SECRET)), "a line names the password: {lines:?}");
     }
 

@@ -177,19 +177,6 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
     io: T,
     buffers: TlsBuffers<'b>,
 ) -> Result<EmbeddedStream<'b, T>, Error<T::Error>> {
-    let outcome = open(config, server_name, io, buffers).await;
-    // embedded-tls never resumes a session.
-    shell::log_handshake("embedded-tls", server_name, outcome.as_ref().map(|_| false));
-    outcome
-}
-
-/// [`handshake`]'s work; it only adds the log line.
-async fn open<'b, T: Read + Write + 'b>(
-    config: &EmbeddedConfig,
-    server_name: &str,
-    io: T,
-    buffers: TlsBuffers<'b>,
-) -> Result<EmbeddedStream<'b, T>, Error<T::Error>> {
     let name = shell::server_name(server_name)?;
     let TlsBuffers { rx, tx } = buffers;
     let (rx_len, tx_len, body) = (rx.len(), tx.len(), config.record_body());
@@ -279,6 +266,8 @@ async fn open<'b, T: Read + Write + 'b>(
         cancel_safe_reads,
         client_certificate,
     };
+    // embedded-tls never resumes a session.
+    shell::log_verified("embedded-tls", server_name, false);
     Ok(EmbeddedStream {
         conn: Some(conn),
         shared,

@@ -123,18 +123,6 @@ pub async fn handshake<'b, T: Read + Write>(
     io: T,
     buffers: TlsBuffers<'b>,
 ) -> Result<TlsStream<'b, T>, Error<T::Error>> {
-    let outcome = open(config, server_name, io, buffers).await;
-    shell::log_handshake("rustls", server_name, outcome.as_ref().map(|s| s.info().resumed));
-    outcome
-}
-
-/// [`handshake`]'s work; it only adds the log line.
-async fn open<'b, T: Read + Write>(
-    config: &TlsConfig,
-    server_name: &str,
-    io: T,
-    buffers: TlsBuffers<'b>,
-) -> Result<TlsStream<'b, T>, Error<T::Error>> {
     let name = shell::server_name(server_name)?;
     if buffers.rx.len() < MIN_RX_BUFFER {
         return Err(ResourceError::ReceiveBuffer { needed: MIN_RX_BUFFER, got: buffers.rx.len() }.into());
@@ -162,7 +150,9 @@ async fn open<'b, T: Read + Write>(
         outcome: None,
     };
     stream.handshake(verifier).await?;
-    stream.info = Some(stream.conclude(config, &name)?);
+    let info = stream.conclude(config, &name)?;
+    shell::log_verified("rustls", server_name, info.resumed);
+    stream.info = Some(info);
     Ok(stream)
 }
 
