@@ -13,6 +13,9 @@
 //! (`defmt::Display2Format`): one format for both facades, at the cost of `core::fmt`, which a
 //! firmware printing errors with `Display` links already.
 
+// Without a log feature the supervisor's logging adapter is not built, so its macros go unused.
+#![cfg_attr(not(any(feature = "log", feature = "defmt")), allow(unused_macros, unused_imports))]
+
 /// Logs at `$level` (a `log` macro name, the same `defmt` one) the sentence `format_args!` makes.
 macro_rules! log_at {
     ($level:ident, $($arg:tt)+) => {{

@@ -305,7 +305,10 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// Every future inside is polled with one waker per task (`steady`), so each timer it sets
     /// is registered once per deadline whatever the executor's wakers do.
     pub async fn run<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
-        steady(pin!(self.supervise(&mut logged::Logged(app)))).await
+        // With a log feature, every event is logged on its way to the application.
+        #[cfg(any(feature = "log", feature = "defmt"))]
+        let app = &mut logged::Logged(app);
+        steady(pin!(self.supervise(app))).await
     }
 
     async fn supervise<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
@@ -649,6 +652,7 @@ async fn select<A: Future, B: Future>(
 }
 
 mod display;
+#[cfg(any(feature = "log", feature = "defmt"))]
 mod logged;
 
 #[cfg(test)]
