@@ -590,7 +590,10 @@ impl<T> Error<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Display for Error<T> {
+/// The transport's error is printed with its own `Display`: every `embedded_io` error has one
+/// (the trait requires `core::error::Error`), and it is the port's sentence, where `Debug` would
+/// print a structure (`Os { code: 111, .. }`).
+impl<T: fmt::Display> fmt::Display for Error<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(e) => write!(f, "configuration error: {e}"),
@@ -599,12 +602,12 @@ impl<T: fmt::Debug> fmt::Display for Error<T> {
             Self::Tls(e) => write!(f, "TLS failed: {e}"),
             Self::Mqtt(e) => write!(f, "MQTT failed: {e}"),
             Self::Resource(e) => write!(f, "{e}"),
-            Self::Transport(e) => write!(f, "the transport failed: {e:?}"),
+            Self::Transport(e) => write!(f, "the transport failed: {e}"),
         }
     }
 }
 
-impl<T: fmt::Debug> core::error::Error for Error<T> {}
+impl<T: fmt::Debug + fmt::Display> core::error::Error for Error<T> {}
 
 impl<T: fmt::Debug> embedded_io::Error for Error<T>
 where
@@ -893,19 +896,84 @@ impl fmt::Display for TlsError {
     }
 }
 
+impl MqttError {
+    /// The name of an MQTT v5 reason code of 0x80 or above (MQTT v5.0 §2.4), as this crate
+    /// prints it: `0x87` is "not authorized". The one table of these names: the errors' and
+    /// [`crate::mqtt::Event`]'s `Display` use it, and so should an application that prints a
+    /// code itself.
+    ///
+    /// 0xFF is not an MQTT v5 code, but minimq reports a CONNACK's 0x8A (banned), which it
+    /// does not know, as 0xFF (see [`crate::mqtt`]); it is named for both.
+    ///
+    /// # Panics
+    /// Never.
+    pub fn reason_name(reason_code: u8) -> Option<&'static str> {
+        Some(match reason_code {
+            0x80 => "unspecified error",
+            0x81 => "malformed packet",
+            0x82 => "protocol error",
+            0x83 => "implementation specific error",
+            0x84 => "unsupported protocol version",
+            0x85 => "client identifier not valid",
+            0x86 => "bad user name or password",
+            0x87 => "not authorized",
+            0x88 => "server unavailable",
+            0x89 => "server busy",
+            0x8a => "banned",
+            0x8b => "server shutting down",
+            0x8c => "bad authentication method",
+            0x8d => "keep alive timeout",
+            0x8e => "session taken over",
+            0x8f => "topic filter invalid",
+            0x90 => "topic name invalid",
+            0x91 => "packet identifier in use",
+            0x92 => "packet identifier not found",
+            0x93 => "receive maximum exceeded",
+            0x94 => "topic alias invalid",
+            0x95 => "packet too large",
+            0x96 => "message rate too high",
+            0x97 => "quota exceeded",
+            0x98 => "administrative action",
+            0x99 => "payload format invalid",
+            0x9a => "retain not supported",
+            0x9b => "QoS not supported",
+            0x9c => "use another server",
+            0x9d => "server moved",
+            0x9e => "shared subscriptions not supported",
+            0x9f => "connection rate exceeded",
+            0xa0 => "maximum connect time",
+            0xa1 => "subscription identifiers not supported",
+            0xa2 => "wildcard subscriptions not supported",
+            0xff => "banned, or a reason code this client does not know",
+            _ => return None,
+        })
+    }
+}
+
+/// Writes `0x87 (not authorized)`, or the bare code when it has no name.
+pub(crate) fn write_reason_code(f: &mut fmt::Formatter<'_>, reason_code: u8) -> fmt::Result {
+    write!(f, "0x{reason_code:02x}")?;
+    match MqttError::reason_name(reason_code) {
+        Some(name) => write!(f, " ({name})"),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for MqttError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Refused { reason_code } => {
-                write!(f, "the broker refused the connection with reason code 0x{reason_code:02x}")?;
-                match connack_reason(*reason_code) {
-                    Some((name, fix)) => write!(f, " ({name}): {fix}"),
+                f.write_str("the broker refused the connection with reason code ")?;
+                write_reason_code(f, *reason_code)?;
+                match connack_fix(*reason_code) {
+                    Some(fix) => write!(f, ": {fix}"),
                     None => Ok(()),
                 }
             }
             Self::Protocol { reason } => write!(f, "the broker broke the MQTT protocol: {reason}"),
             Self::Rejected { reason_code } => {
-                write!(f, "the broker refused the operation with reason code 0x{reason_code:02x}")
+                f.write_str("the broker refused the operation with reason code ")?;
+                write_reason_code(f, *reason_code)
             }
             Self::Disconnected => f.write_str(
                 "the MQTT connection has ended (broker DISCONNECT, end of stream or keepalive timeout): connect again",
@@ -956,23 +1024,22 @@ impl TrustError {
     }
 }
 
-/// The name MQTT v5.0 §3.2.2.2 gives a CONNACK reason code, and what to do about it.
-fn connack_reason(code: u8) -> Option<(&'static str, &'static str)> {
+/// What to do about a CONNACK reason code (MQTT v5.0 §3.2.2.2); its name is [`MqttError::reason_name`].
+fn connack_fix(code: u8) -> Option<&'static str> {
     Some(match code {
-        0x80 => ("unspecified error", "see the broker's log"),
-        0x81 => ("malformed packet", "this is a client bug: report it"),
-        0x82 => ("protocol error", "this is a client bug: report it"),
-        0x84 => ("unsupported protocol version", "the broker does not speak MQTT v5"),
-        0x85 => ("client identifier not valid", "choose another client id"),
-        0x86 => ("bad user name or password", "check the credentials"),
-        0x87 => ("not authorized", "check the credentials and the broker's access control"),
-        0x88 => ("server unavailable", "try again later"),
-        0x89 => ("server busy", "try again later"),
-        0x8a => ("banned", "ask the broker's operator"),
-        0x8c => ("bad authentication method", "check the authentication settings"),
-        0x95 => ("packet too large", "send smaller messages"),
-        0x97 => ("quota exceeded", "send less often"),
-        0x9f => ("connection rate exceeded", "connect less often"),
+        0x80 => "see the broker's log",
+        0x81 | 0x82 => "this is a client bug: report it",
+        0x84 => "the broker does not speak MQTT v5",
+        0x85 => "choose another client id",
+        0x86 => "check the credentials",
+        0x87 => "check the credentials and the broker's access control",
+        0x88 | 0x89 => "try again later",
+        0x8a | 0xff => "ask the broker's operator",
+        0x8c => "check the authentication settings",
+        0x95 => "send smaller messages",
+        0x97 => "send less often",
+        0x9c | 0x9d => "connect to the server the broker's operator names",
+        0x9f => "connect less often",
         _ => return None,
     })
 }

@@ -72,7 +72,7 @@ fn reconnect_instructions(root: &Path) -> Result {
     if !status.success() {
         return Err(format!("building {example} failed ({status})"));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
+    let target = crate::cmd::target_dir(root);
     let binary = target.join("release").join("examples").join(example);
     let out = std::env::temp_dir().join(format!("anchormq-callgrind-{}.out", std::process::id()));
     let rounds = ROUNDS.to_string();

@@ -1,7 +1,7 @@
 //! Running other programs: the cargo that runs xtask, and any command in the workspace root.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use crate::Result;
@@ -19,4 +19,9 @@ pub fn run(root: &Path, program: impl AsRef<OsStr>, args: &[&str]) -> Result<Exi
         .current_dir(root)
         .status()
         .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR`, else `<root>/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }

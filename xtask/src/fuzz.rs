@@ -10,12 +10,12 @@
 
 mod seeds;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use crate::Result;
-use crate::cmd::cargo;
+use crate::cmd::{cargo, target_dir};
 
 /// Every fuzz target, in the order they run.
 pub const TARGETS: [&str; 5] = ["trust_bundle", "verify_chain", "tls_rustls", "tls_embedded", "mqtt_receive"];
@@ -78,11 +78,6 @@ pub const SMOKE_SECONDS: u64 = 12;
 /// CI's smoke step: every target for [`SMOKE_SECONDS`].
 pub fn smoke(root: &Path) -> Result {
     cmd_fuzz(root, SMOKE_SECONDS, None)
-}
-
-/// The cargo target directory: `CARGO_TARGET_DIR`, else `<root>/target`.
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 /// `cargo +nightly ...` in the workspace root. Through rustup's `cargo` on the `PATH`, not

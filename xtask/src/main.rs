@@ -9,6 +9,7 @@ mod fuzz;
 mod limbo;
 mod modules;
 mod riscv_virt;
+mod package;
 mod size;
 mod test;
 
@@ -63,6 +64,9 @@ enum Cmd {
         #[arg(long, default_value = "../shared/x509-limbo/limbo.json.xz")]
         data: PathBuf,
     },
+    /// Package the published crates (anchormq, anchormq-std, anchormq-smoltcp,
+    /// anchormq-esp32c3) and build each from its package, as `cargo xtask test` does.
+    Package,
     /// Build, inspect, verify against, compare and check trust bundles.
     Bundle {
         #[command(subcommand)]
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Cmd::Bench => bench::cmd_bench(&root),
         Cmd::Fleet { devices } => bench::cmd_fleet(&root, devices),
         Cmd::Limbo { data } => limbo::cmd_limbo(&root.join(data)),
+        Cmd::Package => package::check(&root),
         Cmd::Bundle { command } => bundle::run(&root, command),
         Cmd::Size => size::run(&root),
         Cmd::RiscvVirt { filters } => riscv_virt::run(&root, &filters),

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{cargo, run};
-use crate::{Result, bundle, fuzz, limbo, modules, riscv_virt, size};
+use crate::{Result, bundle, fuzz, limbo, modules, package, riscv_virt, size};
 
 /// The no_std targets: the SDK builds for the first; the ESP32-C3 (no compare-and-swap) is the second.
 const RISCV_TARGETS: [&str; 2] = ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"];
@@ -79,6 +79,39 @@ const STEPS: &[Step] = &[
         ]),
     },
     Step {
+        // Every published crate's API documentation, as docs.rs and a user's `cargo doc` build
+        // it, without a warning (a broken intra-doc link fails): the default features, the
+        // docs.rs set (every engine and option) and the device build.
+        name: "rustdoc (no warnings)",
+        action: Action::Cargo(&[
+            &["rustdoc", "-p", "anchormq", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq", "--features", "tls12,embedded-tls", "--", "-D", "warnings"],
+            sdk_device!("rustdoc", "embedded-tls", "--", "-D", "warnings"),
+            &["rustdoc", "-p", "anchormq-std", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq-std", "--features", "tls12,embedded-tls", "--", "-D", "warnings"],
+            &["rustdoc", "-p", "anchormq-smoltcp", "--all-features", "--", "-D", "warnings"],
+            &[
+                "rustdoc",
+                "--manifest-path",
+                "examples/esp32c3-telemetry/Cargo.toml",
+                "-p",
+                "anchormq-esp32c3",
+                "--target",
+                RISCV_TARGETS[1],
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ]),
+    },
+    Step {
+        // anchormq, anchormq-std and anchormq-smoltcp packaged together and each built from its
+        // .crate; anchormq-esp32c3's .crate built for the ESP32-C3 against anchormq's package.
+        // What that proves and what it cannot: xtask/src/package.rs.
+        name: "cargo package (the published crates)",
+        action: Action::Check(package::check),
+    },
+    Step {
         name: "trust bundles match their manifest",
         action: Action::Check(|root| bundle::check_manifest(&root.join("trust-bundles"))),
     },
@@ -92,6 +125,8 @@ const STEPS: &[Step] = &[
         action: Action::Cargo(&[
             &["test", "--workspace"],
             &["test", "-p", "anchormq", "--features", "tls12"],
+            // The log lines (feature `log`): what is logged, and that no secret is.
+            &["test", "-p", "anchormq", "--features", "log", "--lib"],
             &["test", "-p", "anchormq-std", "--features", "tls12", "--test", "wire"],
             &["test", "-p", "anchormq", "--features", "embedded-tls", "--lib"],
             // The device build: ECDSA P-256 only, without the rustls engine.
@@ -112,6 +147,8 @@ const STEPS: &[Step] = &[
             // The default features include the rustls engine: no_std, but it needs CAS.
             &["build", "-p", "anchormq", "--features", "tls12", "--target", RISCV_TARGETS[0]],
             sdk_device!("build", "embedded-tls", "--target", RISCV_TARGETS[0]),
+            // The log lines through both facades, no_std.
+            sdk_device!("build", "embedded-tls,log,defmt", "--target", RISCV_TARGETS[0]),
             // The smoltcp port with the embedded engine on the ESP32-C3's target, which
             // has no compare-and-swap: proof that the port needs none.
             &[

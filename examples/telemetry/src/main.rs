@@ -26,7 +26,6 @@ use anchormq::time::{TimePolicy, UnixTime};
 use anchormq::tls::{EngineChoice, EngineConfig, Environment, MaxFragmentLength, Psk, SecurityProfile};
 use anchormq::trust::Bundle;
 use anchormq::verify::Anchors;
-use anchormq::{Error, MqttError};
 use anchormq_std::mqtt::{AnyDialer, Meter, TokioSleep};
 use anchormq_std::{OS_ENTROPY, SystemClock};
 use clap::Parser;
@@ -179,12 +178,8 @@ async fn run(args: &Args) -> Result<(), String> {
             device.lost, device.produced
         )),
         Stopped::Requested => Ok(()),
-        Stopped::Refused { error } | Stopped::Untrusted { error } | Stopped::Fatal { error } => {
-            Err(sentence(&error))
-        }
-        Stopped::Exhausted { attempts, error } => {
-            Err(format!("gave up after {attempts} failed attempts; the last: {}", sentence(&error)))
-        }
+        // The sdk's sentence names the cause and the fix (a CONNACK refusal by its reason's name).
+        stopped => Err(stopped.to_string()),
     }
 }
 
@@ -294,36 +289,6 @@ fn parse_rfc3339(text: &str) -> Result<UnixTime, String> {
         .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
     let secs = u64::try_from(t.unix_timestamp()).map_err(|_| format!("{text:?} is before 1970"))?;
     Ok(UnixTime::since_unix_epoch(Duration::from_secs(secs)))
-}
-
-/// The error's sentence; a socket error reads better through its own `Display`.
-fn sentence(error: &Error<std::io::Error>) -> String {
-    match error {
-        Error::Transport(e) => format!("the network failed: {e}"),
-        Error::Mqtt(MqttError::Refused { reason_code }) => match connack_reason(*reason_code) {
-            Some(name) => format!("{error} ({name})"),
-            None => error.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
-/// The name of a CONNACK reason code (MQTT v5.0 §3.2.2.2), for the common refusals.
-fn connack_reason(code: u8) -> Option<&'static str> {
-    Some(match code {
-        0x80 => "unspecified error",
-        0x84 => "unsupported protocol version",
-        0x85 => "client identifier not valid",
-        0x86 => "bad user name or password",
-        0x87 => "not authorised: check the user name and password",
-        0x88 => "server unavailable",
-        0x89 => "server busy",
-        0x8A | 0xFF => "banned, or a code this client does not know",
-        0x8C => "bad authentication method",
-        0x97 => "quota exceeded",
-        0x9F => "connection rate exceeded",
-        _ => return None,
-    })
 }
 
 /// The simulated device: produces readings on schedule and reports what the supervisor does.
@@ -445,32 +410,16 @@ impl Device {
 impl Application<std::io::Error> for Device {
     fn on_event(&mut self, event: Event<'_, std::io::Error>) {
         match event {
-            Event::Connecting { attempt } => println!("connecting (attempt {attempt})"),
-            Event::Connected { session_present, tls_resumed } => {
+            Event::Connected { tls_resumed, .. } => {
                 self.connections += 1;
                 self.resumed += u64::from(tls_resumed);
-                println!(
-                    "connected: TLS {}, MQTT session {}",
-                    if tls_resumed { "resumed" } else { "full handshake" },
-                    if session_present { "resumed" } else { "new" }
-                );
             }
-            Event::Failed { error } => println!("connection failed: {}", sentence(error)),
-            Event::BackingOff { delay_ms } => println!("retrying in {delay_ms} ms"),
-            Event::Rejected { reason_code } => {
-                self.note_lost();
-                println!("the broker rejected a message: 0x{reason_code:02x}");
-            }
-            Event::Discarded { topic, error } => {
-                if topic == self.topic {
-                    self.note_lost();
-                }
-                println!("discarded a message to {topic}: {}", sentence(error))
-            }
-            Event::Disconnected => println!("disconnected"),
-            Event::GaveUp { .. } => println!("gave up"),
-            other => println!("{other:?}"),
+            Event::Rejected { .. } => self.note_lost(),
+            Event::Discarded { topic, .. } if topic == self.topic => self.note_lost(),
+            _ => {}
         }
+        // Every event, a refusal's reason code by name included, as the sdk words it.
+        println!("{event}");
     }
 
     fn on_message(&mut self, message: &Message<'_>, _control: &mut Control<'_, '_>) {

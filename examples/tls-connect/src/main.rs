@@ -98,7 +98,8 @@ async fn run(args: &Args) -> Result<(), String> {
     match connack.get(..n) {
         Some([0x20, _, _, 0x00, ..]) => println!("broker accepted the MQTT connection (CONNACK success)"),
         Some([0x20, _, _, code, ..]) => {
-            return Err(format!("broker refused the MQTT connection: reason code 0x{code:02x}"));
+            // The sdk's sentence: the reason code by name, and what to do about it.
+            return Err(anchormq::MqttError::Refused { reason_code: *code }.to_string());
         }
         _ => return Err(format!("unexpected reply from the broker: {:02x?}", connack.get(..n))),
     }

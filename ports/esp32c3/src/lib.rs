@@ -42,5 +42,5 @@ pub mod sntp;
 
 #[cfg(target_arch = "riscv32")]
 pub use entropy::TrngEntropy;
-pub use net::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, Tcp};
+pub use net::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, TCP_TIMEOUT, Tcp};
 pub use sntp::SntpClock;

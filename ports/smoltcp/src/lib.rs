@@ -39,6 +39,8 @@
 //! 0.13; the transport contract of `anchormq::mqtt::Transport`.
 #![no_std]
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`): each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 

@@ -1,16 +1,27 @@
 //! anchormq on hosts: tokio TCP sockets, the system clock and OS randomness.
 //!
-//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`], the [`dial_tls`] convenience,
+//! Owns: [`SystemClock`], [`OsEntropy`], [`tcp_connect`] and its [`ConnectError`] (the address
+//! dialled and the operating system's reason, as a sentence), the [`dial_tls`] convenience,
 //! [`ring_provider`] (rustls's ring crypto, for hosts), and the MQTT layer's port ([`mqtt`]:
 //! dialers for the supervisor, its sleep).
 //! Never: weakens anything the SDK decides; it only supplies what a host has.
 //!
 //! Linking this crate also links embassy-time's `std` driver, the clock minimq's keepalive
 //! reads (see `anchormq::mqtt`), so host programs need nothing more.
+// docs.rs (nightly, `--cfg docsrs`): each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod mqtt;
 
+/// The README's example, compiled as a doctest (this crate has every dependency it names), so
+/// the example a user copies first stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+
+use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use anchormq::crypto::{Entropy, EntropyError};
@@ -81,19 +92,97 @@ impl Default for HostBuffers {
 /// Resolves `host` and opens a TCP connection to the first address that answers.
 ///
 /// # Errors
-/// The last connection error, or `NotFound` when the name resolves to nothing.
+/// An [`io::Error`] of the operating system's kind (`ConnectionRefused`, `TimedOut`, ...) that
+/// carries a [`ConnectError`]: its `Display` is a sentence naming the host, the port, the
+/// addresses tried and the operating system's reason, and [`ConnectError::of`] reaches it (and
+/// through it the original `io::Error`). A name that resolves to nothing is `NotFound`.
 pub async fn tcp_connect(host: &str, port: u16) -> io::Result<Socket> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} resolves to no address"));
-    for addr in tokio::net::lookup_host((host, port)).await? {
+    let failed = |tried: Vec<SocketAddr>, error: io::Error| {
+        let kind = error.kind();
+        io::Error::new(kind, ConnectError { host: host.to_owned(), port, tried, error })
+    };
+    let addresses = tokio::net::lookup_host((host, port)).await.map_err(|e| failed(Vec::new(), e))?;
+    let mut tried = Vec::new();
+    let mut last = None;
+    for addr in addresses {
+        tried.push(addr);
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
                 return Ok(FromTokio::new(stream));
             }
-            Err(e) => last = e,
+            Err(e) => last = Some(e),
         }
     }
-    Err(last)
+    let error =
+        last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address"));
+    Err(failed(tried, error))
+}
+
+/// Why [`tcp_connect`] (and so every dialer of this crate) could not open a TCP connection:
+/// what was dialled, and the operating system's error.
+///
+/// It travels inside the [`io::Error`] the dialers report (the transport error of
+/// [`anchormq::Error::Transport`]), whose `Display` is then this sentence:
+/// `cannot open a TCP connection to localhost port 1883 (tried [::1]:1883, 127.0.0.1:1883):
+/// Connection refused (os error 111)`.
+#[derive(Debug)]
+pub struct ConnectError {
+    host: String,
+    port: u16,
+    tried: Vec<SocketAddr>,
+    error: io::Error,
+}
+
+impl ConnectError {
+    /// The `ConnectError` inside an error from [`tcp_connect`] or a dialer, if it carries one.
+    pub fn of(error: &io::Error) -> Option<&ConnectError> {
+        error.get_ref().and_then(|inner| inner.downcast_ref())
+    }
+
+    /// The host name or address that was dialled.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port that was dialled.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The addresses the name resolved to, each tried in turn (empty when resolving failed).
+    pub fn tried(&self) -> &[SocketAddr] {
+        &self.tried
+    }
+
+    /// The operating system's error: of the resolver when nothing was tried, else of the
+    /// last address tried.
+    pub fn io(&self) -> &io::Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { host, port, tried, error } = self;
+        if tried.is_empty() {
+            return write!(f, "cannot resolve {host} (port {port}) to an address: {error}");
+        }
+        write!(f, "cannot open a TCP connection to {host} port {port} (tried ")?;
+        for (i, addr) in tried.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{addr}")?;
+        }
+        write!(f, "): {error}")
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 /// Connects to `host:port` and opens a TLS stream verified for `server_name`.
@@ -138,4 +227,58 @@ pub fn read_pem_certificates(path: &std::path::Path) -> io::Result<Vec<anchormq:
         ));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback port nothing listens on: bound, then released.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.local_addr().expect("its address").port()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_names_the_address_and_the_reason() {
+        let port = closed_port();
+        let Err(error) = tcp_connect("127.0.0.1", port).await else {
+            panic!("connected to a port nothing listens on");
+        };
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+        let expected =
+            format!("cannot open a TCP connection to 127.0.0.1 port {port} (tried 127.0.0.1:{port}): ");
+        let text = error.to_string();
+        assert!(text.starts_with(&expected) && text.contains("refused"), "{text}");
+        let inner = ConnectError::of(&error).expect("the io::Error carries a ConnectError");
+        assert_eq!((inner.host(), inner.port()), ("127.0.0.1", port));
+        assert_eq!(inner.io().kind(), io::ErrorKind::ConnectionRefused);
+        assert!(inner.io().raw_os_error().is_some(), "the OS error is kept: {:?}", inner.io());
+        // As the sdk and the supervisor's events print it: the sentence, not `Os { code: 111, .. }`.
+        let wrapped = anchormq::Error::Transport(error).to_string();
+        assert_eq!(wrapped, format!("the transport failed: {text}"));
+        assert!(!wrapped.contains("Os {"), "{wrapped}");
+    }
+
+    #[tokio::test]
+    async fn a_dialer_reports_the_same_sentence() {
+        use anchormq::mqtt::{Dial, Endpoint};
+        let port = closed_port();
+        let mut dialer = mqtt::PlainDialer::new();
+        let Err(error) = dialer.dial(&Endpoint { host: "127.0.0.1".into(), port }).await else {
+            panic!("connected to a port nothing listens on");
+        };
+        let text = error.to_string();
+        assert!(text.contains(&format!("127.0.0.1 port {port}")) && text.contains("refused"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_name_is_named() {
+        let Err(error) = tcp_connect("name.invalid", 8883).await else {
+            panic!("name.invalid resolved and connected");
+        };
+        let text = error.to_string();
+        assert!(text.starts_with("cannot resolve name.invalid (port 8883) to an address: "), "{text}");
+        assert!(ConnectError::of(&error).is_some_and(|e| e.tried().is_empty()));
+    }
 }

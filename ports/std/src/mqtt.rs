@@ -84,7 +84,7 @@ impl Dial for RustlsDialer {
     }
 }
 
-/// Opens verified streams with either TLS engine, from a [`SecurityProfile`] built for it.
+/// Opens verified streams with either TLS engine, from a [`SecurityProfile`](anchormq::tls::SecurityProfile) built for it.
 ///
 /// Like [`RustlsDialer`], but the engine is chosen at run time ([`EngineConfig`]): rustls for
 /// certificates, pinned keys and raw public keys, embedded-tls for PSK and small records.

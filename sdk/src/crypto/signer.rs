@@ -19,7 +19,7 @@ use core::fmt;
 /// The TLS engine calls [`Signer::sign`] once per handshake with the whole CertificateVerify
 /// input (RFC 8446 §4.4.3), never a digest, and never sees key material. Both engines use it:
 /// rustls through [`crate::tls::TlsConfigBuilder::client_identity`], embedded-tls through
-/// [`crate::tls::EmbeddedConfigBuilder::client_certificate`].
+/// `tls::EmbeddedConfigBuilder::client_certificate` (feature `embedded-tls`).
 ///
 /// # Hardware keys
 /// - **Secure elements that sign digests** (Microchip ATECC608, NXP SE050 and similar, P-256):

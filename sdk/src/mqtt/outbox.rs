@@ -163,7 +163,16 @@ impl<'a> Outbox<'a> {
         if needed > capacity {
             return Err(OutboxError::TooLarge { needed, capacity });
         }
-        let admission = self.make_room(needed)?;
+        // Outbox pressure is logged here, where it happens (features `log`, `defmt`): the
+        // topic and the counts, never the payload.
+        let admission = self
+            .make_room(needed)
+            .inspect_err(|e| crate::logging::log_warn!("outbox pressure on a message for {topic}: {e}"))?;
+        if let Admission::DroppedOldest { messages, bytes } = admission {
+            crate::logging::log_warn!(
+                "the outbox was full: dropped the {messages} oldest waiting messages ({bytes} bytes) to queue one for {topic}"
+            );
+        }
         if self.end.saturating_add(needed) > capacity {
             self.compact();
         }

@@ -305,6 +305,9 @@ impl<'buf, 'o, C: Dial, Z: Sleep, R: Entropy> Supervisor<'buf, 'o, C, Z, R> {
     /// Every future inside is polled with one waker per task (`steady`), so each timer it sets
     /// is registered once per deadline whatever the executor's wakers do.
     pub async fn run<A: Application<C::Error>>(&mut self, app: &mut A) -> Stopped<C::Error> {
+        // With a log feature, every event is logged on its way to the application.
+        #[cfg(any(feature = "log", feature = "defmt"))]
+        let app = &mut logged::Logged(app);
         steady(pin!(self.supervise(app))).await
     }
 
@@ -647,6 +650,10 @@ async fn select<A: Future, B: Future>(
     })
     .await
 }
+
+mod display;
+#[cfg(any(feature = "log", feature = "defmt"))]
+mod logged;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]

@@ -29,7 +29,7 @@ use crate::tls::TlsStream;
 #[allow(async_fn_in_trait)] // Embedded executors are single-threaded; callers need no `Send` bound.
 pub trait Transport: Read + Write {
     /// The port's own error, what [`Error::Transport`] carries.
-    type PortError: fmt::Debug;
+    type PortError: fmt::Debug + fmt::Display;
 
     /// Turns an error of this stream into anchormq's error. A `TlsStream` already reports
     /// anchormq errors; a plain stream's errors become [`Error::Transport`].
@@ -140,8 +140,9 @@ impl<S: Read + Write> Transport for Plain<S> {
 /// asks for the next stream only after dropping the previous one.
 #[allow(async_fn_in_trait)] // See `Transport`.
 pub trait Dial {
-    /// The port's own error type.
-    type Error: fmt::Debug;
+    /// The port's own error type (`Display`, as every `embedded_io` error is: its sentence is
+    /// what [`Error::Transport`] prints).
+    type Error: fmt::Debug + fmt::Display;
     /// The stream it opens.
     type Stream<'a>: Transport<PortError = Self::Error>
     where

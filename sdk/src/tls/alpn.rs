@@ -41,7 +41,7 @@ const MAX_LIST: usize = u16::MAX as usize - 2;
 /// AWS IoT Core requires for MQTT with a client certificate on port 443).
 ///
 /// Given to [`crate::tls::TlsConfigBuilder::alpn`] or [`crate::tls::TlsConfig::with_alpn`]
-/// (rustls), [`crate::tls::EmbeddedConfigBuilder::alpn`] (embedded-tls), or
+/// (rustls), `tls::EmbeddedConfigBuilder::alpn` (embedded-tls), or
 /// [`crate::tls::EngineConfig::with_alpn`] (either). See the module documentation for what each
 /// engine checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,7 +49,7 @@ pub enum AnyStream<'b, T: Read + Write + 'b> {
 ///
 /// # Errors
 /// What the engine's own `handshake` reports: [`crate::tls::handshake`] for rustls,
-/// [`crate::tls::embedded::handshake`] for embedded-tls.
+/// `tls::embedded::handshake` for embedded-tls.
 pub async fn handshake_any<'b, T: Read + Write + 'b>(
     engine: Engine<'_>,
     server_name: &str,

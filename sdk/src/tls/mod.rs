@@ -15,7 +15,7 @@
 //! Implements: RFC 8446 (TLS 1.3) through rustls's unbuffered API with caller-owned buffers;
 //! RFC 5246 (TLS 1.2, ECDHE + AEAD only) behind the `tls12` feature; RFC 8446 §2.2 resumption;
 //! RFC 7301 ALPN on both engines (what embedded-tls cannot check is in `alpn.rs`).
-//! With the `embedded-tls` feature, a second engine ([`embedded`]: TLS 1.3 with certificates or
+//! With the `embedded-tls` feature, a second engine (`embedded`: TLS 1.3 with certificates or
 //! an external PSK; `embedded-tls-psk` builds it with the PSK profile only); [`handshake_any`] and
 //! [`AnyStream`] let callers not care which engine runs.
 

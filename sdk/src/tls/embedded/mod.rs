@@ -266,6 +266,8 @@ pub async fn handshake<'b, T: Read + Write + 'b>(
         cancel_safe_reads,
         client_certificate,
     };
+    // embedded-tls never resumes a session.
+    shell::log_verified("embedded-tls", server_name, false);
     Ok(EmbeddedStream {
         conn: Some(conn),
         shared,

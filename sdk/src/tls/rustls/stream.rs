@@ -150,7 +150,9 @@ pub async fn handshake<'b, T: Read + Write>(
         outcome: None,
     };
     stream.handshake(verifier).await?;
-    stream.info = Some(stream.conclude(config, &name)?);
+    let info = stream.conclude(config, &name)?;
+    shell::log_verified("rustls", server_name, info.resumed);
+    stream.info = Some(info);
     Ok(stream)
 }
 
