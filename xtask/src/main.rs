@@ -8,8 +8,8 @@ mod demo;
 mod fuzz;
 mod limbo;
 mod modules;
-mod riscv_virt;
 mod package;
+mod riscv_virt;
 mod size;
 mod test;
 
@@ -61,7 +61,7 @@ enum Cmd {
     /// Run the x509-limbo suite through anchormq's verifier.
     Limbo {
         /// The suite (`limbo.json` or `limbo.json.xz`); webpki-exceptions.json must sit beside it.
-        #[arg(long, default_value = "../shared/x509-limbo/limbo.json.xz")]
+        #[arg(long, default_value = limbo::DATA)]
         data: PathBuf,
     },
     /// Package the published crates (anchormq, anchormq-std, anchormq-smoltcp,
