@@ -29,6 +29,11 @@
 //! | `SOURCE_DATE_EPOCH` | the time build.rs ran | the build time, the floor of certificate validity checks |
 
 use anchormq::tls::MaxFragmentLength;
+#[cfg(feature = "psk")]
+pub use firmware_config::HexKey;
+#[cfg(feature = "psk")]
+use firmware_config::hex;
+use firmware_config::{number, or, port};
 
 /// Wi-Fi network name.
 pub const WIFI_SSID: &str = or(option_env!("ANCHORMQ_WIFI_SSID"), "");
@@ -89,61 +94,6 @@ pub const PSK_IDENTITY: &str = or(option_env!("ANCHORMQ_PSK_IDENTITY"), "esp32c3
 #[cfg(feature = "psk")]
 pub const PSK_KEY: HexKey = hex(or(option_env!("ANCHORMQ_PSK_KEY"), ""));
 
-/// A key decoded at compile time.
-#[cfg(feature = "psk")]
-#[derive(Debug)]
-pub struct HexKey {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-#[cfg(feature = "psk")]
-impl HexKey {
-    /// The key's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
-    }
-}
-
-const fn or(value: Option<&'static str>, default: &'static str) -> &'static str {
-    match value {
-        Some(v) => v,
-        None => default,
-    }
-}
-
-/// A decimal number, `None` if `text` is not one (or does not fit).
-const fn number(text: &str) -> Option<u64> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
-        return None;
-    }
-    let mut value: u64 = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let digit = bytes[i];
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        value = match value.checked_mul(10) {
-            Some(v) => match v.checked_add((digit - b'0') as u64) {
-                Some(v) => v,
-                None => return None,
-            },
-            None => return None,
-        };
-        i += 1;
-    }
-    Some(value)
-}
-
-const fn port(text: &str) -> u16 {
-    match number(text) {
-        Some(value) if value > 0 && value <= 65_535 => value as u16,
-        _ => panic!("ANCHORMQ_BROKER_PORT must be a number from 1 to 65535"),
-    }
-}
-
 const fn fragment(text: &str) -> MaxFragmentLength {
     match number(text) {
         Some(512) => MaxFragmentLength::Bytes512,
@@ -151,29 +101,5 @@ const fn fragment(text: &str) -> MaxFragmentLength {
         Some(2_048) => MaxFragmentLength::Bytes2048,
         Some(4_096) => MaxFragmentLength::Bytes4096,
         _ => panic!("ANCHORMQ_MAX_FRAGMENT must be 512, 1024, 2048 or 4096"),
-    }
-}
-
-#[cfg(feature = "psk")]
-const fn hex(text: &str) -> HexKey {
-    let digits = text.as_bytes();
-    assert!(digits.len().is_multiple_of(2), "ANCHORMQ_PSK_KEY must be an even number of hex digits");
-    assert!(digits.len() <= 128, "ANCHORMQ_PSK_KEY must be at most 64 bytes");
-    let mut bytes = [0u8; 64];
-    let mut i = 0;
-    while i < digits.len() / 2 {
-        bytes[i] = nibble(digits[2 * i]) << 4 | nibble(digits[2 * i + 1]);
-        i += 1;
-    }
-    HexKey { bytes, len: digits.len() / 2 }
-}
-
-#[cfg(feature = "psk")]
-const fn nibble(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        b'A'..=b'F' => digit - b'A' + 10,
-        _ => panic!("ANCHORMQ_PSK_KEY must be hex digits only"),
     }
 }
