@@ -456,7 +456,7 @@ fn sntp_synced(run: &Run, before: u64, after: u64) -> Result<u64> {
              SNTP request within the run ({:.1?}); its sntp lines: {:?}; {}",
             ntp::PORT,
             run.took,
-            sntp_lines(&run),
+            sntp_lines(run),
             run.describe()
         ));
     };
