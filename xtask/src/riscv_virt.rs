@@ -18,7 +18,9 @@
 //! ([`anchormq_testbed::ntp::Chrony`], never touching the machine's clock), the firmware's first
 //! SNTP answer (`figure sntp_unix_secs`) must be the host's time during the run, within a few
 //! seconds; without it, the clock is never set, that check refuses the run, and the readings
-//! still arrive on the RTC's time.
+//! still arrive on the RTC's time. A third starts the RTC 60 days ahead (`-rtc base=`), past the
+//! test leaf's validity: refused as expired without an NTP server, accepted once chronyd answers,
+//! so the certificate check's time is SNTP's.
 //!
 //! Two cases disturb a run once the third reading arrived: the TAP link goes down for 3 s (the
 //! connection survives it), and the broker is killed and started again (the supervisor
@@ -284,6 +286,9 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
             Ok(())
         });
         suite.case("sntp_sets_the_clock_from_chrony_on_the_link", || sntp_from_chrony(&env));
+        suite.case("an_rtc_past_the_leafs_expiry_is_corrected_by_sntp_before_the_check", || {
+            sntp_corrects_the_rtc(&env)
+        });
         suite.case("without_an_ntp_server_the_sntp_check_refuses_the_run", || no_ntp_server(&env));
         suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
         suite.case("link_down_and_up_mid_stream_loses_no_reading", || link_down_and_up(&env));
@@ -296,12 +301,19 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
 impl Board {
     /// Runs the image of `profile` with the forwarder pointing at `broker`, until it ends the run.
     fn boot(&self, profile: Profile, broker: SocketAddr) -> Result<Run> {
+        self.boot_with_rtc(profile, broker, None)
+    }
+
+    /// [`Board::boot`] with the goldfish RTC started at `rtc_base` (`-rtc base=...`) instead of
+    /// the host's time.
+    fn boot_with_rtc(&self, profile: Profile, broker: SocketAddr, rtc_base: Option<String>) -> Result<Run> {
         self.forwarder.point_at(broker);
         let machine = Machine {
             image: image(&self.work, profile),
             tap: Some(self.tap.name.clone()),
             echo: "    guest: ",
             atomics: matches!(profile, Profile::Rustls),
+            rtc_base,
         };
         machine.run(RUN_LIMIT, || {
             // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
@@ -468,6 +480,43 @@ fn sntp_synced(run: &Run, before: u64, after: u64) -> Result<u64> {
     }
     Ok(synced)
 }
+
+/// The certificate check's time is SNTP's: with the goldfish RTC [`RTC_AHEAD`] ahead (past the
+/// test leaf's 30 days), the same image is refused as expired at the RTC's time without an NTP
+/// server, and with chronyd on the link its first round (which the firmware lets finish before
+/// the first dial) sets the clock back, and every reading arrives from the verified broker.
+fn sntp_corrects_the_rtc(env: &Env) -> CaseResult {
+    let ahead = unix_secs().saturating_add(RTC_AHEAD.as_secs());
+    let rfc3339 =
+        anchormq::time::fmt_unix(UnixTime::since_unix_epoch(Duration::from_secs(ahead))).to_string();
+    let base = rfc3339.trim_end_matches('Z').to_string();
+    let broker = env.broker.addr(Listener::Tls13);
+
+    let refused = env.board.boot_with_rtc(Profile::Certificates, broker, Some(base.clone()))?;
+    let (expired, basis) = ("expired at", "from the device's time source");
+    anchormq_testbed::check!(
+        refused.exit_code() == Some(2) && refused.printed(expired) && refused.printed(basis),
+        "with the RTC at {base} and no NTP server, expected the broker's certificate refused as \
+         \"{expired} ... ({basis})\"; {}",
+        refused.describe()
+    );
+
+    let chrony = ntp::Chrony::start(HOST, &env.board.work.join("runs/chrony-rtc"))?;
+    let witness = Witness::start(&env.broker, "witness-sntp-rtc")?;
+    let before = unix_secs();
+    let run = env.board.boot_with_rtc(Profile::Certificates, broker, Some(base.clone()));
+    let after = unix_secs();
+    drop(chrony);
+    let run = run?;
+    let synced = sntp_synced(&run, before, after)?;
+    all_readings_arrived(&run, &witness)?;
+    println!("    the RTC started at {base}; SNTP set the clock to {synced} before the first dial");
+    Ok(())
+}
+
+/// How far ahead of the host the RTC starts in [`sntp_corrects_the_rtc`]: past the test PKI's
+/// leaf (valid for 30 days), within its CAs (365 days).
+const RTC_AHEAD: Duration = Duration::from_secs(60 * 86_400);
 
 /// How far (seconds) the guest's SNTP time may lie outside the host's clock during the run.
 const SNTP_TOLERANCE: u64 = 3;

@@ -11,7 +11,7 @@
 //! | `ANCHORMQ_BROKER_HOST` | `192.168.69.100` | the broker's IPv4 address (this image resolves no names) |
 //! | `ANCHORMQ_BROKER_PORT` | `8883` | broker TLS port |
 //! | `ANCHORMQ_SERVER_NAME` | `localhost` | the name the broker's certificate must carry (and the SNI) |
-//! | `ANCHORMQ_NTP_SERVER` | `192.168.69.100` | the SNTP server's IPv4 address; empty: no SNTP, the RTC's time only |
+//! | `ANCHORMQ_NTP_SERVER` | `192.168.69.100` | the SNTP server's IPv4 address (its first round, at most 5 s, ends before the first dial); empty: no SNTP, the RTC's time only |
 //! | `ANCHORMQ_CLIENT_ID` | `riscv-virt` | MQTT client id |
 //! | `ANCHORMQ_TOPIC_PREFIX` | `devices` | topics are `<prefix>/<client id>/telemetry` and `.../status` |
 //! | `ANCHORMQ_PUBLISH_MS` | `1000` | milliseconds between readings |

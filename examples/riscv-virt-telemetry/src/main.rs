@@ -54,6 +54,7 @@ mod measured;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use core::cell::Cell;
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
@@ -238,7 +239,17 @@ async fn run() -> Result<(), u16> {
         Err(e) => return halt(format!("the SNTP socket: {e}")),
     };
     let mut app = app::Telemetry::new(&telemetry_topic, &status_topic, &RTC, &HEAP);
-    let stopped = match select3(stack.run(&mut clock), supervisor.run(&mut app), keep_time(&sntp)).await {
+    // The first SNTP round gets a head start (an answer, or a failure within the shared client's
+    // TIMEOUT of 5 s): an RTC that is off is then corrected before the first certificate check,
+    // and without an answer the check goes on at the RTC's time, never before the build.
+    let first_round = Cell::new(config::NTP_SERVER.is_none());
+    let supervised = async {
+        while !first_round.get() {
+            Timer::after(Duration::from_millis(10)).await;
+        }
+        supervisor.run(&mut app).await
+    };
+    let stopped = match select3(stack.run(&mut clock), supervised, keep_time(&sntp, &first_round)).await {
         Either3::First(never) | Either3::Third(never) => match never {},
         Either3::Second(stopped) => stopped,
     };
@@ -277,23 +288,26 @@ fn sntp_socket<'s, 'a>(
 }
 
 /// Keeps [`SNTP`] in sync with [`config::NTP_SERVER`] (for ever; pends for ever when none is
-/// configured). The first answer is printed as `figure sntp_unix_secs`, for the harness to hold
-/// against the host's clock.
-async fn keep_time(socket: &UdpSocket<'_, '_, VirtioNet>) -> ! {
+/// configured), and raises `first_round` once the first attempt ended. The first answer is
+/// printed as `figure sntp_unix_secs`, for the harness to hold against the host's clock.
+async fn keep_time(socket: &UdpSocket<'_, '_, VirtioNet>, first_round: &Cell<bool>) -> ! {
     let Some(server) = config::NTP_SERVER else {
         println!("sntp: no server configured (ANCHORMQ_NTP_SERVER): the RTC's time only");
         // Diverges: the other two futures of the select go on alone.
         match core::future::pending::<core::convert::Infallible>().await {}
     };
     let mut first = true;
-    anchormq_riscv_virt::sntp::run(&SNTP, socket, &[server], &RNG, |server, result| match result {
-        Ok(time) => {
-            println!("sntp: {server}: {}", anchormq::time::fmt_unix(time));
-            if core::mem::take(&mut first) {
-                println!("figure sntp_unix_secs {}", time.as_secs());
+    anchormq_riscv_virt::sntp::run(&SNTP, socket, &[server], &RNG, |server, result| {
+        match result {
+            Ok(time) => {
+                println!("sntp: {server}: {}", anchormq::time::fmt_unix(time));
+                if core::mem::take(&mut first) {
+                    println!("figure sntp_unix_secs {}", time.as_secs());
+                }
             }
+            Err(e) => println!("sntp: {server}: {e}"),
         }
-        Err(e) => println!("sntp: {server}: {e}"),
+        first_round.set(true);
     })
     .await
 }
