@@ -24,12 +24,13 @@ mod tree;
 use tree::{Reference, Tree, display};
 
 /// The crates checked: the name printed, and the crate's directory in the workspace.
-const CRATES: [(&str, &str); 5] = [
+const CRATES: [(&str, &str); 6] = [
     ("anchormq", "sdk"),
     ("anchormq-std", "ports/std"),
     ("anchormq-smoltcp", "ports/smoltcp"),
     ("anchormq-esp32c3", "ports/esp32c3"),
     ("anchormq-riscv-virt", "ports/riscv-virt"),
+    ("anchormq-sntp", "ports/sntp"),
 ];
 
 /// `cargo xtask modules`: prints each crate's top-level module graph and its import cycles;

@@ -20,7 +20,7 @@ use crate::cmd::{cargo, run, target_dir};
 use crate::{Result, size};
 
 /// The host workspace's published crates, in dependency order.
-pub const HOST_CRATES: [&str; 3] = ["anchormq", "anchormq-std", "anchormq-smoltcp"];
+pub const HOST_CRATES: [&str; 4] = ["anchormq", "anchormq-std", "anchormq-smoltcp", "anchormq-sntp"];
 
 /// The firmware workspace's published crate.
 pub const FIRMWARE_CRATE: &str = "anchormq-esp32c3";
@@ -40,8 +40,21 @@ pub fn check(root: &Path) -> Result {
         return Err(format!("cargo package left no unpacked anchormq at {}", sdk_package.display()));
     }
     let patch = format!("patch.crates-io.anchormq.path={:?}", sdk_package.display().to_string());
-    let firmware =
-        ["package", "--allow-dirty", "-p", FIRMWARE_CRATE, "--target", size::TARGET, "--config", &patch];
+    let sntp_package =
+        target_dir(root).join("package").join(concat!("anchormq-sntp-", env!("CARGO_PKG_VERSION")));
+    let sntp_patch = format!("patch.crates-io.anchormq-sntp.path={:?}", sntp_package.display().to_string());
+    let firmware = [
+        "package",
+        "--allow-dirty",
+        "-p",
+        FIRMWARE_CRATE,
+        "--target",
+        size::TARGET,
+        "--config",
+        &patch,
+        "--config",
+        &sntp_patch,
+    ];
     // The firmware workspace takes anchormq by path, so cargo records the patch as unused in its
     // lock file; the check must leave the repository as it found it.
     let lock = root.join(size::FIRMWARE_DIR).join("Cargo.lock");

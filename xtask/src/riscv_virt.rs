@@ -14,13 +14,21 @@
 //! listener a case chooses, a `mosquitto_sub` witness, and QEMU ([`anchormq_testbed::qemu`]) with a bounded run time. The firmware ends the run
 //! itself (QEMU's test finisher) once the broker acknowledged every reading, or when it stops.
 //!
+//! Two cases set the clock: with chronyd serving the host's clock on the link
+//! ([`anchormq_testbed::ntp::Chrony`], never touching the machine's clock), the firmware's first
+//! SNTP answer (`figure sntp_unix_secs`) must be the host's time during the run, within a few
+//! seconds; without it, the clock is never set, that check refuses the run, and the readings
+//! still arrive on the RTC's time. A third starts the RTC 60 days ahead (`-rtc base=`), past the
+//! test leaf's validity: refused as expired without an NTP server, accepted once chronyd answers,
+//! so the certificate check's time is SNTP's.
+//!
 //! Two cases disturb a run once the third reading arrived: the TAP link goes down for 3 s (the
 //! connection survives it), and the broker is killed and started again (the supervisor
 //! reconnects through the forwarder, which refuses it until the witness has subscribed again).
 //!
 //! The figures the firmware prints (`figure <name> <value>`: instructions of each dial and
 //! publish round trip, heap peaks, the stack's high-water mark) are printed as a table.
-//! Needs root, `qemu-system-riscv32` (qemu-system-misc), Mosquitto and the riscv32imc target;
+//! Needs root, `qemu-system-riscv32` (qemu-system-misc), Mosquitto, chrony and the riscv32imc target;
 //! without any of them it fails and says why.
 
 use std::collections::BTreeMap;
@@ -36,6 +44,7 @@ use anchormq::trust::{BundleBuilder, OwnedAnchor};
 use anchormq_testbed::broker::{Broker, Listener, PSK_IDENTITY, PSK_KEY};
 use anchormq_testbed::harness::{CaseResult, Suite};
 use anchormq_testbed::netns::{self, Tap};
+use anchormq_testbed::ntp;
 use anchormq_testbed::pki::{self, Pki};
 use anchormq_testbed::proxy::Forwarder;
 use anchormq_testbed::qemu::{self, Machine, Run};
@@ -167,6 +176,8 @@ fn build(root: &Path, profile: Profile, work: &Path) -> Result {
         ("ANCHORMQ_CLIENT_ID", CLIENT_ID),
         ("ANCHORMQ_READINGS", readings.as_str()),
         ("ANCHORMQ_PUBLISH_MS", "200"),
+        // chronyd on the host side of the link, in the cases that start it (ntp::Chrony).
+        ("ANCHORMQ_NTP_SERVER", host.as_str()),
     ];
     let bundle = bundle(work, profile.root()).display().to_string();
     match profile {
@@ -274,6 +285,11 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
             anchormq_testbed::check!(emulated > 0, "no atomic instruction was emulated; {}", run.describe());
             Ok(())
         });
+        suite.case("sntp_sets_the_clock_from_chrony_on_the_link", || sntp_from_chrony(&env));
+        suite.case("an_rtc_past_the_leafs_expiry_is_corrected_by_sntp_before_the_check", || {
+            sntp_corrects_the_rtc(&env)
+        });
+        suite.case("without_an_ntp_server_the_sntp_check_refuses_the_run", || no_ntp_server(&env));
         suite.case("wrong_host_broker_is_refused_with_the_verifiers_sentence", || wrong_host(&env));
         suite.case("link_down_and_up_mid_stream_loses_no_reading", || link_down_and_up(&env));
         suite.case("broker_restart_mid_stream_loses_no_reading", || broker_restart(&mut env));
@@ -285,12 +301,19 @@ fn run_cases(work: &Path, filters: &[String]) -> ExitCode {
 impl Board {
     /// Runs the image of `profile` with the forwarder pointing at `broker`, until it ends the run.
     fn boot(&self, profile: Profile, broker: SocketAddr) -> Result<Run> {
+        self.boot_with_rtc(profile, broker, None)
+    }
+
+    /// [`Board::boot`] with the goldfish RTC started at `rtc_base` (`-rtc base=...`) instead of
+    /// the host's time.
+    fn boot_with_rtc(&self, profile: Profile, broker: SocketAddr, rtc_base: Option<String>) -> Result<Run> {
         self.forwarder.point_at(broker);
         let machine = Machine {
             image: image(&self.work, profile),
             tap: Some(self.tap.name.clone()),
             echo: "    guest: ",
             atomics: matches!(profile, Profile::Rustls),
+            rtc_base,
         };
         machine.run(RUN_LIMIT, || {
             // The host side carries frames only once the kernel saw QEMU attach (netns::Tap).
@@ -399,6 +422,112 @@ fn broker_restart(env: &mut Env) -> CaseResult {
     );
     println!("    {connections} connections through the forwarder; the run took {:.1?}", run.took);
     Ok(())
+}
+
+/// chronyd serves the host's clock on the link: the firmware's first SNTP answer
+/// (`figure sntp_unix_secs`, printed when the shared client set the clock) is the host's time
+/// during the run, within [`SNTP_TOLERANCE`], and the readings arrive from the verified broker
+/// with that clock as the certificate check's time.
+fn sntp_from_chrony(env: &Env) -> CaseResult {
+    let chrony = ntp::Chrony::start(HOST, &env.board.work.join("runs/chrony"))?;
+    let before = unix_secs();
+    let run = publishes(env, Profile::Certificates, Listener::Tls13)?;
+    let after = unix_secs();
+    drop(chrony);
+    let synced = sntp_synced(&run, before, after)?;
+    println!("    SNTP set the clock to {synced}; the host read {before} to {after}");
+    Ok(())
+}
+
+/// Without an NTP server on the link the clock is never set, the readings still arrive (on
+/// the RTC's time), and [`sntp_synced`], the check of [`sntp_from_chrony`], refuses the run and
+/// says why: so that case fails when the SNTP path does not work.
+fn no_ntp_server(env: &Env) -> CaseResult {
+    let before = unix_secs();
+    let run = publishes(env, Profile::Certificates, Listener::Tls13)?;
+    let after = unix_secs();
+    match sntp_synced(&run, before, after) {
+        Ok(synced) => Err(format!(
+            "the guest says SNTP set its clock to {synced}, with no NTP server on the link; {}",
+            run.describe()
+        )),
+        Err(refusal) => {
+            let first = refusal.split("; QEMU").next().unwrap_or(&refusal);
+            println!("    the SNTP check refuses this run: {first}");
+            Ok(())
+        }
+    }
+}
+
+/// The time the guest's first SNTP answer set its clock to, if that is the host's time during
+/// the run (`before` to `after`, Unix seconds) within [`SNTP_TOLERANCE`].
+fn sntp_synced(run: &Run, before: u64, after: u64) -> Result<u64> {
+    let Some(synced) = run.figure("sntp_unix_secs") else {
+        return Err(format!(
+            "the firmware printed no `figure sntp_unix_secs`: no NTP server at {HOST}:{} answered its \
+             SNTP request within the run ({:.1?}); its sntp lines: {:?}; {}",
+            ntp::PORT,
+            run.took,
+            sntp_lines(run),
+            run.describe()
+        ));
+    };
+    let window = before.saturating_sub(SNTP_TOLERANCE)..=after.saturating_add(SNTP_TOLERANCE);
+    if !window.contains(&synced) {
+        return Err(format!(
+            "SNTP set the guest's clock to {synced}, but the host's clock read {before} to {after} during the run"
+        ));
+    }
+    Ok(synced)
+}
+
+/// The certificate check's time is SNTP's: with the goldfish RTC [`RTC_AHEAD`] ahead (past the
+/// test leaf's 30 days), the same image is refused as expired at the RTC's time without an NTP
+/// server, and with chronyd on the link its first round (which the firmware lets finish before
+/// the first dial) sets the clock back, and every reading arrives from the verified broker.
+fn sntp_corrects_the_rtc(env: &Env) -> CaseResult {
+    let ahead = unix_secs().saturating_add(RTC_AHEAD.as_secs());
+    let rfc3339 =
+        anchormq::time::fmt_unix(UnixTime::since_unix_epoch(Duration::from_secs(ahead))).to_string();
+    let base = rfc3339.trim_end_matches('Z').to_string();
+    let broker = env.broker.addr(Listener::Tls13);
+
+    let refused = env.board.boot_with_rtc(Profile::Certificates, broker, Some(base.clone()))?;
+    let (expired, basis) = ("expired at", "from the device's time source");
+    anchormq_testbed::check!(
+        refused.exit_code() == Some(2) && refused.printed(expired) && refused.printed(basis),
+        "with the RTC at {base} and no NTP server, expected the broker's certificate refused as \
+         \"{expired} ... ({basis})\"; {}",
+        refused.describe()
+    );
+
+    let chrony = ntp::Chrony::start(HOST, &env.board.work.join("runs/chrony-rtc"))?;
+    let witness = Witness::start(&env.broker, "witness-sntp-rtc")?;
+    let before = unix_secs();
+    let run = env.board.boot_with_rtc(Profile::Certificates, broker, Some(base.clone()));
+    let after = unix_secs();
+    drop(chrony);
+    let run = run?;
+    let synced = sntp_synced(&run, before, after)?;
+    all_readings_arrived(&run, &witness)?;
+    println!("    the RTC started at {base}; SNTP set the clock to {synced} before the first dial");
+    Ok(())
+}
+
+/// How far ahead of the host the RTC starts in [`sntp_corrects_the_rtc`]: past the test PKI's
+/// leaf (valid for 30 days), within its CAs (365 days).
+const RTC_AHEAD: Duration = Duration::from_secs(60 * 86_400);
+
+/// How far (seconds) the guest's SNTP time may lie outside the host's clock during the run.
+const SNTP_TOLERANCE: u64 = 3;
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The console lines of the SNTP task.
+fn sntp_lines(run: &Run) -> Vec<&str> {
+    run.console.iter().map(String::as_str).filter(|line| line.contains("sntp:")).collect()
 }
 
 fn wrong_host(env: &Env) -> CaseResult {

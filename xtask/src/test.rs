@@ -157,10 +157,12 @@ const STEPS: &[Step] = &[
                 "anchormq-smoltcp",
                 "--no-default-features",
                 "--features",
-                "embedded-tls,dns,dhcpv4",
+                "embedded-tls,dns,dhcpv4,udp",
                 "--target",
                 RISCV_TARGETS[1],
             ],
+            // The SNTP client both device ports share, on the same target.
+            &["build", "-p", "anchormq-sntp", "--target", RISCV_TARGETS[1]],
         ]),
     },
     Step {
@@ -172,7 +174,8 @@ const STEPS: &[Step] = &[
     Step {
         // The device path on an emulated RV32IMC core without atomics: the firmware publishes
         // over virtio-net to Mosquitto with the PSK, certificate and RSA profiles, through a
-        // link outage and a broker restart, a wrong-host broker is refused, and the rustls
+        // link outage and a broker restart, sets its clock by SNTP from chronyd on the link, a
+        // wrong-host broker is refused, and the rustls
         // experiment runs on riscv32imac, natively and with emulated atomics (cargo xtask riscv-virt).
         name: "RISC-V virt firmware on QEMU (riscv32imc profiles, outages, wrong host; rustls on riscv32imac)",
         action: Action::Check(|root| riscv_virt::run(root, &[])),

@@ -371,12 +371,11 @@ async fn net_task(mut runner: Runner<'static, Interface>) {
 
 #[embassy_executor::task]
 async fn sntp_task(stack: embassy_net::Stack<'static>) {
-    CLOCK
-        .run(stack, &[config::NTP_SERVER], &TRNG, |server, result| match result {
-            Ok(time) => println!("sntp: {server}: {} s since 1970", time.as_secs()),
-            Err(e) => println!("sntp: {server}: {e}"),
-        })
-        .await
+    anchormq_esp32c3::sntp::run(&CLOCK, stack, &[config::NTP_SERVER], &TRNG, |server, result| match result {
+        Ok(time) => println!("sntp: {server}: {} s since 1970", time.as_secs()),
+        Err(e) => println!("sntp: {server}: {e}"),
+    })
+    .await
 }
 
 async fn spawn<S>(

@@ -11,6 +11,7 @@
 //! | `ANCHORMQ_BROKER_HOST` | `192.168.69.100` | the broker's IPv4 address (this image resolves no names) |
 //! | `ANCHORMQ_BROKER_PORT` | `8883` | broker TLS port |
 //! | `ANCHORMQ_SERVER_NAME` | `localhost` | the name the broker's certificate must carry (and the SNI) |
+//! | `ANCHORMQ_NTP_SERVER` | `192.168.69.100` | the SNTP server's IPv4 address (its first round, at most 5 s, ends before the first dial); empty: no SNTP, the RTC's time only |
 //! | `ANCHORMQ_CLIENT_ID` | `riscv-virt` | MQTT client id |
 //! | `ANCHORMQ_TOPIC_PREFIX` | `devices` | topics are `<prefix>/<client id>/telemetry` and `.../status` |
 //! | `ANCHORMQ_PUBLISH_MS` | `1000` | milliseconds between readings |
@@ -35,6 +36,11 @@ pub const BROKER_PORT: u16 = match number(or(option_env!("ANCHORMQ_BROKER_PORT")
 };
 /// What the broker must prove to be. Configuration, never taken from the address.
 pub const SERVER_NAME: &str = or(option_env!("ANCHORMQ_SERVER_NAME"), "localhost");
+/// The SNTP server's IPv4 address (`None`: no SNTP; the certificate check uses the RTC's time).
+pub const NTP_SERVER: Option<&str> = match or(option_env!("ANCHORMQ_NTP_SERVER"), "192.168.69.100") {
+    server if server.is_empty() => None,
+    server => Some(server),
+};
 /// The MQTT client id.
 pub const CLIENT_ID: &str = or(option_env!("ANCHORMQ_CLIENT_ID"), "riscv-virt");
 /// The first topic level.

@@ -4,7 +4,8 @@
 //!
 //! Two profiles, chosen at build time: **certificates** (default; the broker's chain must end
 //! at an anchor of the trust bundle embedded by build.rs and name [`config::SERVER_NAME`], at
-//! the goldfish RTC's time, never before the build time) and **PSK** (`--no-default-features
+//! SNTP's time once [`config::NTP_SERVER`] answered and the goldfish RTC's before, never before
+//! the build time) and **PSK** (`--no-default-features
 //! --features psk`; TLS 1.3 psk_dhe_ke); `--features rsa` adds RSA signatures to the first. An
 //! experiment, not a device profile: `--no-default-features --features rustls` (or
 //! `atomic-emulation`) builds the certificate profile on rustls for riscv32imac. Everything else
@@ -22,7 +23,8 @@
 //!
 //! The console prints what happens, and lines `figure <name> <value>` the harness collects:
 //! retired instructions (`instret`) of each dial (TCP connect and TLS handshake) and of a QoS 1
-//! publish until its PUBACK, heap peaks, and the stack's high-water mark.
+//! publish until its PUBACK, heap peaks, the stack's high-water mark, and the time of the first
+//! SNTP answer (`sntp_unix_secs`).
 #![no_std]
 #![no_main]
 
@@ -42,6 +44,8 @@ compile_error!("choose a TLS profile: the `certificates` feature (the default), 
 extern crate alloc;
 
 mod app;
+#[cfg(not(feature = "psk"))]
+mod clock;
 mod config;
 #[cfg(feature = "atomic-emulation")]
 mod emulation;
@@ -50,6 +54,7 @@ mod measured;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use core::cell::Cell;
 
 use anchormq::crypto::Entropy;
 use anchormq::mqtt::{
@@ -59,20 +64,25 @@ use anchormq::mqtt::{
 use anchormq::tls::EmbeddedConfig;
 use anchormq::tls::{Engine, TlsBuffers};
 use anchormq_riscv_virt::heap::CountingHeap;
+use anchormq_riscv_virt::sntp::SntpClock;
 use anchormq_riscv_virt::{
     GoldfishRtc, NetClock, TimerSleep, VirtioEntropy, VirtioNet, cpu, println, virtio,
 };
 use anchormq_smoltcp::mqtt::AnyDialer;
 use anchormq_smoltcp::smoltcp::iface::{self, Interface, SocketStorage};
 use anchormq_smoltcp::smoltcp::wire::Ipv4Cidr;
-use anchormq_smoltcp::{Addressing, Clock, Stack, StaticConfig, TcpSocket};
-use embassy_futures::select::{Either, select};
+use anchormq_smoltcp::{Addressing, Clock, Stack, StaticConfig, TcpSocket, UdpBuffers, UdpSocket};
+use embassy_futures::select::{Either3, select3};
 use embassy_time::{Duration, Instant, Timer};
 
 #[global_allocator]
 static HEAP: CountingHeap = CountingHeap::empty();
 static RTC: GoldfishRtc = GoldfishRtc;
 static RNG: VirtioEntropy = VirtioEntropy;
+/// Set by the SNTP task; the certificate check's time once set ([`clock::BoardTime`]).
+static SNTP: SntpClock = SntpClock::new();
+#[cfg(feature = "certificates")]
+static TIME: clock::BoardTime = clock::BoardTime { sntp: &SNTP, rtc: &RTC };
 
 // Buffer sizes: those of the ESP32-C3 firmware (examples/esp32c3-telemetry/src/buffers.rs).
 const TCP_RX: usize = 1_536;
@@ -178,8 +188,8 @@ async fn run() -> Result<(), u16> {
     iface_config.random_seed = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
     let mut device = device;
     let iface = Interface::new(iface_config, &mut device, clock.now());
-    // One socket slot: the broker's TCP connection.
-    let storage = Box::leak(Box::new([SocketStorage::EMPTY; 1]));
+    // Two socket slots: the broker's TCP connection and SNTP's UDP socket.
+    let storage = Box::leak(Box::new([SocketStorage::EMPTY; 2]));
     let addressing = Addressing::Static(StaticConfig { address, gateway: None, dns_servers: &[] });
     let port_seed = u16::from_le_bytes([p0, p1]);
     let stack = match Stack::new(device, iface, storage, anchormq_smoltcp::Config { addressing, port_seed }) {
@@ -224,10 +234,24 @@ async fn run() -> Result<(), u16> {
             Ok(supervisor) => supervisor,
             Err(e) => return halt(e),
         };
+    let sntp = match sntp_socket(&stack) {
+        Ok(socket) => socket,
+        Err(e) => return halt(format!("the SNTP socket: {e}")),
+    };
     let mut app = app::Telemetry::new(&telemetry_topic, &status_topic, &RTC, &HEAP);
-    let stopped = match select(stack.run(&mut clock), supervisor.run(&mut app)).await {
-        Either::First(never) => match never {},
-        Either::Second(stopped) => stopped,
+    // The first SNTP round gets a head start (an answer, or a failure within the shared client's
+    // TIMEOUT of 5 s): an RTC that is off is then corrected before the first certificate check,
+    // and without an answer the check goes on at the RTC's time, never before the build.
+    let first_round = Cell::new(config::NTP_SERVER.is_none());
+    let supervised = async {
+        while !first_round.get() {
+            Timer::after(Duration::from_millis(10)).await;
+        }
+        supervisor.run(&mut app).await
+    };
+    let stopped = match select3(stack.run(&mut clock), supervised, keep_time(&sntp, &first_round)).await {
+        Either3::First(never) | Either3::Third(never) => match never {},
+        Either3::Second(stopped) => stopped,
     };
     match stopped {
         Stopped::Requested => {
@@ -244,6 +268,48 @@ async fn run() -> Result<(), u16> {
         }
         Stopped::Fatal { error } => halt(error),
     }
+}
+
+/// SNTP's socket: one slot of the stack, room for two answers and one request.
+fn sntp_socket<'s, 'a>(
+    stack: &'s Stack<'a, VirtioNet>,
+) -> Result<UdpSocket<'s, 'a, VirtioNet>, anchormq_smoltcp::NetError> {
+    use anchormq_riscv_virt::sntp::{PACKET_LEN, RX_LEN};
+    use anchormq_smoltcp::smoltcp::socket::udp::PacketMetadata;
+    UdpSocket::new(
+        stack,
+        UdpBuffers {
+            rx_meta: Box::leak(Box::new([PacketMetadata::EMPTY; 2])),
+            rx: Box::leak(Box::new([0u8; 2 * RX_LEN])),
+            tx_meta: Box::leak(Box::new([PacketMetadata::EMPTY; 1])),
+            tx: Box::leak(Box::new([0u8; PACKET_LEN])),
+        },
+    )
+}
+
+/// Keeps [`SNTP`] in sync with [`config::NTP_SERVER`] (for ever; pends for ever when none is
+/// configured), and raises `first_round` once the first attempt ended. The first answer is
+/// printed as `figure sntp_unix_secs`, for the harness to hold against the host's clock.
+async fn keep_time(socket: &UdpSocket<'_, '_, VirtioNet>, first_round: &Cell<bool>) -> ! {
+    let Some(server) = config::NTP_SERVER else {
+        println!("sntp: no server configured (ANCHORMQ_NTP_SERVER): the RTC's time only");
+        // Diverges: the other two futures of the select go on alone.
+        match core::future::pending::<core::convert::Infallible>().await {}
+    };
+    let mut first = true;
+    anchormq_riscv_virt::sntp::run(&SNTP, socket, &[server], &RNG, |server, result| {
+        match result {
+            Ok(time) => {
+                println!("sntp: {server}: {}", anchormq::time::fmt_unix(time));
+                if core::mem::take(&mut first) {
+                    println!("figure sntp_unix_secs {}", time.as_secs());
+                }
+            }
+            Err(e) => println!("sntp: {server}: {e}"),
+        }
+        first_round.set(true);
+    })
+    .await
 }
 
 /// What the board gives before the network starts: the RTC's time, random bytes, the timer
@@ -286,7 +352,8 @@ const PROFILE: &str = "certificate (rustls)";
 #[cfg(feature = "psk")]
 const PROFILE: &str = "PSK";
 
-/// The certificate profile: anchors from the embedded bundle; the RTC's time, never before the build.
+/// The certificate profile: anchors from the embedded bundle; SNTP's time once synchronised, the
+/// RTC's before ([`clock::BoardTime`]), never before the build.
 #[cfg(feature = "certificates")]
 fn tls_config() -> Result<EmbeddedConfig, String> {
     use anchormq::UnixTime;
@@ -300,7 +367,7 @@ fn tls_config() -> Result<EmbeddedConfig, String> {
     let anchors = Anchors::from_bundle(&bundle).map_err(|e| format!("the embedded trust bundle: {e}"))?;
     let floor = UnixTime::since_unix_epoch(core::time::Duration::from_secs(config::BUILD_UNIX_SECS));
     EmbeddedConfig::certificates(&RNG, anchors)
-        .time_source(&RTC)
+        .time_source(&TIME)
         .time_policy(TimePolicy::FloorAt(floor))
         .max_fragment_length(config::MAX_FRAGMENT)
         .build()
@@ -322,7 +389,7 @@ fn tls_config() -> Result<anchormq::tls::TlsConfig, String> {
     let floor = UnixTime::since_unix_epoch(core::time::Duration::from_secs(config::BUILD_UNIX_SECS));
     anchormq::tls::TlsConfig::builder(&RNG)
         .anchors(anchors)
-        .time_source(alloc::sync::Arc::new(GoldfishRtc))
+        .time_source(alloc::sync::Arc::new(clock::BoardTime { sntp: &SNTP, rtc: &RTC }))
         .time_policy(TimePolicy::FloorAt(floor))
         .build()
         .map_err(|e| format!("{e}"))

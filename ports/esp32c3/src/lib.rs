@@ -2,8 +2,8 @@
 //! plugs into the SDK.
 //!
 //! Owns: [`TrngEntropy`] (the chip's true random number generator as [`anchormq::crypto::Entropy`]),
-//! [`SntpClock`] (an SNTP client over embassy-net UDP that is the firmware's
-//! [`anchormq::time::TimeSource`]), [`EmbeddedDialer`] (the MQTT layer's [`anchormq::mqtt::Dial`]:
+//! [`sntp`] (the shared SNTP client `anchormq-sntp` over embassy-net UDP; its
+//! [`SntpClock`] is the firmware's [`anchormq::time::TimeSource`]), [`EmbeddedDialer`] (the MQTT layer's [`anchormq::mqtt::Dial`]:
 //! DNS and TCP through embassy-net, then the embedded-tls engine with anchormq's verifier) and
 //! [`EmbassySleep`] ([`anchormq::mqtt::Sleep`] on embassy-time).
 //!
@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! static CLOCK: SntpClock = SntpClock::new();
-//! // a task:        CLOCK.run(stack, &["pool.ntp.org"], &TrngEntropy, |server, result| ...).await
+//! // a task:        sntp::run(&CLOCK, stack, &["pool.ntp.org"], &TrngEntropy, |server, result| ...).await
 //! let tls = EmbeddedConfig::certificates(&TrngEntropy, anchors)
 //!     .time_source(&CLOCK)
 //!     .time_policy(TimePolicy::FloorAt(build_time))

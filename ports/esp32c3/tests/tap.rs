@@ -32,6 +32,7 @@ use anchormq_esp32c3::{DialerBuffers, EmbassySleep, EmbeddedDialer, NetError, Sn
 use anchormq_testbed::broker::{Broker, Listener};
 use anchormq_testbed::harness::{CaseResult, Fixture, Suite};
 use anchormq_testbed::netns::{self, Tap};
+use anchormq_testbed::ntp;
 use anchormq_testbed::proxy::{self, Mode};
 use anchormq_testbed::{check, pki};
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
@@ -73,54 +74,7 @@ struct Env {
     pki: pki::Pki,
     broker: Broker,
     tap: Tap,
-    ntp: Chrony,
-}
-
-/// chronyd serving its own clock (`local stratum 8`) on [`HOST`]:123; stopped on drop.
-struct Chrony(std::process::Child);
-
-impl Chrony {
-    fn start(work: &Path) -> Result<Chrony, String> {
-        let Some(chronyd) = anchormq_testbed::find_program("chronyd") else {
-            return Err("chronyd is not installed (apt-get install -y chrony)".into());
-        };
-        std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
-        let conf = work.join("chrony.conf");
-        let text = format!(
-            "local stratum 8\nallow 192.168.69.0/24\nbindaddress {HOST}\nport 123\ncmdport 0\npidfile {}\n",
-            work.join("chronyd.pid").display()
-        );
-        std::fs::write(&conf, text).map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(work.join("chronyd.log")).map_err(|e| e.to_string())?;
-        // -x: never adjust the system clock; -d: stay in the foreground; -u root: keep write
-        // access to the work directory.
-        let child = std::process::Command::new(chronyd)
-            .args(["-x", "-d", "-u", "root", "-f"])
-            .arg(&conf)
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting chronyd: {e}"))?;
-        let chrony = Chrony(child);
-        // Ready once its socket is bound: /proc/net/udp lists local addresses as hex
-        // `address:port`, the address in host byte order.
-        let bound = format!("{:08X}:{:04X}", u32::from(HOST).swap_bytes(), 123);
-        for _ in 0..500 {
-            let table = std::fs::read_to_string("/proc/net/udp").map_err(|e| e.to_string())?;
-            if table.lines().any(|line| line.split_whitespace().nth(1) == Some(bound.as_str())) {
-                return Ok(chrony);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Err(format!("chronyd did not bind {HOST}:123 within 5 s (see chronyd.log)"))
-    }
-}
-
-impl Drop for Chrony {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    ntp: ntp::Chrony,
 }
 
 fn main() -> ExitCode {
@@ -146,7 +100,7 @@ fn main() -> ExitCode {
 fn setup(work: &Path) -> Result<Env, String> {
     let tap = netns::link("amqc3", HOST)?;
     let Fixture { pki, broker } = Fixture::start(work)?;
-    let ntp = Chrony::start(&work.join("chrony"))?;
+    let ntp = ntp::Chrony::start(HOST, &work.join("chrony"))?;
     Ok(Env { pki, broker, tap, ntp })
 }
 
@@ -305,7 +259,7 @@ async fn sntp(env: &Env) -> CaseResult {
     let mut resources = StackResources::<2>::new();
     let (stack, mut runner) = stack_on(env, &mut resources, 11)?;
     let server = HOST.to_string();
-    let exchange = clock.sync(stack, &server, &ENTROPY);
+    let exchange = anchormq_esp32c3::sntp::sync(&clock, stack, &server, &ENTROPY);
     let synced = tokio::select! {
         never = runner.run() => match never {},
         synced = exchange => synced.map_err(|e| format!("chronyd did not answer: {e}"))?,

@@ -6,7 +6,9 @@
 //! goldfish RTC at `0x10_1000`, as [`anchormq::time::TimeSource`]), randomness
 //! ([`VirtioEntropy`], virtio-rng, as [`anchormq::crypto::Entropy`]), the network
 //! ([`VirtioNet`], virtio-net as a smoltcp `Device` for `anchormq-smoltcp`, its interrupt
-//! through the PLIC without a trap: [`irq`]), the virtio-mmio
+//! through the PLIC without a trap: [`irq`]), network time ([`sntp`]: the shared SNTP client
+//! over the smoltcp port's UDP, whose [`sntp::SntpClock`] is the firmware's time source once a
+//! server answered), the virtio-mmio
 //! bus ([`virtio::probe`] and the DMA [`virtio::VirtHal`]), a single-task [`executor`], the
 //! [`heap::CountingHeap`] (a global allocator that keeps its peak) and the target-side figures
 //! ([`cpu`]: `instret`, stack painting, QEMU's exit device).
@@ -14,7 +16,8 @@
 //! Never: chooses a critical-section implementation (the firmware does: riscv's single-hart
 //! one), enables an interrupt in `mstatus` (the executor sleeps in `wfi` with interrupts
 //! globally off and only `mie.MTIE` and `mie.MEIE` set, so no trap handler runs and nothing is
-//! shared with one), hands out random bytes the device did not produce, or reports a time the RTC did not.
+//! shared with one), hands out random bytes the device did not produce, or reports a time neither the RTC nor an
+//! SNTP server gave.
 //!
 //! # Why the network is the smoltcp port, not embassy-net
 //! `anchormq-smoltcp` is generic over a smoltcp `Device`, and virtio-net is a device: a
@@ -37,6 +40,7 @@ pub mod irq;
 mod net;
 mod rng;
 mod rtc;
+pub mod sntp;
 pub mod uart;
 pub mod virtio;
 

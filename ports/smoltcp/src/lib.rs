@@ -4,7 +4,7 @@
 //! runner and every connection), its runner ([`Stack::poll`], [`Stack::run`] and the [`Clock`] it
 //! waits with), addressing ([`Addressing`]: static or DHCPv4), name resolution
 //! ([`Stack::resolve`], smoltcp's DNS socket), TCP streams ([`TcpSocket`], [`TcpStream`]:
-//! `embedded_io_async::Read + Write`), and the MQTT layer's port ([`mqtt::AnyDialer`]).
+//! `embedded_io_async::Read + Write`), UDP sockets ([`UdpSocket`], feature `udp`), and the MQTT layer's port ([`mqtt::AnyDialer`]).
 //!
 //! Never: reads a clock (time comes in through [`Clock`] or as an argument), allocates (socket
 //! storage, socket buffers, DNS query slots and TLS record buffers are the caller's), uses
@@ -48,11 +48,15 @@ mod error;
 pub mod mqtt;
 mod stack;
 mod tcp;
+#[cfg(feature = "udp")]
+mod udp;
 
 pub use error::NetError;
 pub use smoltcp;
 pub use stack::{Addressing, Config, Stack, StaticConfig};
 pub use tcp::{TcpOptions, TcpSocket, TcpStream};
+#[cfg(feature = "udp")]
+pub use udp::{UdpBuffers, UdpSocket};
 
 /// The platform's time, and how the runner waits for it.
 ///

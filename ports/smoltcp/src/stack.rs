@@ -305,6 +305,18 @@ impl<'a, D: Device> Stack<'a, D> {
         f(sockets.get_mut::<tcp::Socket<'a>>(handle), iface.context())
     }
 
+    /// One synchronous access to the socket `handle` (of type `T`) and the interface context.
+    #[cfg(feature = "udp")]
+    pub(crate) fn with_socket<T: AnySocket<'a>, R>(
+        &self,
+        handle: SocketHandle,
+        f: impl FnOnce(&mut T, &mut smoltcp::iface::Context) -> R,
+    ) -> R {
+        let mut inner = self.inner.borrow_mut();
+        let Inner { iface, sockets, .. } = &mut *inner;
+        f(sockets.get_mut::<T>(handle), iface.context())
+    }
+
     /// The next local port for a connection, after checking the interface has an address.
     pub(crate) fn next_local_port(&self) -> Result<u16, NetError> {
         let mut inner = self.inner.borrow_mut();

@@ -2,7 +2,7 @@
 //! broker serving it on one loopback listener per scenario ([`broker`]), and
 //! what the integration suites share: their runner and fixture ([`harness`]),
 //! anchormq's side of a test ([`client`]), a TAP link in a private network
-//! namespace ([`netns`]), QEMU's RISC-V virt board running firmware ([`qemu`]), misbehaving
+//! namespace ([`netns`]), a real NTP server on it ([`ntp`]), QEMU's RISC-V virt board running firmware ([`qemu`]), misbehaving
 //! proxies and a plain forwarder ([`proxy`]), TLS servers ([`hostile`], and
 //! [`alpn`], which negotiates ALPN as told) and MQTT brokers ([`scripted`]), hand-built MQTT
 //! packets ([`mqtt_probe`]), heap measurement ([`heap`]), polls and CPU time ([`cost`]), temp dirs ([`temp`])
@@ -21,6 +21,7 @@ pub mod heap;
 pub mod hostile;
 pub mod mqtt_probe;
 pub mod netns;
+pub mod ntp;
 pub mod odd;
 pub mod pki;
 pub mod proxy;

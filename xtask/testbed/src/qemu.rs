@@ -40,6 +40,9 @@ pub struct Machine {
     /// Whether the core has the A extension (`a=on`): only for images built for
     /// riscv32imac; the device path's images run without it, as on the ESP32-C3.
     pub atomics: bool,
+    /// Where the goldfish RTC starts (`-rtc base=...`, e.g. `2027-02-01T00:00:00`); `None`: the
+    /// host's clock (QEMU's default).
+    pub rtc_base: Option<String>,
 }
 
 /// How a run ended, and what the firmware printed.
@@ -80,6 +83,10 @@ impl Machine {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(base) = &self.rtc_base {
+            args.push("-rtc".into());
+            args.push(format!("base={base}"));
+        }
         if let Some(tap) = &self.tap {
             args.push("-netdev".into());
             args.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
@@ -210,7 +217,13 @@ mod tests {
 
     #[test]
     fn the_board_has_no_atomics_and_counts_one_nanosecond_per_instruction() {
-        let machine = Machine { image: "fw.elf".into(), tap: Some("tap7".into()), echo: "", atomics: false };
+        let machine = Machine {
+            image: "fw.elf".into(),
+            tap: Some("tap7".into()),
+            echo: "",
+            atomics: false,
+            rtc_base: None,
+        };
         let args = machine.args().join(" ");
         for expected in [
             "-M virt -cpu rv32,a=off,f=off,d=off -bios none -icount shift=0",
