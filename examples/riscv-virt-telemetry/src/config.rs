@@ -24,16 +24,18 @@
 
 #[cfg(not(feature = "rustls"))]
 use anchormq::tls::MaxFragmentLength;
+#[cfg(feature = "psk")]
+pub use firmware_config::HexKey;
+#[cfg(feature = "psk")]
+use firmware_config::hex;
+use firmware_config::{number, or, port};
 
 /// The device's address and prefix, e.g. `192.168.69.1/24` (parsed at boot).
 pub const DEVICE_ADDRESS: &str = or(option_env!("ANCHORMQ_DEVICE_ADDRESS"), "192.168.69.1/24");
 /// The broker's IPv4 address.
 pub const BROKER_HOST: &str = or(option_env!("ANCHORMQ_BROKER_HOST"), "192.168.69.100");
 /// The broker's TLS port.
-pub const BROKER_PORT: u16 = match number(or(option_env!("ANCHORMQ_BROKER_PORT"), "8883")) {
-    Some(port) if port > 0 && port <= 65_535 => port as u16,
-    _ => panic!("ANCHORMQ_BROKER_PORT must be a number from 1 to 65535"),
-};
+pub const BROKER_PORT: u16 = port(or(option_env!("ANCHORMQ_BROKER_PORT"), "8883"));
 /// What the broker must prove to be. Configuration, never taken from the address.
 pub const SERVER_NAME: &str = or(option_env!("ANCHORMQ_SERVER_NAME"), "localhost");
 /// The SNTP server's IPv4 address (`None`: no SNTP; the certificate check uses the RTC's time).
@@ -86,73 +88,3 @@ pub const PSK_IDENTITY: &str = or(option_env!("ANCHORMQ_PSK_IDENTITY"), "riscv-v
 /// The PSK key, decoded from hex while compiling.
 #[cfg(feature = "psk")]
 pub const PSK_KEY: HexKey = hex(or(option_env!("ANCHORMQ_PSK_KEY"), ""));
-
-/// A key decoded at compile time: `len` bytes of `bytes`.
-#[cfg(feature = "psk")]
-#[derive(Debug)]
-pub struct HexKey {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-#[cfg(feature = "psk")]
-impl HexKey {
-    /// The key's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
-    }
-}
-
-const fn or(value: Option<&'static str>, default: &'static str) -> &'static str {
-    match value {
-        Some(v) => v,
-        None => default,
-    }
-}
-
-/// A decimal number, `None` if `text` is not one (or does not fit).
-const fn number(text: &str) -> Option<u64> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
-        return None;
-    }
-    let mut value: u64 = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let digit = bytes[i];
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        value = match value.checked_mul(10) {
-            Some(v) => match v.checked_add((digit - b'0') as u64) {
-                Some(v) => v,
-                None => return None,
-            },
-            None => return None,
-        };
-        i += 1;
-    }
-    Some(value)
-}
-
-#[cfg(feature = "psk")]
-const fn hex(text: &str) -> HexKey {
-    const fn nibble(digit: u8) -> u8 {
-        match digit {
-            b'0'..=b'9' => digit - b'0',
-            b'a'..=b'f' => digit - b'a' + 10,
-            b'A'..=b'F' => digit - b'A' + 10,
-            _ => panic!("ANCHORMQ_PSK_KEY must be hex digits only"),
-        }
-    }
-    let digits = text.as_bytes();
-    assert!(digits.len().is_multiple_of(2), "ANCHORMQ_PSK_KEY must be an even number of hex digits");
-    assert!(digits.len() <= 128, "ANCHORMQ_PSK_KEY must be at most 64 bytes");
-    let mut bytes = [0u8; 64];
-    let mut i = 0;
-    while i < digits.len() / 2 {
-        bytes[i] = nibble(digits[2 * i]) << 4 | nibble(digits[2 * i + 1]);
-        i += 1;
-    }
-    HexKey { bytes, len: digits.len() / 2 }
-}
