@@ -45,6 +45,8 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod error;
+#[cfg(test)]
+mod loopback;
 pub mod mqtt;
 mod stack;
 mod tcp;

@@ -256,41 +256,17 @@ mod tests {
     use std::vec;
 
     use embedded_io_async::{Read, Write};
-    use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketStorage};
-    use smoltcp::phy::{Loopback, Medium};
+    use smoltcp::iface::{SocketHandle, SocketStorage};
+    use smoltcp::phy::Loopback;
     use smoltcp::socket::tcp;
-    use smoltcp::time::Instant;
-    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
     use super::*;
-    use crate::{Addressing, Clock, Config, StaticConfig};
+    use crate::loopback::{LOCAL, TestClock};
 
-    /// Virtual time: the loopback device has no receive signal, so every wait is one
-    /// millisecond at most, and time only moves when the runner waits.
-    struct TestClock(i64);
-
-    impl Clock for TestClock {
-        fn now(&mut self) -> Instant {
-            Instant::from_millis(self.0)
-        }
-
-        async fn wait_until(&mut self, deadline: Option<Instant>) {
-            let next = deadline.map_or(self.0 + 1, |d| d.total_millis().clamp(self.0, self.0 + 1));
-            self.0 = next.max(self.0 + 1);
-            tokio::task::yield_now().await;
-        }
-    }
-
-    const LOCAL: Ipv4Address = Ipv4Address::new(127, 0, 0, 1);
     const PORT: u16 = 1883;
 
     fn stack<'a>(storage: &'a mut [SocketStorage<'a>]) -> Stack<'a, Loopback> {
-        let mut device = Loopback::new(Medium::Ethernet);
-        let config = IfaceConfig::new(EthernetAddress([0x02, 0, 0, 0, 0, 1]).into());
-        let iface = Interface::new(config, &mut device, Instant::ZERO);
-        let fixed = StaticConfig { address: Ipv4Cidr::new(LOCAL, 8), gateway: None, dns_servers: &[] };
-        Stack::new(device, iface, storage, Config { addressing: Addressing::Static(fixed), port_seed: 7 })
-            .unwrap()
+        crate::loopback::stack(storage, 7)
     }
 
     /// A listening server socket on the same stack, driven by hand.

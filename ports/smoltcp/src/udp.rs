@@ -131,38 +131,16 @@ impl<'s, 'a, D: Device> UdpSocket<'s, 'a, D> {
 mod tests {
     extern crate std;
 
-    use smoltcp::iface::{Config as IfaceConfig, Interface, SocketStorage};
-    use smoltcp::phy::{Loopback, Medium};
-    use smoltcp::time::Instant;
-    use smoltcp::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv4Cidr};
+    use smoltcp::iface::SocketStorage;
+    use smoltcp::wire::IpAddress;
 
     use super::*;
-    use crate::{Addressing, Clock, Config, StaticConfig};
-
-    struct TestClock(i64);
-
-    impl Clock for TestClock {
-        fn now(&mut self) -> Instant {
-            Instant::from_millis(self.0)
-        }
-
-        async fn wait_until(&mut self, _deadline: Option<Instant>) {
-            self.0 += 1;
-            tokio::task::yield_now().await;
-        }
-    }
-
-    const LOCAL: Ipv4Address = Ipv4Address::new(127, 0, 0, 1);
+    use crate::loopback::{LOCAL, TestClock};
 
     #[test]
     fn datagrams_travel_between_two_sockets_and_oversized_ones_are_skipped() {
         let mut storage = [SocketStorage::EMPTY; 2];
-        let mut device = Loopback::new(Medium::Ethernet);
-        let config = IfaceConfig::new(EthernetAddress([0x02, 0, 0, 0, 0, 1]).into());
-        let iface = Interface::new(config, &mut device, Instant::ZERO);
-        let fixed = StaticConfig { address: Ipv4Cidr::new(LOCAL, 8), gateway: None, dns_servers: &[] };
-        let addressing = Addressing::Static(fixed);
-        let stack = Stack::new(device, iface, &mut storage, Config { addressing, port_seed: 3 }).unwrap();
+        let stack = crate::loopback::stack(&mut storage, 3);
         let (mut am, mut ar, mut atm, mut at) =
             ([PacketMetadata::EMPTY; 2], [0u8; 256], [PacketMetadata::EMPTY; 2], [0u8; 256]);
         let (mut bm, mut br, mut btm, mut bt) =
