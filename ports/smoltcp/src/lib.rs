@@ -46,6 +46,7 @@
 
 mod error;
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 mod loopback;
 pub mod mqtt;
 mod stack;

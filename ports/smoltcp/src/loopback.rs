@@ -30,7 +30,6 @@ impl Clock for TestClock {
 }
 
 /// A stack on the loopback device, ephemeral ports drawn from `port_seed`.
-#[allow(clippy::unwrap_used)]
 pub(crate) fn stack<'a>(storage: &'a mut [SocketStorage<'a>], port_seed: u16) -> Stack<'a, Loopback> {
     let mut device = Loopback::new(Medium::Ethernet);
     let config = IfaceConfig::new(EthernetAddress([0x02, 0, 0, 0, 0, 1]).into());
