@@ -332,6 +332,7 @@ fn publishes(env: &Env, profile: Profile, listener: Listener) -> Result<Run> {
     let connections = env.board.forwarder.accepted() - accepted;
     anchormq_testbed::check!(connections == 1, "the guest opened {connections} connections, expected 1");
     print_figures(profile.name(), &run);
+    record_figures(&env.board.work, profile.name(), &run)?;
     for figure in ["dial_1_instructions", "publish_roundtrip_1_instructions", "stack_high_water_bytes"] {
         anchormq_testbed::check!(run.figure(figure).is_some(), "the firmware printed no {figure}");
     }
@@ -543,6 +544,26 @@ fn wrong_host(env: &Env) -> CaseResult {
         "the guest connected to the wrong host; {}",
         run.describe()
     );
+    Ok(())
+}
+
+/// Where each profile's figures are kept after a run: `cargo xtask size` reads the target's
+/// handshake heap from it (one `profile figure value` line each).
+pub const FIGURES: &str = "target/riscv-virt/figures.txt";
+
+/// Appends `run`'s figures under `profile` to [`FIGURES`] (the work directory is cleared at the
+/// start of every `cargo xtask riscv-virt`, so the file holds one run's figures).
+fn record_figures(work: &Path, profile: &str, run: &Run) -> Result {
+    use std::io::Write as _;
+    let path = work.join("figures.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for (name, value) in run.figures() {
+        writeln!(file, "{profile} {name} {value}").map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(())
 }
 

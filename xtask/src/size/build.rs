@@ -63,7 +63,22 @@ pub(super) fn handshake_heaps(root: &Path) -> Result<Heaps> {
     }
     let file = root.join("target/tmp/handshake-heap.txt");
     let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-    parse_heaps(&text).map_err(|e| format!("{}: {e}", file.display()))
+    let mut heaps = parse_heaps(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let figures = std::fs::read_to_string(root.join(crate::riscv_virt::FIGURES)).unwrap_or_default();
+    heaps.target = target_heaps(&figures);
+    Ok(heaps)
+}
+
+/// Each profile's `dial_1_heap_peak_bytes` from the RISC-V virt run's `profile figure value`
+/// lines.
+fn target_heaps(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (profile, figure, value) = (words.next()?, words.next()?, words.next()?);
+            (figure == "dial_1_heap_peak_bytes").then(|| Some((profile.to_string(), value.parse().ok()?)))?
+        })
+        .collect()
 }
 
 /// `key bytes` lines, one per measured handshake.
@@ -81,6 +96,7 @@ fn parse_heaps(text: &str) -> Result<Heaps> {
         ecdsa_chain: take("ecdsa-chain")?,
         rsa_2048: take("rsa-2048")?,
         mutual_tls: take("mutual-tls")?,
+        target: BTreeMap::new(),
     })
 }
 
@@ -156,5 +172,10 @@ mod tests {
         );
         assert_eq!(parse_heaps("psk 216\n").unwrap_err(), "no ecdsa-leaf figure");
         assert!(parse_heaps("psk many\n").unwrap_err().contains("not a byte count"));
+        let target = target_heaps(
+            "psk dial_1_heap_peak_bytes 524\npsk stack_high_water_bytes 9\nrsa dial_1_heap_peak_bytes x\n",
+        );
+        assert_eq!(target.get("psk"), Some(&524));
+        assert_eq!(target.len(), 1);
     }
 }
