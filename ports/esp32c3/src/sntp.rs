@@ -49,7 +49,8 @@ pub async fn sync(
     entropy: &dyn Entropy,
 ) -> Result<UnixTime, SntpError> {
     let transport = SntpError::Transport;
-    let addresses = stack.dns_query(server, DnsQueryType::A).await.map_err(|e| transport(UdpError::Dns(e)))?;
+    let addresses =
+        stack.dns_query(server, DnsQueryType::A).await.map_err(|e| transport(UdpError::Dns(e)))?;
     let address = *addresses.first().ok_or(transport(UdpError::NoAddress))?;
     let (mut rx_meta, mut tx_meta) = ([PacketMetadata::EMPTY; 2], [PacketMetadata::EMPTY; 1]);
     let (mut rx, mut tx) = ([0u8; 2 * RX_LEN], [0u8; PACKET_LEN]);
