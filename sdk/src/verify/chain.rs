@@ -90,11 +90,8 @@ pub(crate) fn verify_cached(
             ValidityTime::Skip => true,
         };
         if in_window {
-            let leaf =
-                Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
-            let parsed = parse_all(intermediates)?;
-            let reapplied = check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)
-                .and_then(|()| check_anchor_denied(anchors, &entry.facts.on_path))
+            let reapplied = parse_not_denied(anchors, end_entity, intermediates)
+                .and_then(|_| check_anchor_denied(anchors, &entry.facts.on_path))
                 .and_then(|()| check_pins(anchors, &entry.facts.on_path));
             if let Err(e) = reapplied {
                 cache.remove(&key);
@@ -122,9 +119,7 @@ fn full_check(
     server_name: &ServerName<'_>,
     time: ValidityTime,
 ) -> Result<(VerifiedPeer, Facts), TrustError> {
-    let leaf = Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
-    let parsed = parse_all(intermediates)?;
-    check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
+    let (leaf, parsed) = parse_not_denied(anchors, end_entity, intermediates)?;
     let ee = webpki::EndEntityCert::try_from(end_entity)
         .map_err(|e| bridge::refusal(e, anchors, &leaf, &parsed, TimeBasis::Source))?;
 
@@ -161,6 +156,19 @@ fn full_check(
         checked_at: time,
     };
     Ok((peer, Facts { window, on_path }))
+}
+
+/// The presented certificates parsed, once none of them is on the deny-list: the first checks
+/// of a full verification, and what a cached verdict re-applies.
+fn parse_not_denied<'a>(
+    anchors: &Anchors,
+    end_entity: &'a CertificateDer<'a>,
+    intermediates: &'a [CertificateDer<'a>],
+) -> Result<(Cert<'a>, Vec<Cert<'a>>), TrustError> {
+    let leaf = Cert::parse(end_entity).map_err(|_| invalid("the server's certificate is not valid DER"))?;
+    let parsed = parse_all(intermediates)?;
+    check_deny_list(anchors.deny_list(), end_entity, &leaf, intermediates, &parsed)?;
+    Ok((leaf, parsed))
 }
 
 fn parse_all<'a>(intermediates: &'a [CertificateDer<'a>]) -> Result<Vec<Cert<'a>>, TrustError> {

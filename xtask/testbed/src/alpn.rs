@@ -99,6 +99,22 @@ impl AlpnServer {
         (Negotiation::from_log(&log), log)
     }
 
+    /// Waits for the connection to end, and checks that the client offered exactly `protocol`
+    /// and the server selected it.
+    ///
+    /// # Errors
+    /// What the server saw instead, with its log.
+    pub fn finish_selecting(self, protocol: &str) -> Result<(), String> {
+        let (seen, log) = self.finish();
+        if seen.offered.as_deref() != Some(protocol) {
+            return Err(format!("the server saw the offer {:?}: {log}", seen.offered));
+        }
+        if seen.selected.as_deref() != Some(protocol) {
+            return Err(format!("the server selected {:?}: {log}", seen.selected));
+        }
+        Ok(())
+    }
+
     fn log_text(&mut self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
